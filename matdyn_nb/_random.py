@@ -1,0 +1,24 @@
+"""Normalisation of the ``rng`` argument taken by every random step."""
+
+import numpy as np
+
+__all__ = ["as_generator", "seed_attr"]
+
+RngLike = np.random.Generator | int | np.random.SeedSequence | None
+
+
+def as_generator(rng: RngLike) -> np.random.Generator:
+    """Return a :class:`numpy.random.Generator` for ``rng``.
+
+    Parameters
+    ----------
+    rng
+        A Generator (used as is), an int seed or SeedSequence (a new Generator), or None
+        (fresh OS entropy: not reproducible).
+    """
+    return np.random.default_rng(rng)
+
+
+def seed_attr(rng: RngLike) -> int:
+    """The seed to record in ``attrs["seed"]``: the int seed, or -1 when there is none."""
+    return int(rng) if isinstance(rng, (int, np.integer)) else -1

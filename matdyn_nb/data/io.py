@@ -1,0 +1,391 @@
+"""Reading and writing image stacks: npy, npz, tif, h5, zarr and netCDF.
+
+The format is chosen from the file suffix. Files written by :func:`save_stack` load back
+identical (dims, coords, attrs). Files from elsewhere load as raw arrays wrapped by
+:func:`~matdyn_nb.data.stack.as_stack`, with the pixel size read from the file's own
+metadata where it has one (ImageJ/TIFF resolution tags, HDF5 attributes).
+"""
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from ..errors import StackError
+from ._metadata import metadata_from_json, metadata_to_json, stack_from_metadata
+from .stack import as_stack, check_stack, pixel_sizes, spatial_dims
+
+__all__ = ["FORMATS", "load_stack", "save_stack"]
+
+FORMATS = {
+    ".npy": "npy",
+    ".npz": "npz",
+    ".tif": "tif",
+    ".tiff": "tif",
+    ".h5": "h5",
+    ".hdf5": "h5",
+    ".zarr": "zarr",
+    ".nc": "netcdf",
+    ".nc4": "netcdf",
+}
+_META_KEY = "matdyn_nb_metadata"
+_TIFF_UNITS = {"micron": "um", "\\u00B5m": "um", "µm": "um", "um": "um", "nm": "nm", "mm": "mm"}
+
+
+def _format_of(path: Path) -> str:
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise StackError(
+            f"cannot tell the format of {str(path)!r} from its suffix {path.suffix!r}; "
+            f"use one of {sorted(FORMATS)}"
+        )
+    return fmt
+
+
+def _sidecar(path: Path) -> Path:
+    return path.with_name(path.name + ".json")
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def load_stack(path: str | os.PathLike, *, key: str | None = None, lazy: bool = False, **metadata) -> xr.DataArray:
+    """Load an image stack from a file as a checked :class:`xarray.DataArray`.
+
+    Parameters
+    ----------
+    path
+        A ``.npy``, ``.npz``, ``.tif``/``.tiff`` (multi-page), ``.h5``/``.hdf5``, ``.zarr``
+        or ``.nc`` file.
+    key
+        Which array to read from a container (npz member, HDF5 dataset, zarr/netCDF
+        variable); needed only when the file holds several.
+    lazy
+        Keep zarr/netCDF/HDF5 data on disk as a dask array instead of reading it all.
+    **metadata
+        Keyword arguments of :func:`~matdyn_nb.data.as_stack` (``dims``, ``pixel_size``,
+        ``spatial_units``, ``frame_interval``, ``channel_names``, ``units``, ...). They
+        override what the file records.
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims ``("frame", "channel", ["z",] "y", "x")`` with physical coords.
+
+    Examples
+    --------
+    >>> stack = load_stack("frames.tif", pixel_size=40.58, spatial_units="nm")  # doctest: +SKIP
+    """
+    path = Path(path)
+    fmt = _format_of(path)
+    if not path.exists():
+        raise StackError(f"no such file: {str(path)!r}; check the path (relative to {os.getcwd()!r})")
+    try:
+        data, stored, found = _READERS[fmt](path, key, lazy)
+    except StackError:
+        raise
+    except Exception as err:  # a reader library's own error: say which file and why
+        raise StackError(
+            f"{str(path)!r} could not be read as a {fmt} image stack ({type(err).__name__}: {err})"
+        ) from err
+    if stored is not None and not metadata:
+        return check_stack(stack_from_metadata(data, stored))
+    if stored is not None:
+        base = stack_from_metadata(data, stored)
+        return as_stack(base.data, **{**_stack_kwargs(base), "dims": base.dims, **metadata})
+    return as_stack(data, **{**found, **metadata})
+
+
+def _stack_kwargs(stack: xr.DataArray) -> dict:
+    """as_stack keyword arguments that rebuild ``stack``'s metadata."""
+    attrs = dict(stack.attrs)
+    kwargs = {
+        "pixel_size": list(pixel_sizes(stack).values()),
+        "spatial_units": stack[spatial_dims(stack)[-1]].attrs.get("units", "px"),
+        "channel_names": [str(c) for c in stack.channel.values],
+        "units": attrs.pop("units", None),
+        "long_name": attrs.pop("long_name", None),
+        "attrs": attrs,
+    }
+    if "time" in stack.coords and stack.sizes["frame"] > 1:
+        kwargs["frame_interval"] = float(stack.time[1] - stack.time[0])
+        kwargs["time_units"] = stack.time.attrs.get("units", "s")
+    return kwargs
+
+
+def _read_npy(path, key, lazy):
+    data = np.load(path, mmap_mode="r" if lazy else None, allow_pickle=False)
+    sidecar = _sidecar(path)
+    stored = metadata_from_json(sidecar.read_text()) if sidecar.exists() else None
+    return data, stored, {}
+
+
+def _read_npz(path, key, lazy):
+    with np.load(path, allow_pickle=False) as archive:
+        names = [n for n in archive.files if n != _META_KEY]
+        name = _pick(names, key, path, "array")
+        stored = metadata_from_json(str(archive[_META_KEY])) if _META_KEY in archive.files else None
+        return archive[name], stored, {}
+
+
+def _pick(names: list[str], key: str | None, path: Path, what: str) -> str:
+    if key is not None:
+        if key not in names:
+            raise StackError(f"{str(path)!r} has no {what} {key!r}; it has {names}")
+        return key
+    if len(names) == 1:
+        return names[0]
+    if "images" in names:
+        return "images"
+    raise StackError(
+        f"{str(path)!r} holds {len(names)} {what}s {names}; choose one with key=..."
+        if names
+        else f"{str(path)!r} holds no {what}: it is not an image stack"
+    )
+
+
+def _read_tif(path, key, lazy):
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        page = tif.pages[0]
+        stored = metadata_from_json(page.description)
+        data = tif.asarray()
+        if stored is not None:
+            return data, stored, {}
+        series = tif.series[0]
+        found = {"dims": _tif_dims(series.axes)}
+        found.update(_tif_pixel_size(page, tif.imagej_metadata or {}, "z" in found["dims"]))
+    return data, None, found
+
+
+def _tif_dims(axes: str) -> tuple[str, ...]:
+    names = {"T": "frame", "C": "channel", "S": "channel", "Z": "z", "Y": "y", "X": "x"}
+    dims = [names.get(a, "frame") for a in axes]
+    if dims.count("frame") > 1 or dims.count("channel") > 1:
+        raise StackError(
+            f"the TIFF's axes {axes!r} do not map onto (frame, channel, z, y, x); "
+            "load it with dims=... naming each axis"
+        )
+    return tuple(dims)
+
+
+def _tif_pixel_size(page, imagej: dict, volume: bool) -> dict:
+    tags = page.tags
+    if "XResolution" not in tags:
+        return {}
+    num, den = tags["XResolution"].value
+    if num == 0:
+        return {}
+    size_x = den / num
+    ynum, yden = tags["YResolution"].value if "YResolution" in tags else (num, den)
+    size_y = yden / ynum
+    unit = _TIFF_UNITS.get(str(imagej.get("unit", "")))
+    if unit is None:
+        resolution_unit = int(tags["ResolutionUnit"].value) if "ResolutionUnit" in tags else 1
+        unit, factor = {2: ("um", 25400.0), 3: ("um", 10000.0)}.get(resolution_unit, ("px", 1.0))
+        size_x, size_y = size_x * factor, size_y * factor
+    sizes = [size_y, size_x]
+    if volume:
+        sizes.insert(0, float(imagej.get("spacing", size_x)))
+    found = {"pixel_size": sizes, "spatial_units": unit}
+    if "finterval" in imagej:
+        found["frame_interval"] = float(imagej["finterval"])
+    return found
+
+
+def _read_h5(path, key, lazy):
+    import h5py
+
+    handle = h5py.File(path, "r")
+    names = []
+    handle.visititems(lambda n, obj: names.append(n) if isinstance(obj, h5py.Dataset) and obj.ndim >= 2 else None)
+    dataset = handle[_pick(names, key, path, "dataset")]
+    attrs = dict(dataset.attrs)
+    if lazy:
+        import dask.array
+
+        data = dask.array.from_array(dataset, chunks=(1,) + dataset.shape[1:])
+    else:
+        data = dataset[()]
+        handle.close()
+    if _META_KEY in attrs:
+        return data, metadata_from_json(attrs[_META_KEY]), {}
+    found = {}
+    for name in ("pixel_size", "voxel_size", "pixel_size_nm"):
+        if name in attrs:
+            found["pixel_size"] = np.atleast_1d(attrs[name]).astype(float).tolist()
+            if name.endswith("_nm"):
+                found["spatial_units"] = "nm"
+    if "units" in attrs and "pixel_size" in found and "spatial_units" not in found:
+        found["spatial_units"] = str(attrs["units"])
+    return data, None, found
+
+
+def _read_xarray(path, key, lazy, opener):
+    ds = opener(path)
+    names = list(ds.data_vars)
+    da = ds[_pick(names, key, path, "variable")]
+    stored = metadata_from_json(ds.attrs.get(_META_KEY, ""))
+    if "channel" in da.coords:
+        channel = xr.Variable("channel", [str(c) for c in da.channel.values], da.channel.attrs)
+        da = da.assign_coords(channel=channel)
+    if not lazy:
+        da = da.load()
+        ds.close()
+    if stored is not None:
+        return da.data, stored, {}
+    if da.dims in (("frame", "channel", "y", "x"), ("frame", "channel", "z", "y", "x")):
+        return da.data, _xarray_meta(da), {}
+    return da.data, None, {"dims": da.dims}
+
+
+def _xarray_meta(da: xr.DataArray) -> dict:
+    return metadata_from_json(metadata_to_json(da))
+
+
+def _read_netcdf(path, key, lazy):
+    return _read_xarray(path, key, lazy, lambda p: xr.open_dataset(p, engine="netcdf4", chunks={} if lazy else None))
+
+
+def _read_zarr(path, key, lazy):
+    return _read_xarray(path, key, lazy, lambda p: xr.open_zarr(p, consolidated=False, chunks={} if lazy else None))
+
+
+_READERS = {
+    "npy": _read_npy,
+    "npz": _read_npz,
+    "tif": _read_tif,
+    "h5": _read_h5,
+    "zarr": _read_zarr,
+    "netcdf": _read_netcdf,
+}
+
+
+# ----------------------------------------------------------------------------- saving
+
+
+def save_stack(stack: xr.DataArray, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Write ``stack`` to ``path`` in the format named by its suffix.
+
+    The file is written under a temporary name and renamed into place, so an
+    interrupted write never leaves a half-written stack under ``path``.
+
+    Parameters
+    ----------
+    stack
+        A checked image stack (see :func:`~matdyn_nb.data.as_stack`).
+    path
+        Destination: ``.npy`` (plus a ``.npy.json`` sidecar with the coords and attrs),
+        ``.npz``, ``.tif``, ``.h5``, ``.zarr`` or ``.nc``.
+    overwrite
+        Replace an existing file; without it an existing file is an error.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+    """
+    check_stack(stack)
+    path = Path(path)
+    fmt = _format_of(path)
+    targets = [path, _sidecar(path)] if fmt == "npy" else [path]
+    existing = [str(t) for t in targets if t.exists()]
+    if existing and not overwrite:
+        raise StackError(f"{existing} already exist(s); pass overwrite=True or choose another path")
+    _check_attrs(stack)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        _WRITERS[fmt](stack, tmp / path.name)
+        for target in targets:
+            _replace(tmp / target.name, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return path
+
+
+def _replace(src: Path, dst: Path) -> None:
+    if dst.is_dir():
+        old = dst.with_name(f".{dst.name}.old")
+        dst.rename(old)
+        src.rename(dst)
+        shutil.rmtree(old)
+    else:
+        os.replace(src, dst)
+
+
+def _check_attrs(stack: xr.DataArray) -> None:
+    for owner, attrs in [("the stack", stack.attrs)] + [(f"coord {n!r}", c.attrs) for n, c in stack.coords.items()]:
+        for name, value in attrs.items():
+            ok = isinstance(value, (str, int, float, np.number)) and not isinstance(value, bool)
+            if isinstance(value, (list, tuple, np.ndarray)):
+                ok = all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in np.ravel(value))
+            if not ok:
+                raise StackError(
+                    f"attribute {name!r} of {owner} is {value!r} ({type(value).__name__}); files keep only "
+                    "str, numbers and lists of numbers: store dicts as json.dumps(...) and flags as 0/1"
+                )
+
+
+def _write_npy(stack, path):
+    np.save(path, np.asarray(stack.data), allow_pickle=False)
+    _sidecar(path).write_text(metadata_to_json(stack))
+
+
+def _write_npz(stack, path):
+    np.savez_compressed(path, images=np.asarray(stack.data), **{_META_KEY: np.array(metadata_to_json(stack))})
+
+
+def _write_tif(stack, path):
+    import tifffile
+
+    data = np.asarray(stack.data)
+    sizes = pixel_sizes(stack)
+    tifffile.imwrite(
+        path,
+        data.reshape((-1,) + data.shape[-2:]),
+        description=metadata_to_json(stack),
+        metadata=None,
+        photometric="minisblack",
+        resolution=(1.0 / sizes["x"], 1.0 / sizes["y"]),
+    )
+
+
+def _write_h5(stack, path):
+    import h5py
+
+    with h5py.File(path, "w") as handle:
+        dataset = handle.create_dataset("images", data=np.asarray(stack.data), chunks=True, compression="gzip")
+        dataset.attrs[_META_KEY] = metadata_to_json(stack)
+        dataset.attrs["pixel_size"] = list(pixel_sizes(stack).values())
+
+
+def _as_dataset(stack: xr.DataArray) -> xr.Dataset:
+    ds = stack.to_dataset(name="images")
+    ds.attrs[_META_KEY] = metadata_to_json(stack)
+    return ds
+
+
+def _write_netcdf(stack, path):
+    _as_dataset(stack).to_netcdf(path, engine="netcdf4")
+
+
+def _write_zarr(stack, path):
+    ds = _as_dataset(stack)
+    # variable-length strings have a zarr v3 spec; fixed-width numpy unicode does not
+    ds = ds.assign_coords(channel=ds.channel.astype(object))
+    ds.to_zarr(path, consolidated=False)
+
+
+_WRITERS = {
+    "npy": _write_npy,
+    "npz": _write_npz,
+    "tif": _write_tif,
+    "h5": _write_h5,
+    "zarr": _write_zarr,
+    "netcdf": _write_netcdf,
+}

@@ -1,0 +1,235 @@
+"""The image-stack data model: named dims, physical coords, and the checks at the door.
+
+A stack is an :class:`xarray.DataArray` named ``images`` with dims
+``("frame", "channel", "y", "x")`` (2D) or ``("frame", "channel", "z", "y", "x")`` (3D).
+Spatial coords are pixel positions in physical units (``index * pixel_size``), ``frame``
+is the frame index, an optional ``time`` coord on ``frame`` holds acquisition times, and
+``channel`` holds channel names.
+"""
+
+from collections.abc import Sequence
+
+import numpy as np
+import xarray as xr
+
+from ..errors import StackError
+
+__all__ = [
+    "DIMS_2D",
+    "DIMS_3D",
+    "as_stack",
+    "check_stack",
+    "pixel_sizes",
+    "spatial_dims",
+]
+
+DIMS_2D = ("frame", "channel", "y", "x")
+DIMS_3D = ("frame", "channel", "z", "y", "x")
+_DEFAULT_DIMS = {2: ("y", "x"), 3: ("frame", "y", "x"), 4: DIMS_2D, 5: DIMS_3D}
+_LONG_NAMES = {"z": "z position", "y": "y position", "x": "x position"}
+
+
+def spatial_dims(stack: xr.DataArray) -> tuple[str, ...]:
+    """The spatial dims of ``stack``: ``("y", "x")`` or ``("z", "y", "x")``."""
+    return tuple(d for d in stack.dims if d in ("z", "y", "x"))
+
+
+def pixel_sizes(stack: xr.DataArray) -> dict[str, float]:
+    """Spacing of each spatial coord, e.g. ``{"y": 40.58, "x": 40.58}`` (coord units)."""
+    sizes = {}
+    for dim in spatial_dims(stack):
+        coord = stack[dim].values
+        sizes[dim] = float(coord[1] - coord[0]) if coord.size > 1 else float(
+            stack.attrs.get("pixel_size", 1.0)
+        )
+    return sizes
+
+
+def _spatial_coord(dim: str, n: int, size: float, units: str) -> xr.Variable:
+    return xr.Variable(
+        dim, np.arange(n) * float(size), attrs={"units": units, "long_name": _LONG_NAMES[dim]}
+    )
+
+
+def as_stack(
+    array,
+    *,
+    dims: Sequence[str] | None = None,
+    pixel_size: float | Sequence[float] | None = None,
+    spatial_units: str = "px",
+    frame_interval: float | None = None,
+    time_units: str = "s",
+    channel_names: Sequence[str] | None = None,
+    units: str | None = None,
+    long_name: str | None = None,
+    attrs: dict | None = None,
+) -> xr.DataArray:
+    """Wrap an array as a checked image stack with named dims and physical coords.
+
+    Parameters
+    ----------
+    array
+        Image data: ``(y, x)``, ``(frame, y, x)``, ``(frame, channel, y, x)`` or
+        ``(frame, channel, z, y, x)`` by default; pass ``dims`` for other layouts
+        (e.g. ``("z", "y", "x")`` for one volume). A numpy or dask array; it is not copied
+        or modified.
+    dims
+        Names of the array's axes, from ``frame, channel, z, y, x`` in any order; missing
+        ``frame``/``channel`` dims are added with length 1, and dims are put in the
+        canonical order.
+    pixel_size
+        Pixel (voxel) size in ``spatial_units``: one number, or one per spatial dim in
+        ``(z,) y, x`` order. Defaults to 1 (pixel units).
+    spatial_units
+        Units of the spatial coords, e.g. ``"nm"`` or ``"um"``.
+    frame_interval
+        Time between frames; adds a ``time`` coord on ``frame`` in ``time_units``.
+    channel_names
+        One name per channel (default ``"ch0"``, ``"ch1"``, ...).
+    units, long_name
+        Units and description of the pixel values (e.g. ``"rad"``, ``"phase"``).
+    attrs
+        Further metadata (modality, source, ...); values must be str, int, float or lists
+        of numbers so the stack can be saved to netCDF.
+
+    Returns
+    -------
+    xarray.DataArray
+        Named ``images``, dims ``("frame", "channel", ["z",] "y", "x")``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from matdyn_nb.data import as_stack
+    >>> da = as_stack(np.zeros((3, 8, 8)), pixel_size=40.58, spatial_units="nm")
+    >>> dict(da.sizes)
+    {'frame': 3, 'channel': 1, 'y': 8, 'x': 8}
+    """
+    data = array if hasattr(array, "ndim") else np.asarray(array)
+    if dims is None:
+        if data.ndim not in _DEFAULT_DIMS:
+            raise StackError(
+                f"cannot guess the dims of a {data.ndim}-D array of shape {data.shape}; "
+                "pass dims=, e.g. dims=('frame', 'channel', 'z', 'y', 'x')"
+            )
+        dims = _DEFAULT_DIMS[data.ndim]
+    dims = tuple(dims)
+    if len(dims) != data.ndim:
+        raise StackError(
+            f"dims {dims} name {len(dims)} axes but the array of shape {data.shape} has "
+            f"{data.ndim}; give one name per axis"
+        )
+    da = xr.DataArray(data, dims=dims, name="images")
+    for dim in ("channel", "frame"):
+        if dim not in da.dims:
+            da = da.expand_dims(dim)
+    canonical = DIMS_3D if "z" in da.dims else DIMS_2D
+    unknown = set(da.dims) - set(canonical)
+    if unknown or len(da.dims) != len(canonical):
+        raise StackError(
+            f"dims {dims} are not an image stack; use names from {DIMS_3D} "
+            "(2D stacks have y and x, volumes z, y and x)"
+        )
+    da = da.transpose(*canonical)
+    space = spatial_dims(da)
+
+    given = np.atleast_1d(np.asarray(1.0 if pixel_size is None else pixel_size, float))
+    if given.size not in (1, len(space)):
+        raise StackError(
+            f"pixel_size {pixel_size} has the wrong length: give one number or one per "
+            f"spatial dim {space}"
+        )
+    sizes = np.broadcast_to(given, len(space))
+    if not np.all(np.isfinite(sizes)) or np.any(sizes <= 0):
+        raise StackError(f"pixel_size must be positive and finite, got {pixel_size}")
+
+    n_channels = da.sizes["channel"]
+    names = [f"ch{i}" for i in range(n_channels)] if channel_names is None else list(channel_names)
+    if len(names) != n_channels:
+        raise StackError(
+            f"{len(names)} channel_names {names} for {n_channels} channel(s); "
+            "give one name per channel"
+        )
+    coords = {
+        "frame": xr.Variable("frame", np.arange(da.sizes["frame"]), {"long_name": "frame index"}),
+        "channel": xr.Variable("channel", np.asarray(names, dtype=str), {"long_name": "channel"}),
+    }
+    for dim, size in zip(space, sizes):
+        coords[dim] = _spatial_coord(dim, da.sizes[dim], size, spatial_units)
+    if frame_interval is not None:
+        if not np.isfinite(frame_interval) or frame_interval <= 0:
+            raise StackError(f"frame_interval must be positive, got {frame_interval}")
+        coords["time"] = xr.Variable(
+            "frame",
+            np.arange(da.sizes["frame"]) * float(frame_interval),
+            {"units": time_units, "long_name": "acquisition time"},
+        )
+    da = da.assign_coords(coords)
+    da.attrs = {
+        **(attrs or {}),
+        **({"units": units} if units is not None else {}),
+        **({"long_name": long_name} if long_name is not None else {}),
+    }
+    return check_stack(da)
+
+
+def check_stack(
+    stack: xr.DataArray,
+    *,
+    n_channels: int | None = None,
+    ndim: int | None = None,
+) -> xr.DataArray:
+    """Check that ``stack`` is a usable image stack and return it unchanged.
+
+    Parameters
+    ----------
+    stack
+        The stack to check.
+    n_channels
+        Required number of channels (e.g. the channel count a model was trained on).
+    ndim
+        Required spatial dimensionality, 2 or 3.
+
+    Raises
+    ------
+    StackError
+        For a non-DataArray, wrong or misordered dims, an empty stack, a non-numeric dtype,
+        NaN or infinite values, or a channel/dimensionality mismatch. Lazy (dask) data is
+        not scanned for NaN here, since that would compute it.
+    """
+    if not isinstance(stack, xr.DataArray):
+        raise StackError(
+            f"expected an xarray.DataArray image stack, got {type(stack).__name__}; "
+            "wrap arrays with matdyn_nb.data.as_stack(array, pixel_size=...)"
+        )
+    if stack.dims not in (DIMS_2D, DIMS_3D):
+        raise StackError(
+            f"stack dims are {stack.dims}, expected {DIMS_2D} or {DIMS_3D}; "
+            "rename/transpose them, or build the stack with matdyn_nb.data.as_stack(..., dims=...)"
+        )
+    empty = [d for d, n in stack.sizes.items() if n == 0]
+    if empty:
+        raise StackError(f"the stack is empty along {empty}; it needs at least one frame and pixel")
+    if not (np.issubdtype(stack.dtype, np.floating) or np.issubdtype(stack.dtype, np.integer)):
+        raise StackError(f"pixel values must be real numbers, got dtype {stack.dtype}")
+    if ndim is not None and len(spatial_dims(stack)) != ndim:
+        raise StackError(
+            f"expected {ndim}D images, got {len(spatial_dims(stack))}D ({stack.dims}); "
+            "a volume stack has a z dim, a 2D stack does not"
+        )
+    if n_channels is not None and stack.sizes["channel"] != n_channels:
+        raise StackError(
+            f"expected {n_channels} channel(s), got {stack.sizes['channel']} "
+            f"({list(stack.channel.values)}); select channels with stack.sel(channel=[...]) "
+            "or use a model trained on this channel count"
+        )
+    if isinstance(stack.data, np.ndarray) and np.issubdtype(stack.dtype, np.floating):
+        bad = ~np.isfinite(stack.data)
+        if bad.any():
+            frames = np.unique(np.nonzero(bad)[0])
+            raise StackError(
+                f"{int(bad.sum())} NaN/inf pixel value(s) in frame(s) {frames[:10].tolist()}"
+                f"{' ...' if frames.size > 10 else ''}; drop those frames "
+                "(stack.drop_sel(frame=[...])) or fill them (stack.fillna(value))"
+            )
+    return stack

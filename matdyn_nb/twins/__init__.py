@@ -1,0 +1,1 @@
+"""Synthetic twins of the paper's three experiments, each with its ground truth."""

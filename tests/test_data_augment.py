@@ -1,0 +1,49 @@
+import numpy as np
+import pytest
+import xarray as xr
+
+from matdyn_nb.data import as_stack, rotate_augment
+from matdyn_nb.errors import StackError
+
+
+def test_layout_and_coords(stack2d):
+    aug = rotate_augment(stack2d, 5, 30, rng=0)
+    assert aug.sizes["frame"] == 3 * 6
+    assert aug.source_frame.values.tolist() == np.repeat([0, 1, 2], 6).tolist()
+    angles = aug.angle.values.reshape(3, 6)
+    assert np.all(angles[:, 0] == 0)
+    assert np.all(np.abs(angles[:, 1:]) <= 30) and np.all(angles[:, 1:] != 0)
+    np.testing.assert_array_equal(aug.time.values, np.repeat(stack2d.time.values, 6))
+    originals = aug.isel(frame=[0, 6, 12])
+    np.testing.assert_array_equal(originals.values, stack2d.values)
+    assert originals.attrs["augmentation"].startswith("5 rotations")
+
+
+def test_reproducible_from_seed(stack2d):
+    a, b = rotate_augment(stack2d, 2, rng=7), rotate_augment(stack2d, 2, rng=7)
+    xr.testing.assert_identical(a, b)
+    assert not np.array_equal(a.angle, rotate_augment(stack2d, 2, rng=8).angle)
+
+
+def test_rotation_direction_and_centre():
+    image = np.zeros((21, 21))
+    image[10, 15] = 1.0  # 5 px right of the centre
+    img = as_stack(image)
+    aug = rotate_augment(img, 1, max_angle=90, rng=0)
+    angle = np.deg2rad(aug.angle.values[1])
+    rotated = aug.isel(frame=1, channel=0).values
+    y, x = np.unravel_index(np.argmax(rotated), rotated.shape)
+    # documented convention: (dy, dx) -> (dy cos - dx sin, dx cos + dy sin)
+    assert (y - 10, x - 10) == pytest.approx((-5 * np.sin(angle), 5 * np.cos(angle)), abs=1.0)
+
+
+def test_volume_rotates_in_plane(stack3d):
+    aug = rotate_augment(stack3d, 1, rng=0)
+    assert aug.dims == stack3d.dims and aug.sizes["z"] == stack3d.sizes["z"]
+
+
+def test_bad_arguments(stack2d):
+    with pytest.raises(StackError, match="n_rotations"):
+        rotate_augment(stack2d, -1)
+    with pytest.raises(StackError, match="max_angle"):
+        rotate_augment(stack2d, 1, max_angle=0)

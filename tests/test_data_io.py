@@ -1,0 +1,190 @@
+import json
+
+import h5py
+import numpy as np
+import pytest
+import tifffile
+import xarray as xr
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from matdyn_nb import load_stack, save_stack
+from matdyn_nb.data import FORMATS, as_stack, normalize, pixel_sizes, rotate_augment
+from matdyn_nb.errors import StackError
+
+SUFFIXES = [".npy", ".npz", ".tif", ".h5", ".zarr", ".nc"]
+
+
+def test_every_format_is_tested():
+    assert set(FORMATS.values()) == {FORMATS[s] for s in SUFFIXES}
+
+
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_round_trip_2d(stack2d, tmp_path, suffix):
+    path = save_stack(stack2d, tmp_path / f"stack{suffix}")
+    xr.testing.assert_identical(load_stack(path), stack2d)
+
+
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_round_trip_3d_normalised_augmented(stack3d, tmp_path, suffix):
+    stack = rotate_augment(normalize(stack3d), 1, rng=3)
+    path = save_stack(stack, tmp_path / f"stack{suffix}")
+    loaded = load_stack(path)
+    xr.testing.assert_identical(loaded, stack)
+    assert loaded.dtype == stack.dtype
+
+
+@pytest.mark.parametrize("suffix", [".zarr", ".nc", ".h5"])
+def test_lazy_loading_gives_the_same_values(stack2d, tmp_path, suffix):
+    path = save_stack(stack2d, tmp_path / f"stack{suffix}")
+    lazy = load_stack(path, lazy=True)
+    assert not isinstance(lazy.data, np.ndarray)
+    xr.testing.assert_identical(lazy.compute(), stack2d)
+
+
+def test_metadata_overrides_what_the_file_records(stack2d, tmp_path):
+    path = save_stack(stack2d, tmp_path / "s.nc")
+    loaded = load_stack(path, pixel_size=27.03)
+    assert pixel_sizes(loaded) == pytest.approx({"y": 27.03, "x": 27.03})
+    assert loaded.x.attrs["units"] == "nm"
+    assert list(loaded.channel.values) == ["particle", "background"]
+    assert loaded.attrs["modality"] == "CXDI"
+
+
+def test_refuses_to_overwrite(stack2d, tmp_path):
+    path = save_stack(stack2d, tmp_path / "s.npy")
+    before = path.read_bytes()
+    with pytest.raises(StackError, match="overwrite=True"):
+        save_stack(stack2d * 2, path)
+    assert path.read_bytes() == before
+    save_stack(stack2d * 2, path, overwrite=True)
+    xr.testing.assert_allclose(load_stack(path), stack2d * 2)
+
+
+def test_overwrite_zarr_directory(stack2d, tmp_path):
+    path = save_stack(stack2d, tmp_path / "s.zarr")
+    save_stack(stack2d + 1, path, overwrite=True)
+    xr.testing.assert_allclose(load_stack(path), stack2d + 1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.zarr"]  # no temporaries left
+
+
+def test_unsafe_attrs_rejected_before_writing(stack2d, tmp_path):
+    bad = stack2d.assign_attrs(config={"a": 1})
+    with pytest.raises(StackError, match="json.dumps"):
+        save_stack(bad, tmp_path / "s.nc")
+    assert not (tmp_path / "s.nc").exists()
+
+
+# ----------------------------------------------------------------- files from elsewhere
+
+
+def test_foreign_npy_with_user_metadata(tmp_path):
+    np.save(tmp_path / "raw.npy", np.ones((4, 16, 16), np.float32))
+    da = load_stack(tmp_path / "raw.npy", pixel_size=20.72, spatial_units="nm", frame_interval=7.2e-3)
+    assert da.dims == ("frame", "channel", "y", "x")
+    assert float(da.x[1]) == pytest.approx(20.72)
+    assert da.time.values[-1] == pytest.approx(3 * 7.2e-3)
+
+
+def test_foreign_imagej_tif_reads_pixel_size(tmp_path):
+    data = np.random.default_rng(0).random((5, 2, 16, 16)).astype(np.float32)
+    tifffile.imwrite(
+        tmp_path / "fiji.tif", data, imagej=True, resolution=(1 / 0.04058, 1 / 0.04058),
+        metadata={"axes": "TCYX", "unit": "micron", "finterval": 1.0},
+    )
+    da = load_stack(tmp_path / "fiji.tif")
+    assert dict(da.sizes) == {"frame": 5, "channel": 2, "y": 16, "x": 16}
+    assert da.x.attrs["units"] == "um"
+    assert float(da.x[1]) == pytest.approx(0.04058, rel=1e-5)
+    assert float(da.time[1]) == pytest.approx(1.0)
+    np.testing.assert_array_equal(da.values, data)
+
+
+def test_foreign_h5_picks_single_dataset_and_pixel_size(tmp_path):
+    with h5py.File(tmp_path / "scan.h5", "w") as f:
+        f["entry/data/phase"] = np.zeros((3, 8, 8))
+        f["entry/data/phase"].attrs["pixel_size_nm"] = 29.8
+        f["entry/energy"] = np.array([5.0])  # 1-D: not an image candidate
+    da = load_stack(tmp_path / "scan.h5")
+    assert float(da.x[1]) == pytest.approx(29.8) and da.x.attrs["units"] == "nm"
+
+
+def test_container_with_several_arrays_needs_key(tmp_path):
+    np.savez(tmp_path / "two.npz", a=np.zeros((2, 4, 4)), b=np.ones((2, 4, 4)))
+    with pytest.raises(StackError, match="key="):
+        load_stack(tmp_path / "two.npz")
+    assert float(load_stack(tmp_path / "two.npz", key="b").mean()) == 1.0
+    with pytest.raises(StackError, match="no array 'c'"):
+        load_stack(tmp_path / "two.npz", key="c")
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("missing.npy", None, "no such file"),
+        ("notes.txt", b"hello", "suffix"),
+        ("broken.tif", b"not a tiff at all", "could not be read as a tif"),
+        ("broken.h5", b"nope", "could not be read as a h5"),
+        ("scalar.npy", "scalar", "empty|cannot guess"),
+    ],
+)
+def test_bad_files(tmp_path, name, content, message):
+    path = tmp_path / name
+    if content == "scalar":
+        np.save(path, np.float32(3.0))
+    elif content is not None:
+        path.write_bytes(content)
+    with pytest.raises(StackError, match=message):
+        load_stack(path)
+
+
+def test_foreign_file_with_nan_is_rejected(tmp_path):
+    data = np.zeros((2, 4, 4))
+    data[1, 0, 0] = np.nan
+    np.save(tmp_path / "nan.npy", data)
+    with pytest.raises(StackError, match="NaN"):
+        load_stack(tmp_path / "nan.npy")
+
+
+def test_npy_sidecar_is_plain_json(stack2d, tmp_path):
+    save_stack(stack2d, tmp_path / "s.npy")
+    meta = json.loads((tmp_path / "s.npy.json").read_text())
+    assert meta["dims"] == list(stack2d.dims)
+
+
+# ----------------------------------------------------------------- property test
+
+_stacks = st.builds(
+    lambda data, size, units, names, interval: as_stack(
+        data,
+        pixel_size=size,
+        spatial_units=units,
+        channel_names=names[: data.shape[1]] if len(names) >= data.shape[1] else None,
+        frame_interval=interval,
+        attrs={"note": "property test"},
+    ),
+    data=st.one_of(
+        hnp.arrays(dtype=dtype, shape=shape, elements=elements)
+        for dtype, elements in [
+            (np.float32, {"allow_nan": False, "allow_infinity": False}),
+            (np.float64, {"allow_nan": False, "allow_infinity": False}),
+            (np.uint16, {}),
+        ]
+        for shape in [
+            hnp.array_shapes(min_dims=4, max_dims=4, max_side=5),
+            hnp.array_shapes(min_dims=5, max_dims=5, max_side=3),
+        ]
+    ),
+    size=st.floats(min_value=1e-3, max_value=1e4, allow_nan=False),
+    units=st.sampled_from(["nm", "um", "px"]),
+    names=st.lists(st.text("abcdefgh", min_size=1, max_size=4), min_size=0, max_size=4, unique=True),
+    interval=st.one_of(st.none(), st.floats(min_value=1e-3, max_value=1e3)),
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(stack=_stacks, suffix=st.sampled_from(SUFFIXES))
+def test_round_trip_property(tmp_path_factory, stack, suffix):
+    path = save_stack(stack, tmp_path_factory.mktemp("rt") / f"s{suffix}")
+    xr.testing.assert_identical(load_stack(path), stack)
