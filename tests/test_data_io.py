@@ -90,7 +90,10 @@ def test_foreign_npy_with_user_metadata(tmp_path):
 def test_foreign_imagej_tif_reads_pixel_size(tmp_path):
     data = np.random.default_rng(0).random((5, 2, 16, 16)).astype(np.float32)
     tifffile.imwrite(
-        tmp_path / "fiji.tif", data, imagej=True, resolution=(1 / 0.04058, 1 / 0.04058),
+        tmp_path / "fiji.tif",
+        data,
+        imagej=True,
+        resolution=(1 / 0.04058, 1 / 0.04058),
         metadata={"axes": "TCYX", "unit": "micron", "finterval": 1.0},
     )
     da = load_stack(tmp_path / "fiji.tif")

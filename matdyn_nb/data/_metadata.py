@@ -65,6 +65,4 @@ def stack_from_metadata(data, meta: dict) -> xr.DataArray:
         dtype = str if c["dtype"] == "str" else np.dtype(c["dtype"])
         coords[name] = xr.Variable(c["dims"], np.asarray(c["values"], dtype=dtype), c["attrs"])
     data = data.reshape(meta["shape"])
-    return xr.DataArray(
-        data, dims=meta["dims"], coords=coords, name=meta["name"], attrs=meta["attrs"]
-    )
+    return xr.DataArray(data, dims=meta["dims"], coords=coords, name=meta["name"], attrs=meta["attrs"])

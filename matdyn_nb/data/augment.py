@@ -24,8 +24,9 @@ def rotate_augment(
 
     Each frame is rotated as a whole about the image centre in the ``(y, x)`` plane (for
     volumes: about the z axis), with cubic spline interpolation; corners are filled with
-    ``fill_value``. The output is frame-major, each original frame first, then its copies,
-    as in the paper (1755 frames x (1 + 5) = 10 530 images).
+    ``fill_value``. Cubic interpolation can overshoot the input's range near sharp edges,
+    so augment before :func:`~matdyn_nb.data.normalize`. The output is frame-major, each
+    original frame first, then its copies, as in the paper (1755 x (1 + 5) = 10 530 images).
 
     Parameters
     ----------
@@ -75,8 +76,13 @@ def rotate_augment(
             # positive = counter-clockwise as imshow displays it (row 0 on top): an offset
             # (dy, dx) from the centre goes to (dy cos - dx sin, dx cos + dy sin)
             out[i, j] = ndimage.rotate(
-                data[i], angles[i, j], axes=(-1, -2), reshape=False, order=order,
-                mode="constant", cval=fill_value,
+                data[i],
+                angles[i, j],
+                axes=(-1, -2),
+                reshape=False,
+                order=order,
+                mode="constant",
+                cval=fill_value,
             )
     source = np.repeat(np.arange(n_frames), k + 1)
     result = xr.DataArray(
@@ -84,8 +90,11 @@ def rotate_augment(
         dims=stack.dims,
         coords={name: c for name, c in stack.coords.items() if "frame" not in c.dims},
         name=stack.name,
-        attrs={**stack.attrs, "augmentation": f"{k} rotations per frame in U[-{max_angle}, {max_angle}] deg",
-               "augmentation_seed": seed_attr(rng)},
+        attrs={
+            **stack.attrs,
+            "augmentation": f"{k} rotations per frame in U[-{max_angle}, {max_angle}] deg",
+            "augmentation_seed": seed_attr(rng),
+        },
     )
     frame_coords = {
         "frame": xr.Variable("frame", np.arange(source.size), stack.frame.attrs),

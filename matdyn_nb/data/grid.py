@@ -101,7 +101,7 @@ def fit_to_grid(
         sides = np.atleast_1d(size).tolist()
         if len(sides) not in (1, len(dims)):
             raise StackError(f"size {size} must be one int or one per spatial dim {dims}")
-        target = dict(zip(dims, sides * len(dims) if len(sides) == 1 else sides))
+        target = dict(zip(dims, sides * len(dims) if len(sides) == 1 else sides, strict=True))
     bad = {d: n for d, n in target.items() if not is_power_of_two(n)}
     if bad:
         fix = {d: _nearest_power(int(n), "resample") for d, n in bad.items()}
@@ -141,14 +141,11 @@ def _resample(stack: xr.DataArray, target: dict, fill_value: float) -> xr.DataAr
     dims = list(target)
     data = np.asarray(stack.values)
     lead = data.shape[: data.ndim - len(dims)]
-    flat = data.reshape((-1,) + data.shape[len(lead):])
+    flat = data.reshape((-1,) + data.shape[len(lead) :])
     shape = tuple(target[d] for d in dims)
     shrinking = any(target[d] < stack.sizes[d] for d in dims)
     out = np.stack(
-        [
-            resize(img, shape, order=3, mode="reflect", anti_aliasing=shrinking, preserve_range=True)
-            for img in flat
-        ]
+        [resize(img, shape, order=3, mode="reflect", anti_aliasing=shrinking, preserve_range=True) for img in flat]
     ).astype(np.result_type(data.dtype, np.float32))
     spacing = pixel_sizes(stack)
     coords = {}
@@ -159,6 +156,4 @@ def _resample(stack: xr.DataArray, target: dict, fill_value: float) -> xr.DataAr
         first_edge = float(stack[d].values[0]) - spacing[d] / 2
         coords[d] = xr.Variable(d, first_edge + (np.arange(m) + 0.5) * new, stack[d].attrs)
     other = {name: c for name, c in stack.coords.items() if not set(c.dims) & set(dims)}
-    return xr.DataArray(
-        out.reshape(lead + shape), dims=stack.dims, coords={**other, **coords}, attrs=stack.attrs
-    )
+    return xr.DataArray(out.reshape(lead + shape), dims=stack.dims, coords={**other, **coords}, attrs=stack.attrs)

@@ -39,8 +39,7 @@ def _format_of(path: Path) -> str:
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise StackError(
-            f"cannot tell the format of {str(path)!r} from its suffix {path.suffix!r}; "
-            f"use one of {sorted(FORMATS)}"
+            f"cannot tell the format of {str(path)!r} from its suffix {path.suffix!r}; use one of {sorted(FORMATS)}"
         )
     return fmt
 

@@ -61,8 +61,7 @@ def normalize(
     check_stack(stack)
     if "norm_method" in stack.attrs:
         raise StackError(
-            "the stack is already normalised "
-            f"(norm_method={stack.attrs['norm_method']!r}); call denormalize() first"
+            f"the stack is already normalised (norm_method={stack.attrs['norm_method']!r}); call denormalize() first"
         )
     other = [d for d in stack.dims if d != "channel"]
     lo = stack.min(other).values.astype(float)
@@ -71,7 +70,7 @@ def normalize(
     if method == "center":
         if center is None:
             if np.any(lo < 0):
-                bad = [n for n, v in zip(names, lo) if v < 0]
+                bad = [n for n, v in zip(names, lo, strict=True) if v < 0]
                 raise StackError(
                     f"channel(s) {bad} have negative values, so (x - c) / c with c = max / 2 "
                     "cannot map them into [-1, 1]; pass center=... or use method='minmax'"
@@ -84,7 +83,7 @@ def normalize(
         offset, scale = (hi + lo) / 2, (hi - lo) / 2
     else:
         raise StackError(f"unknown normalisation method {method!r}; use 'center' or 'minmax'")
-    flat = [n for n, s in zip(names, scale) if not s > 0]
+    flat = [n for n, s in zip(names, scale, strict=True) if not s > 0]
     if flat:
         raise StackError(
             f"channel(s) {flat} would be divided by a zero or negative scale (constant "
@@ -144,9 +143,7 @@ def denormalize(stack: xr.DataArray) -> xr.DataArray:
         Values in the original units; the ``norm_*`` attrs are removed.
     """
     record = normalization_of(stack)
-    out = stack.astype(np.float64) * _per_channel(record["scale"], stack) + _per_channel(
-        record["offset"], stack
-    )
+    out = stack.astype(np.float64) * _per_channel(record["scale"], stack) + _per_channel(record["offset"], stack)
     attrs = {k: v for k, v in stack.attrs.items() if k not in _NORM_ATTRS + ("units", "long_name")}
     if record["units"]:
         attrs["units"] = record["units"]

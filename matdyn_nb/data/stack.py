@@ -39,16 +39,12 @@ def pixel_sizes(stack: xr.DataArray) -> dict[str, float]:
     sizes = {}
     for dim in spatial_dims(stack):
         coord = stack[dim].values
-        sizes[dim] = float(coord[1] - coord[0]) if coord.size > 1 else float(
-            stack.attrs.get("pixel_size", 1.0)
-        )
+        sizes[dim] = float(coord[1] - coord[0]) if coord.size > 1 else float(stack.attrs.get("pixel_size", 1.0))
     return sizes
 
 
 def _spatial_coord(dim: str, n: int, size: float, units: str) -> xr.Variable:
-    return xr.Variable(
-        dim, np.arange(n) * float(size), attrs={"units": units, "long_name": _LONG_NAMES[dim]}
-    )
+    return xr.Variable(dim, np.arange(n) * float(size), attrs={"units": units, "long_name": _LONG_NAMES[dim]})
 
 
 def as_stack(
@@ -127,8 +123,7 @@ def as_stack(
     unknown = set(da.dims) - set(canonical)
     if unknown or len(da.dims) != len(canonical):
         raise StackError(
-            f"dims {dims} are not an image stack; use names from {DIMS_3D} "
-            "(2D stacks have y and x, volumes z, y and x)"
+            f"dims {dims} are not an image stack; use names from {DIMS_3D} (2D stacks have y and x, volumes z, y and x)"
         )
     da = da.transpose(*canonical)
     space = spatial_dims(da)
@@ -136,8 +131,7 @@ def as_stack(
     given = np.atleast_1d(np.asarray(1.0 if pixel_size is None else pixel_size, float))
     if given.size not in (1, len(space)):
         raise StackError(
-            f"pixel_size {pixel_size} has the wrong length: give one number or one per "
-            f"spatial dim {space}"
+            f"pixel_size {pixel_size} has the wrong length: give one number or one per spatial dim {space}"
         )
     sizes = np.broadcast_to(given, len(space))
     if not np.all(np.isfinite(sizes)) or np.any(sizes <= 0):
@@ -146,15 +140,12 @@ def as_stack(
     n_channels = da.sizes["channel"]
     names = [f"ch{i}" for i in range(n_channels)] if channel_names is None else list(channel_names)
     if len(names) != n_channels:
-        raise StackError(
-            f"{len(names)} channel_names {names} for {n_channels} channel(s); "
-            "give one name per channel"
-        )
+        raise StackError(f"{len(names)} channel_names {names} for {n_channels} channel(s); give one name per channel")
     coords = {
         "frame": xr.Variable("frame", np.arange(da.sizes["frame"]), {"long_name": "frame index"}),
         "channel": xr.Variable("channel", np.asarray(names, dtype=str), {"long_name": "channel"}),
     }
-    for dim, size in zip(space, sizes):
+    for dim, size in zip(space, sizes, strict=True):
         coords[dim] = _spatial_coord(dim, da.sizes[dim], size, spatial_units)
     if frame_interval is not None:
         if not np.isfinite(frame_interval) or frame_interval <= 0:
