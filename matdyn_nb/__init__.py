@@ -2,11 +2,33 @@
 
 Train a progressive WGAN-GP on 2D/3D multi-channel image stacks, run Monte Carlo in its
 latent space to generate material variations, and cluster them into dynamic modes.
+
+The torch-backed names (``GANConfig``, ``train_gan``, ``load_model``, ...) are imported on
+first use, so ``import matdyn_nb`` stays fast and never loads torch, napari or Qt.
 """
+
+import importlib
 
 from . import _progress  # noqa: F401  (decides tqdm's notebook/text bars before any Qt import)
 from ._version import __version__
 from .data import load_stack, save_stack
-from .errors import StackError
+from .errors import ConfigError, ModelFileError, StackError
 
-__all__ = ["StackError", "__version__", "load_stack", "save_stack"]
+_LAZY = {
+    "GANConfig": "matdyn_nb.gan",
+    "GenerativeModel": "matdyn_nb.gan",
+    "load_model": "matdyn_nb.gan",
+    "train_gan": "matdyn_nb.gan",
+}
+
+__all__ = ["ConfigError", "ModelFileError", "StackError", "__version__", "load_stack", "save_stack", *_LAZY]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'matdyn_nb' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

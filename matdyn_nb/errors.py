@@ -4,8 +4,16 @@ Every error names the problem and says how to fix it, so a user reading the trac
 in a notebook knows what to change without opening the source.
 """
 
-__all__ = ["StackError"]
+__all__ = ["ConfigError", "ModelFileError", "StackError"]
 
 
 class StackError(ValueError):
     """An image stack (array or file) that matdyn_nb cannot use as it is."""
+
+
+class ConfigError(ValueError):
+    """A configuration (GAN, Monte Carlo) that cannot run as it is."""
+
+
+class ModelFileError(ValueError):
+    """A model or checkpoint folder that is missing, corrupt, or belongs to another model."""

@@ -1,0 +1,42 @@
+"""Atomic writes: a killed process never leaves a half-written folder under the final name."""
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+__all__ = ["atomic_directory", "existing_directory"]
+
+
+@contextmanager
+def atomic_directory(path: Path) -> Iterator[Path]:
+    """Yield a fresh temporary folder beside ``path``; on success it replaces ``path``.
+
+    The old folder is renamed aside, the new one renamed into place, then the old one is
+    removed; if the process dies in between, ``path`` or ``path.with_name('.NAME.old')``
+    holds a complete copy (see :func:`existing_directory`).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp", dir=path.parent))
+    try:
+        yield tmp
+        old = path.with_name(f".{path.name}.old")
+        if old.exists():
+            shutil.rmtree(old)
+        if path.exists():
+            path.rename(old)
+        tmp.rename(path)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def existing_directory(path: Path) -> Path | None:
+    """``path`` if it exists, else the complete copy left by an interrupted swap, else None."""
+    path = Path(path)
+    if path.is_dir():
+        return path
+    old = path.with_name(f".{path.name}.old")
+    return old if old.is_dir() else None

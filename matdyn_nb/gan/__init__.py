@@ -1,0 +1,8 @@
+"""The generative engine: a progressive-growing WGAN-GP for 2D and 3D multi-channel stacks."""
+
+from .config import PRESETS, GANConfig
+from .model import GenerativeModel, load_model
+from .networks import Critic, Generator
+from .training import train_gan
+
+__all__ = ["PRESETS", "Critic", "GANConfig", "GenerativeModel", "Generator", "load_model", "train_gan"]

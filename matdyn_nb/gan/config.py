@@ -1,0 +1,204 @@
+"""Configuration of the progressive WGAN-GP, saved as JSON beside the weights.
+
+Defaults are the authors' (paper §2.1; their public configs, twins.md §0): latent dim 32,
+filters [512, 512, 512, 512, 256, 128, 64, 32] x scale, Adam(1e-3, (0, 0.99), 1e-8),
+gradient penalty 10, drift 0.001, one critic step per generator step, and at every
+resolution a fade-in then a stabilise phase.
+"""
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass
+
+from ..errors import ConfigError
+
+__all__ = ["GANConfig", "PRESETS"]
+
+AUTHORS_FILTERS = (512, 512, 512, 512, 256, 128, 64, 32)
+
+
+@dataclass(frozen=True)
+class GANConfig:
+    """Architecture and training schedule of a progressive-growing WGAN-GP.
+
+    Lengths are counted in images shown to the critic, so a schedule means the same
+    thing at any batch size; ``images_per_phase=2_000`` with the small presets is a
+    one-minute CPU smoke run.
+    """
+
+    resolution: int = 128  # final side of the (square/cubic) images; a power of two >= 4
+    channels: int = 1  # image channels
+    ndim: int = 2  # 2 for images, 3 for volumes
+    latent_dim: int = 32  # size of z
+    filters: tuple[int, ...] = AUTHORS_FILTERS  # feature maps per stage, from 4 px upwards
+    filters_scale: float = 1.0  # multiplies `filters` (authors: 1 for Ta, 0.5 for NP and brass)
+    batch_sizes: tuple[int, ...] = (16, 16, 16, 16, 8, 4, 4, 4)  # batch size per stage
+    images_per_phase: tuple[int, ...] = (
+        20_000,
+    )  # images per fade-in and per stabilise phase; one per stage or one for all
+    learning_rate: float = 1e-3  # Adam learning rate (generator and critic)
+    betas: tuple[float, float] = (0.0, 0.99)  # Adam betas
+    adam_eps: float = 1e-8  # Adam epsilon
+    gp_weight: float = 10.0  # gradient-penalty weight (WGAN-GP)
+    drift_weight: float = 1e-3  # weight of E[D(real)^2], keeps critic outputs near 0
+    n_critic: int = 1  # critic steps per generator step
+    ema_beta: float | None = 0.999  # EMA of the generator weights; None to disable
+    checkpoint_every: int = 500  # steps between checkpoints (also written at each stage end)
+    log_every: int = 10  # steps between history rows and callbacks
+    n_snapshots: int = 8  # generated images kept at each stage end, from fixed latents
+    seed: int = 0  # seeds every random step of training: (seed, step) -> batch, z, gp mix
+    name: str = "custom"  # preset name or a user label
+
+    @property
+    def n_stages(self) -> int:
+        """Number of resolutions trained: 4, 8, ..., ``resolution``."""
+        return int(math.log2(self.resolution)) - 1
+
+    @property
+    def resolutions(self) -> tuple[int, ...]:
+        return tuple(4 * 2**s for s in range(self.n_stages))
+
+    def stage_filters(self) -> tuple[int, ...]:
+        """Feature maps at each stage after scaling (at least 1)."""
+        return tuple(max(1, int(round(f * self.filters_scale))) for f in self.filters[: self.n_stages])
+
+    def phase_images(self, stage: int) -> int:
+        per = self.images_per_phase
+        return int(per[0] if len(per) == 1 else per[stage])
+
+    def validate(self) -> "GANConfig":
+        """Raise :class:`ConfigError` naming the first problem and its fix; return self."""
+        r = self.resolution
+        if not (isinstance(r, int) and r >= 4 and r & (r - 1) == 0):
+            raise ConfigError(
+                f"resolution {r} is not a power of two >= 4; fit the data first with "
+                "matdyn_nb.data.fit_to_grid(stack, size) and set resolution to that size"
+            )
+        if self.ndim not in (2, 3):
+            raise ConfigError(f"ndim must be 2 (images) or 3 (volumes), got {self.ndim}")
+        if self.channels < 1:
+            raise ConfigError(f"channels must be >= 1, got {self.channels}")
+        if self.latent_dim < 1:
+            raise ConfigError(f"latent_dim must be >= 1, got {self.latent_dim}")
+        for name, values in (("filters", self.filters), ("batch_sizes", self.batch_sizes)):
+            if len(values) < self.n_stages:
+                raise ConfigError(
+                    f"{name} has {len(values)} entries but resolution {r} needs {self.n_stages} stages "
+                    f"({', '.join(map(str, self.resolutions))} px); give one entry per stage"
+                )
+            if min(values[: self.n_stages]) < 1:
+                raise ConfigError(f"{name} must be positive, got {values}")
+        if len(self.images_per_phase) not in (1, self.n_stages) or min(self.images_per_phase) < 1:
+            raise ConfigError(
+                f"images_per_phase {self.images_per_phase} must be one positive number or one per stage "
+                f"({self.n_stages})"
+            )
+        if self.filters_scale <= 0:
+            raise ConfigError(f"filters_scale must be positive, got {self.filters_scale}")
+        if self.ema_beta is not None and not 0 < self.ema_beta < 1:
+            raise ConfigError(f"ema_beta must be in (0, 1) or None, got {self.ema_beta}")
+        positive = ("learning_rate", "n_critic", "checkpoint_every", "log_every")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.gp_weight < 0 or self.drift_weight < 0:
+            raise ConfigError("gp_weight and drift_weight must be >= 0")
+        return self
+
+    def replace(self, **changes) -> "GANConfig":
+        """A copy with ``changes`` applied (dataclasses.replace, then validated)."""
+        return dataclasses.replace(self, **changes).validate()
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "GANConfig":
+        """Parse JSON written by :meth:`to_json`; unknown keys are an error."""
+        values = json.loads(text)
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"unknown GANConfig field(s) {unknown}; known fields: {sorted(known)}")
+        for name in ("filters", "batch_sizes", "images_per_phase", "betas"):
+            if name in values:
+                values[name] = tuple(values[name])
+        return cls(**values).validate()
+
+    @classmethod
+    def preset(cls, case: str, size: str = "small", **changes) -> "GANConfig":
+        """The configuration for a case study at ``"paper"`` or ``"small"`` (CPU) size.
+
+        Parameters
+        ----------
+        case
+            ``"ta_chart"``, ``"nanoparticles"`` or ``"brass"``.
+        size
+            ``"paper"`` (the authors' shapes and widths, for a GPU) or ``"small"``.
+        **changes
+            Fields to override, e.g. ``images_per_phase=(2_000,)`` for a smoke run.
+
+        Examples
+        --------
+        >>> from matdyn_nb import GANConfig
+        >>> GANConfig.preset("nanoparticles", "small").resolutions
+        (4, 8, 16, 32, 64)
+        """
+        key = (case, size)
+        if key not in PRESETS:
+            raise ConfigError(f"no preset {key}; available: {sorted(PRESETS)}")
+        return cls(**{**PRESETS[key], "name": f"{case}-{size}"}).replace(**changes)
+
+
+# Paper sizes follow the authors' configs (twins.md §0): each phase lasts
+# epochs x bs0 / bs / 2 passes over the data (NP: 32 epochs x 2000 frames; Ta: 32 x 10 530;
+# brass: 16 x 4956). Small sizes were chosen by measurement on
+# a 2-core CPU (docs/validation.md).
+PRESETS: dict[tuple[str, str], dict] = {
+    ("ta_chart", "paper"): dict(
+        resolution=256,
+        channels=1,
+        filters_scale=1.0,
+        batch_sizes=(32, 32, 32, 32, 32, 16, 8),
+        images_per_phase=(168_480,) * 5 + (336_960, 673_920),
+    ),
+    ("nanoparticles", "paper"): dict(
+        resolution=128,
+        channels=2,
+        filters_scale=0.5,
+        batch_sizes=(16, 16, 16, 16, 8, 4),
+        images_per_phase=(32_000,) * 4 + (64_000, 128_000),
+    ),
+    ("brass", "paper"): dict(
+        resolution=32,
+        channels=3,
+        ndim=3,
+        filters_scale=0.5,
+        batch_sizes=(8, 8, 4, 2),
+        images_per_phase=(39_648, 39_648, 79_296, 158_592),
+    ),
+    ("ta_chart", "small"): dict(
+        resolution=64,
+        channels=1,
+        filters=(128, 128, 64, 32, 16),
+        batch_sizes=(32, 32, 32, 16, 16),
+        images_per_phase=(20_000,),
+    ),
+    ("nanoparticles", "small"): dict(
+        resolution=64,
+        channels=2,
+        filters=(128, 128, 64, 32, 16),
+        batch_sizes=(32, 32, 32, 16, 16),
+        images_per_phase=(20_000,),
+    ),
+    ("brass", "small"): dict(
+        resolution=32,
+        channels=3,
+        ndim=3,
+        latent_dim=16,
+        filters=(64, 64, 32, 16),
+        batch_sizes=(16, 16, 8, 8),
+        images_per_phase=(8_000,),
+    ),
+}

@@ -1,0 +1,83 @@
+"""Building blocks of the progressive GAN (Karras et al. 2017), for 2D and 3D.
+
+Tensors only: no file I/O, no device choice. Shapes are ``[N, C, H, W]`` (2D) or
+``[N, C, D, H, W]`` (3D).
+"""
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["EqualizedConv", "EqualizedLinear", "MinibatchStdDev", "PixelNorm", "downsample", "upsample"]
+
+
+class EqualizedLinear(nn.Module):
+    """Linear layer with weights ~ N(0, 1) rescaled at run time by He's constant.
+
+    Equalised learning rate: every weight gets the same effective step size under Adam.
+    """
+
+    def __init__(self, in_features: int, out_features: int, gain: float = math.sqrt(2)):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_features, in_features))
+        self.bias = nn.Parameter(torch.zeros(out_features))
+        self.scale = gain / math.sqrt(in_features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.weight * self.scale, self.bias)
+
+
+class EqualizedConv(nn.Module):
+    """2D or 3D convolution (stride 1, 'same' padding) with an equalised learning rate."""
+
+    def __init__(self, ndim: int, in_channels: int, out_channels: int, kernel_size: int, gain: float = math.sqrt(2)):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, *(kernel_size,) * ndim))
+        self.bias = nn.Parameter(torch.zeros(out_channels))
+        self.scale = gain / math.sqrt(in_channels * kernel_size**ndim)
+        self.padding = kernel_size // 2
+        self.conv = F.conv2d if ndim == 2 else F.conv3d
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x, self.weight * self.scale, self.bias, padding=self.padding)
+
+
+class PixelNorm(nn.Module):
+    """Normalise each pixel's feature vector to unit mean square (generator only)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(dim=1, keepdim=True) + 1e-8)
+
+
+class MinibatchStdDev(nn.Module):
+    """Append one feature map: the mean over features and pixels of the batch std.
+
+    Lets the critic see the diversity of a batch, which discourages mode collapse.
+    """
+
+    def __init__(self, group_size: int = 4):
+        super().__init__()
+        self.group_size = group_size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n = x.shape[0]
+        group = min(self.group_size, n)
+        while n % group:
+            group -= 1
+        grouped = x.reshape(group, -1, *x.shape[1:])  # [G, N/G, C, ...]
+        std = torch.sqrt(grouped.var(dim=0, unbiased=False) + 1e-8)  # [N/G, C, ...]
+        stat = std.mean(dim=tuple(range(1, std.ndim)), keepdim=True)  # [N/G, 1, 1, ...]
+        stat = stat.repeat(group, 1, *x.shape[2:])  # [N, 1, ...]
+        return torch.cat([x, stat], dim=1)
+
+
+def upsample(x: torch.Tensor) -> torch.Tensor:
+    """Double every spatial side (nearest neighbour)."""
+    return F.interpolate(x, scale_factor=2, mode="nearest")
+
+
+def downsample(x: torch.Tensor) -> torch.Tensor:
+    """Halve every spatial side (2x2 or 2x2x2 average)."""
+    return F.avg_pool2d(x, 2) if x.ndim == 4 else F.avg_pool3d(x, 2)

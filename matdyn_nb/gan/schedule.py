@@ -1,0 +1,53 @@
+"""The progressive-growing schedule: which stage, phase and alpha each training step has."""
+
+import math
+from dataclasses import dataclass
+
+from .config import GANConfig
+
+__all__ = ["Phase", "Position", "build_schedule", "locate"]
+
+
+@dataclass(frozen=True)
+class Phase:
+    stage: int  # index into config.resolutions
+    kind: str  # "fade" (alpha rises linearly to 1) or "stabilise" (alpha = 1)
+    first_step: int  # global step at which the phase starts
+    n_steps: int
+    batch_size: int
+
+
+@dataclass(frozen=True)
+class Position:
+    phase: Phase
+    step_in_phase: int
+
+    @property
+    def alpha(self) -> float:
+        if self.phase.kind == "stabilise":
+            return 1.0
+        return (self.step_in_phase + 1) / self.phase.n_steps
+
+    @property
+    def last_of_stage(self) -> bool:
+        return self.phase.kind == "stabilise" and self.step_in_phase == self.phase.n_steps - 1
+
+
+def build_schedule(config: GANConfig) -> list[Phase]:
+    """Phases in training order: stage 0 stabilises only; later stages fade in, then stabilise."""
+    phases, step = [], 0
+    for stage in range(config.n_stages):
+        batch = config.batch_sizes[stage]
+        n_steps = max(1, math.ceil(config.phase_images(stage) / batch))
+        for kind in ("stabilise",) if stage == 0 else ("fade", "stabilise"):
+            phases.append(Phase(stage, kind, step, n_steps, batch))
+            step += n_steps
+    return phases
+
+
+def locate(schedule: list[Phase], step: int) -> Position:
+    """The phase and position of global ``step`` (0-based)."""
+    for phase in schedule:
+        if phase.first_step <= step < phase.first_step + phase.n_steps:
+            return Position(phase, step - phase.first_step)
+    raise IndexError(f"step {step} is past the end of the schedule")

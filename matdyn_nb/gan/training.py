@@ -1,0 +1,369 @@
+"""WGAN-GP training with progressive growing, checkpoints and exact resume."""
+
+import copy
+import hashlib
+import json
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+import xarray as xr
+
+from .._progress import progress_bar
+from .._version import __version__
+from ..data.grid import check_grid
+from ..data.normalize import normalization_of
+from ..data.stack import check_stack, spatial_dims
+from ..data.tensor import to_tensor
+from ..errors import ConfigError, StackError
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import GANConfig
+from .layers import downsample, upsample
+from .model import GenerativeModel, data_template
+from .networks import Critic, Generator
+from .schedule import Position, build_schedule, locate
+
+__all__ = ["train_gan"]
+
+HISTORY_FIELDS = {
+    "stage": ("1", "growth stage (0 = 4 px)"),
+    "resolution": ("px", "side of the images trained on"),
+    "alpha": ("1", "fade-in weight of the newest block"),
+    "d_loss": ("1", "critic loss"),
+    "g_loss": ("1", "generator loss"),
+    "gp": ("1", "gradient penalty (unweighted)"),
+    "drift": ("1", "drift term E[D(real)^2] (unweighted)"),
+    "w_estimate": ("1", "critic estimate of the Wasserstein distance, E[D(real)] - E[D(fake)]"),
+    "images_per_s": ("1/s", "images through the critic per second"),
+}
+
+
+# independent random streams of one step: generator z, critic k's z and gp mix, critic k's batch
+_G_STREAM, _D_STREAM, _BATCH_STREAM, _SNAPSHOT_STREAM = 0, 1_000, 2_000, 3_000
+
+
+def _step_seed(seed: int, step: int, stream: int) -> int:
+    return int(np.random.SeedSequence([seed, step, stream]).generate_state(1)[0])
+
+
+def _fingerprint(data: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(data, np.float32).tobytes()).hexdigest()[:16]
+
+
+def _check_training_data(images: xr.DataArray, config: GANConfig) -> None:
+    check_stack(images, n_channels=config.channels, ndim=config.ndim)
+    check_grid(images)
+    sides = {images.sizes[d] for d in spatial_dims(images)}
+    if sides != {config.resolution}:
+        raise StackError(
+            f"the images are {dict(images.sizes)} but config.resolution is {config.resolution}; "
+            f"fit them with matdyn_nb.data.fit_to_grid(images, {config.resolution}) or change the config"
+        )
+    normalization_of(images)  # raises with the fix when the stack was not normalised
+    low, high = float(images.min()), float(images.max())
+    if low < -1.0001 or high > 1.0001:
+        raise StackError(
+            f"normalised images range over [{low:.3g}, {high:.3g}], outside the generator's tanh range [-1, 1]; "
+            "normalise after resampling/augmenting (matdyn_nb.data.normalize)"
+        )
+
+
+def _gradient_penalty(critic, real, fake, stage, alpha, generator) -> torch.Tensor:
+    mix = torch.rand((real.shape[0],) + (1,) * (real.ndim - 1), generator=generator, device="cpu").to(real.device)
+    blended = (mix * real + (1 - mix) * fake).requires_grad_(True)
+    scores = critic(blended, stage, alpha)
+    (grad,) = torch.autograd.grad(scores.sum(), blended, create_graph=True)
+    return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
+
+
+class _Trainer:
+    """The state of one training run; ``run`` advances it step by step."""
+
+    def __init__(self, images: xr.DataArray, config: GANConfig, device, run_dir: Path | None):
+        self.config = config
+        self.device = torch.device(device)
+        self.run_dir = run_dir
+        self.template = data_template(images)
+        full = to_tensor(images)  # [N, C, r, r(, r)]
+        self.fingerprint = _fingerprint(full.numpy())
+        self.pyramid = [full]
+        for _ in range(config.n_stages - 1):
+            self.pyramid.insert(0, downsample(self.pyramid[0]))
+        self.pyramid = [level.to(self.device) for level in self.pyramid]
+        with torch.random.fork_rng(devices=[]):  # seeded initial weights, global RNG untouched
+            torch.manual_seed(config.seed)
+            self.generator = Generator(config).to(self.device)
+            self.critic = Critic(config).to(self.device)
+        self.ema = copy.deepcopy(self.generator).eval() if config.ema_beta is not None else None
+        adam = dict(lr=config.learning_rate, betas=config.betas, eps=config.adam_eps)
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), **adam)
+        self.opt_d = torch.optim.Adam(self.critic.parameters(), **adam)
+        self.schedule = build_schedule(config)
+        self.total_steps = self.schedule[-1].first_step + self.schedule[-1].n_steps
+        self.step = 0
+        self.rows: list[dict] = []
+        self.snapshots: list[np.ndarray] = []
+        fixed = torch.Generator().manual_seed(_step_seed(config.seed, 0, _SNAPSHOT_STREAM))
+        self.fixed_z = torch.randn(config.n_snapshots, config.latent_dim, generator=fixed).to(self.device)
+
+    # -------------------------------------------------------------- persistence
+
+    def _modules(self) -> dict:
+        modules = {"generator": self.generator, "critic": self.critic}
+        if self.ema is not None:
+            modules["ema"] = self.ema
+        return modules
+
+    def save(self) -> None:
+        if self.run_dir is None:
+            return
+        state = {
+            "config": json.loads(self.config.to_json()),
+            "next_step": self.step,
+            "data_fingerprint": self.fingerprint,
+            "history": self.rows,
+        }
+        save_checkpoint(
+            self.run_dir / "checkpoint",
+            modules=self._modules(),
+            optimizers={"opt_g": self.opt_g, "opt_d": self.opt_d},
+            state=state,
+            tensors={f"snapshot.{i}": torch.from_numpy(s) for i, s in enumerate(self.snapshots)},
+        )
+
+    def resume(self) -> bool:
+        if self.run_dir is None or not (
+            (self.run_dir / "checkpoint").exists() or (self.run_dir / ".checkpoint.old").exists()
+        ):
+            return False
+        state, tensors = load_checkpoint(
+            self.run_dir / "checkpoint", modules=self._modules(), optimizers={"opt_g": self.opt_g, "opt_d": self.opt_d}
+        )
+        saved = GANConfig.from_json(json.dumps(state["config"]))
+        if saved != self.config:
+            raise ConfigError(
+                f"the checkpoint in {str(self.run_dir)!r} was written with another configuration; "
+                "resume with the same config, or train into a new run folder"
+            )
+        if state["data_fingerprint"] != self.fingerprint:
+            raise StackError(
+                f"the checkpoint in {str(self.run_dir)!r} was trained on other images; "
+                "resume with the same data, or train into a new run folder"
+            )
+        self.step = int(state["next_step"])
+        self.rows = state["history"]
+        self.snapshots = [tensors[f"snapshot.{i}"].numpy() for i in range(len(tensors))]
+        return True
+
+    # -------------------------------------------------------------- one step
+
+    def _real_batch(self, position: Position, stream: int) -> torch.Tensor:
+        stage, batch = position.phase.stage, position.phase.batch_size
+        rng = np.random.default_rng(_step_seed(self.config.seed, self.step, stream))
+        index = torch.from_numpy(rng.integers(0, self.pyramid[stage].shape[0], batch)).to(self.device)
+        real = self.pyramid[stage][index]
+        if position.alpha < 1.0:  # blend like the generator's fade-in
+            real = position.alpha * real + (1 - position.alpha) * upsample(self.pyramid[stage - 1][index])
+        return real
+
+    def train_step(self, position: Position) -> dict:
+        cfg, stage, alpha = self.config, position.phase.stage, position.alpha
+        batch = position.phase.batch_size
+        for k in range(cfg.n_critic):
+            noise = torch.Generator().manual_seed(_step_seed(cfg.seed, self.step, _D_STREAM + k))
+            real = self._real_batch(position, _BATCH_STREAM + k)
+            z = torch.randn(batch, cfg.latent_dim, generator=noise).to(self.device)
+            with torch.no_grad():
+                fake = self.generator(z, stage, alpha)
+            d_real = self.critic(real, stage, alpha)
+            d_fake = self.critic(fake, stage, alpha)
+            gp = _gradient_penalty(self.critic, real, fake, stage, alpha, noise)
+            drift = d_real.pow(2).mean()
+            d_loss = d_fake.mean() - d_real.mean() + cfg.gp_weight * gp + cfg.drift_weight * drift
+            self.opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.opt_d.step()
+
+        noise = torch.Generator().manual_seed(_step_seed(cfg.seed, self.step, _G_STREAM))
+        z = torch.randn(batch, cfg.latent_dim, generator=noise).to(self.device)
+        g_loss = -self.critic(self.generator(z, stage, alpha), stage, alpha).mean()
+        self.opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.opt_g.step()
+        if self.ema is not None:
+            with torch.no_grad():
+                for avg, cur in zip(self.ema.parameters(), self.generator.parameters(), strict=True):
+                    avg.lerp_(cur, 1 - cfg.ema_beta)
+        return {
+            "d_loss": d_loss.item(),
+            "g_loss": g_loss.item(),
+            "gp": gp.item(),
+            "drift": drift.item(),
+            "w_estimate": (d_real.mean() - d_fake.mean()).item(),
+        }
+
+    def snapshot(self, stage: int) -> None:
+        net = self.ema if self.ema is not None else self.generator
+        with torch.no_grad():
+            images = net(self.fixed_z, stage, 1.0)
+            for _ in range(stage, self.config.n_stages - 1):
+                images = upsample(images)
+        self.snapshots.append(images.cpu().numpy())
+
+    # -------------------------------------------------------------- the loop
+
+    def run(self, callbacks: Sequence[Callable[[dict], None]], progress: bool | None) -> None:
+        bar, bar_stage = None, None
+        tick, tick_images = time.perf_counter(), 0
+        while self.step < self.total_steps:
+            position = locate(self.schedule, self.step)
+            stage = position.phase.stage
+            if stage != bar_stage:
+                if bar is not None:
+                    bar.close()
+                phases = [p for p in self.schedule if p.stage == stage]
+                first = phases[0].first_step
+                bar = progress_bar(
+                    total=sum(p.n_steps for p in phases),
+                    initial=self.step - first,
+                    progress=progress,
+                    desc=f"stage {stage} ({self.config.resolutions[stage]} px)",
+                )
+                bar_stage = stage
+            losses = self.train_step(position)
+            tick_images += position.phase.batch_size * self.config.n_critic
+            self.step += 1
+            bar.update(1)
+            if self.step % self.config.log_every == 0 or position.last_of_stage:
+                now = time.perf_counter()
+                row = {
+                    "step": self.step,
+                    "stage": stage,
+                    "resolution": self.config.resolutions[stage],
+                    "alpha": position.alpha,
+                    **losses,
+                    "images_per_s": tick_images / max(now - tick, 1e-9),
+                }
+                tick, tick_images = now, 0
+                self.rows.append(row)
+                for callback in callbacks:
+                    callback({"event": "log", **row})
+            if position.last_of_stage:
+                self.snapshot(stage)
+                for callback in callbacks:
+                    callback({"event": "stage_end", "stage": stage, "snapshots": self.snapshots_array()})
+                self.save()
+            elif self.step % self.config.checkpoint_every == 0:
+                self.save()
+        if bar is not None:
+            bar.close()
+
+    # -------------------------------------------------------------- results
+
+    def history(self) -> xr.Dataset:
+        steps = np.array([r["step"] for r in self.rows], dtype=np.int64)
+        data = {
+            name: xr.Variable(
+                "step",
+                np.array(
+                    [r[name] for r in self.rows], dtype=float if name not in ("stage", "resolution") else np.int64
+                ),
+                {"units": units, "long_name": long_name},
+            )
+            for name, (units, long_name) in HISTORY_FIELDS.items()
+        }
+        return xr.Dataset(
+            data,
+            coords={"step": xr.Variable("step", steps, {"long_name": "generator steps done"})},
+            attrs={"title": "matdyn_nb GAN training history", "config_json": self.config.to_json()},
+        )
+
+    def snapshots_array(self) -> xr.DataArray:
+        stages = np.arange(len(self.snapshots))
+        values = np.stack(self.snapshots) if self.snapshots else np.zeros((0, 0) + self.template.shape, np.float32)
+        return xr.DataArray(
+            values,
+            dims=("stage", "sample") + self.template.dims,
+            coords={"stage": stages, **self.template.coords},
+            name="snapshots",
+            attrs={
+                "long_name": "generator output at fixed latents at the end of each stage (normalised)",
+                "units": "1",
+            },
+        )
+
+    def model(self) -> GenerativeModel:
+        net = self.ema if self.ema is not None else self.generator
+        final = copy.deepcopy(net).cpu().eval()
+        stage = locate(self.schedule, self.step - 1).phase.stage if self.step else -1
+        provenance = {
+            "seed": self.config.seed,
+            "steps": self.step,
+            "stage_reached": stage,
+            "resolution_reached": self.config.resolutions[stage] if stage >= 0 else 0,
+            "data_fingerprint": self.fingerprint,
+            "n_training_images": int(self.pyramid[-1].shape[0]),
+            "matdyn_nb_version": __version__,
+            "weights": "ema" if self.ema is not None else "generator",
+        }
+        return GenerativeModel(
+            final, self.template, provenance, history=self.history(), snapshots=self.snapshots_array()
+        )
+
+
+def train_gan(
+    images: xr.DataArray,
+    config: GANConfig,
+    *,
+    device: str | torch.device = "cpu",
+    run_dir: str | Path | None = None,
+    resume: bool = True,
+    callbacks: Sequence[Callable[[dict], None]] = (),
+    progress: bool | None = None,
+) -> GenerativeModel:
+    """Train a progressive WGAN-GP on a normalised image stack.
+
+    Parameters
+    ----------
+    images
+        Normalised stack ``(frame, channel, [z,] y, x)`` with power-of-two sides equal to
+        ``config.resolution`` (see :func:`~matdyn_nb.data.fit_to_grid` and
+        :func:`~matdyn_nb.data.normalize`); its channel names, coords and normalisation
+        record are carried into the model.
+    config
+        Architecture and schedule (:meth:`GANConfig.preset` gives the case studies').
+        ``config.seed`` keys every random step, so the same seed gives the same model.
+    device
+        Where to train (``"cpu"``, ``"cuda"``, ...).
+    run_dir
+        Folder for checkpoints (every ``config.checkpoint_every`` steps and at each stage
+        end) and the final ``model`` folder. Without it nothing is written.
+    resume
+        Continue from the checkpoint in ``run_dir`` if there is one (it must come from the
+        same config and data).
+    callbacks
+        Functions called with a dict every ``config.log_every`` steps
+        (``event="log"``, the history row) and at each stage end (``event="stage_end"``,
+        with the ``snapshots`` DataArray), e.g. to update a live widget.
+    progress
+        Show a tqdm bar per stage (None: only on a terminal or in Jupyter).
+
+    Returns
+    -------
+    GenerativeModel
+        The trained generator (its EMA copy when ``config.ema_beta`` is set) with
+        ``history`` (an ``xr.Dataset`` over ``step``) and ``snapshots``.
+    """
+    config = config.validate()
+    _check_training_data(images, config)
+    run_dir = Path(run_dir) if run_dir is not None else None
+    trainer = _Trainer(images, config, device, run_dir)
+    if resume:
+        trainer.resume()
+    trainer.run(callbacks, progress)
+    model = trainer.model()
+    if run_dir is not None:
+        model.save(run_dir / "model", overwrite=True)
+    return model

@@ -1,0 +1,132 @@
+import json
+
+import pytest
+import torch
+
+from matdyn_nb.errors import ConfigError
+from matdyn_nb.gan import PRESETS, Critic, GANConfig, Generator
+from matdyn_nb.gan.layers import EqualizedConv, MinibatchStdDev, downsample, upsample
+from matdyn_nb.gan.schedule import build_schedule, locate
+
+
+def tiny(ndim=2, channels=2, resolution=16):
+    return GANConfig(
+        resolution=resolution,
+        channels=channels,
+        ndim=ndim,
+        latent_dim=8,
+        filters=(16, 16, 8),
+        batch_sizes=(4, 4, 4),
+        images_per_phase=(8,),
+    )
+
+
+@pytest.mark.parametrize("ndim", [2, 3])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_shapes_and_tanh_range_at_every_stage(ndim, channels):
+    config = tiny(ndim, channels)
+    torch.manual_seed(0)
+    g, d = Generator(config), Critic(config)
+    z = torch.randn(4, 8) * 10
+    for stage, res in enumerate(config.resolutions):
+        for alpha in (0.3, 1.0):
+            x = g(z, stage, alpha)
+            assert x.shape == (4, channels) + (res,) * ndim
+            assert x.abs().max() <= 1
+            assert d(x, stage, alpha).shape == (4,)
+
+
+def test_fade_in_starts_from_the_previous_stage():
+    config = tiny()
+    torch.manual_seed(1)
+    g, d = Generator(config), Critic(config)
+    z = torch.randn(3, 8)
+    torch.testing.assert_close(g(z, 2, 0.0), upsample(g(z, 1, 1.0)))
+    images = torch.rand(4, 2, 16, 16) * 2 - 1
+    torch.testing.assert_close(d(images, 2, 0.0), d(downsample(images), 1, 1.0))
+
+
+def test_equalized_conv_keeps_unit_variance():
+    torch.manual_seed(2)
+    conv = EqualizedConv(2, 64, 64, 3, gain=1.0)
+    x = torch.randn(8, 64, 16, 16)
+    assert conv(x)[..., 2:-2, 2:-2].std().item() == pytest.approx(1.0, rel=0.1)
+    assert conv.weight.std().item() == pytest.approx(1.0, rel=0.1)
+
+
+def test_minibatch_stddev_sees_diversity():
+    layer = MinibatchStdDev()
+    same = torch.ones(8, 3, 4, 4)
+    out = layer(same)
+    assert out.shape == (8, 4, 4, 4) and out[:, 3].max() < 1e-3
+    varied = torch.randn(8, 3, 4, 4)
+    assert layer(varied)[:, 3].mean() > 0.5
+    assert layer(torch.randn(6, 3, 4, 4)).shape == (6, 4, 4, 4)  # batch not divisible by 4
+
+
+def test_config_json_round_trip_and_presets():
+    config = tiny(3)
+    assert GANConfig.from_json(config.to_json()) == config
+    for case, size in PRESETS:
+        preset = GANConfig.preset(case, size)
+        assert preset.name == f"{case}-{size}"
+        assert len(preset.stage_filters()) == preset.n_stages
+    paper = GANConfig.preset("nanoparticles", "paper")
+    assert (paper.resolution, paper.channels, paper.latent_dim) == (128, 2, 32)
+    assert paper.stage_filters() == (256, 256, 256, 256, 128, 64)  # authors' list x 0.5
+    assert paper.betas == (0.0, 0.99) and paper.gp_weight == 10 and paper.drift_weight == 1e-3
+    assert GANConfig.preset("brass", "paper").ndim == 3
+    smoke = GANConfig.preset("brass", "small", images_per_phase=(100,))
+    assert smoke.phase_images(3) == 100
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"resolution": 100}, "power of two.*fit_to_grid"),
+        ({"resolution": 1024, "filters": (8,) * 8}, "filters has 8 entries but resolution 1024 needs 9 stages"),
+        ({"filters": (16, 16)}, "filters has 2 entries.*needs 3 stages"),
+        ({"batch_sizes": (4,)}, "batch_sizes has 1 entries"),
+        ({"latent_dim": 0}, "latent_dim must be >= 1"),
+        ({"channels": 0}, "channels"),
+        ({"ndim": 4}, "ndim"),
+        ({"images_per_phase": (5, 5)}, "one per stage"),
+        ({"ema_beta": 1.5}, "ema_beta"),
+    ],
+)
+def test_bad_config_errors(changes, message):
+    with pytest.raises(ConfigError, match=message):
+        tiny().replace(**changes)
+
+
+def test_unknown_json_field_is_an_error():
+    data = json.loads(tiny().to_json())
+    data["learning_rat"] = 1
+    with pytest.raises(ConfigError, match="learning_rat"):
+        GANConfig.from_json(json.dumps(data))
+
+
+def test_schedule_fades_then_stabilises():
+    config = tiny().replace(images_per_phase=(8, 8, 16), batch_sizes=(4, 4, 8))
+    phases = build_schedule(config)
+    assert [(p.stage, p.kind, p.n_steps) for p in phases] == [
+        (0, "stabilise", 2),
+        (1, "fade", 2),
+        (1, "stabilise", 2),
+        (2, "fade", 2),
+        (2, "stabilise", 2),
+    ]
+    alphas = [locate(phases, s).alpha for s in range(10)]
+    assert alphas == [1, 1, 0.5, 1, 1, 1, 0.5, 1, 1, 1]
+    assert [locate(phases, s).last_of_stage for s in range(10)] == [
+        False,
+        True,
+        False,
+        False,
+        False,
+        True,
+        False,
+        False,
+        False,
+        True,
+    ]

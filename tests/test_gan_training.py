@@ -1,0 +1,214 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+import torch
+import xarray as xr
+
+from matdyn_nb import GANConfig, load_model, train_gan
+from matdyn_nb.data import as_stack, normalize
+from matdyn_nb.errors import ModelFileError, StackError
+
+CONFIG = GANConfig(
+    resolution=8,
+    channels=2,
+    latent_dim=4,
+    filters=(8, 8),
+    batch_sizes=(4, 4),
+    images_per_phase=(24,),
+    log_every=2,
+    checkpoint_every=4,
+    n_snapshots=3,
+    seed=5,
+)
+DATA_CODE = """
+import numpy as np
+from matdyn_nb.data import as_stack, normalize
+def make_data():
+    rng = np.random.default_rng(0)
+    raw = rng.random((10, 2, 8, 8)) * [[[1.0]], [[0.2]]]
+    return normalize(as_stack(raw, pixel_size=40.58, spatial_units="nm", channel_names=["particle", "background"],
+                              units="rad"), "minmax")
+"""
+exec(DATA_CODE)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_data()  # noqa: F821 (defined by exec above, shared with the subprocess)
+
+
+@pytest.fixture(scope="module")
+def model(data):
+    return train_gan(data, CONFIG)
+
+
+def _weights(model):
+    return {k: v.clone() for k, v in model.generator.state_dict().items()}
+
+
+def test_history_and_snapshots(model):
+    history = model.history
+    assert history.step.values[-1] == 6 + 6 + 6  # 24 images / 4 per batch, 3 phases
+    assert set(history.data_vars) >= {"stage", "resolution", "alpha", "d_loss", "g_loss", "gp", "drift", "images_per_s"}
+    assert history.resolution.values[-1] == 8 and history.d_loss.attrs["long_name"] == "critic loss"
+    assert np.isfinite(history.d_loss).all()
+    fade = history.alpha.where(history.stage == 1, drop=True)
+    assert fade.min() < 1  # the fade-in phase was logged
+    assert model.snapshots.sizes == {"stage": 2, "sample": 3, "channel": 2, "y": 8, "x": 8}
+    assert model.provenance["stage_reached"] == 1 and model.provenance["steps"] == 18
+
+
+def test_same_seed_same_model_other_seed_other_model(data, model):
+    again = train_gan(data, CONFIG)
+    for k, v in _weights(model).items():
+        assert torch.equal(v, again.generator.state_dict()[k]), k
+    other = train_gan(data, CONFIG.replace(seed=6))
+    assert not torch.equal(other.generator.to_image[1].weight, model.generator.to_image[1].weight)
+
+
+def test_training_does_not_touch_global_rng(data):
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    train_gan(data, CONFIG.replace(images_per_phase=(4,)))
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_generate_returns_physical_units_and_coords(model, data):
+    images = model.sample(5, rng=0)
+    assert images.dims == ("sample", "channel", "y", "x")
+    assert list(images.channel.values) == ["particle", "background"]
+    xr.testing.assert_identical(images.x, data.x)
+    assert images.attrs["units"] == "rad" and "norm_method" not in images.attrs
+    assert images.attrs["model_id"] == model.model_id
+    low = np.array(data.attrs["norm_offset"]) - np.array(data.attrs["norm_scale"])
+    high = np.array(data.attrs["norm_offset"]) + np.array(data.attrs["norm_scale"])
+    per_channel = images.max(["sample", "y", "x"]).values
+    assert np.all(per_channel <= high + 1e-6) and np.all(images.min(["sample", "y", "x"]).values >= low - 1e-6)
+    xr.testing.assert_identical(model.sample(5, rng=0), images)
+    raw = model.generate(model.latents(5, rng=0), denormalized=False)
+    assert float(abs(raw).max()) <= 1 and raw.attrs["units"] == "1"
+
+
+def test_generate_keeps_latent_dims_and_batches(model):
+    z = xr.DataArray(
+        np.random.default_rng(1).normal(size=(2, 3, 4)),
+        dims=("reference", "sample", "latent"),
+        coords={"reference": [10, 11]},
+    )
+    images = model.generate(z, batch_size=2)
+    assert images.dims[:2] == ("reference", "sample") and images.reference.values.tolist() == [10, 11]
+    one = model.generate(z.isel(reference=1, sample=2).values)
+    np.testing.assert_allclose(one.isel(sample=0).values, images.isel(reference=1, sample=2).values, atol=1e-6)
+    with pytest.raises(ValueError, match="5 latent dimension.*takes 4"):
+        model.generate(np.zeros((2, 5)))
+
+
+def test_save_load_round_trip_without_pickle(model, tmp_path):
+    path = model.save(tmp_path / "m")
+    assert sorted(p.name for p in path.iterdir()) == [
+        "generator.safetensors",
+        "history.nc",
+        "model.json",
+        "snapshots.nc",
+    ]
+    loaded = load_model(path)
+    assert loaded.model_id == model.model_id and loaded.latent_dim == 4
+    xr.testing.assert_identical(loaded.sample(4, rng=3), model.sample(4, rng=3))
+    assert loaded.config == model.config and loaded.provenance == model.provenance
+    xr.testing.assert_allclose(loaded.history, model.history)
+    with pytest.raises(ModelFileError, match="overwrite=True"):
+        model.save(path)
+
+
+def test_bad_model_folders(model, data, tmp_path):
+    with pytest.raises(ModelFileError, match="no model.json"):
+        load_model(tmp_path)
+    path = model.save(tmp_path / "m")
+    (path / "generator.safetensors").write_bytes(b"garbage")
+    with pytest.raises(ModelFileError, match="corrupt"):
+        load_model(path)
+    other = train_gan(data, CONFIG.replace(seed=9, images_per_phase=(4,))).save(tmp_path / "other")
+    mixed = model.save(tmp_path / "mixed")
+    (mixed / "generator.safetensors").write_bytes((other / "generator.safetensors").read_bytes())
+    with pytest.raises(ModelFileError, match="different models"):
+        load_model(mixed)
+    wider = train_gan(data, CONFIG.replace(filters=(16, 8), images_per_phase=(4,))).save(tmp_path / "wide")
+    (mixed / "generator.safetensors").write_bytes((wider / "generator.safetensors").read_bytes())
+    with pytest.raises(ModelFileError, match="do not fit the configuration"):
+        load_model(mixed)
+    meta = json.loads((other / "model.json").read_text())
+    meta["format"] = "something-else/1"
+    (other / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelFileError, match="not a matdyn_nb model"):
+        load_model(other)
+
+
+def test_bad_training_data_fails_before_training(data):
+    with pytest.raises(StackError, match=r"expected 3 channel"):
+        train_gan(data, CONFIG.replace(channels=3))
+    with pytest.raises(StackError, match="fit_to_grid"):
+        train_gan(data, CONFIG.replace(resolution=16, filters=(8, 8, 8), batch_sizes=(4, 4, 4)))
+    raw = as_stack(np.random.default_rng(0).random((4, 2, 8, 8)))
+    with pytest.raises(StackError, match="normalize"):
+        train_gan(raw, CONFIG)
+    with pytest.raises(StackError, match="outside the generator's tanh range"):
+        train_gan(normalize(raw, "minmax") * 2, CONFIG)
+    odd = normalize(as_stack(np.random.default_rng(0).random((4, 2, 12, 12))), "minmax")
+    with pytest.raises(StackError, match="not powers of two"):
+        train_gan(odd, CONFIG)
+    with pytest.raises(StackError, match="expected 3D"):
+        train_gan(data, CONFIG.replace(ndim=3))
+
+
+def test_killed_run_resumes_to_the_same_weights(data, model, tmp_path):
+    run = tmp_path / "run"
+    script = tmp_path / "train.py"
+    script.write_text(
+        DATA_CODE
+        + textwrap.dedent(f"""
+        import time
+        from matdyn_nb import GANConfig, train_gan
+        config = GANConfig.from_json({CONFIG.to_json()!r})
+        slow = lambda event: time.sleep(0.3)  # leaves time to kill the run mid-stage
+        train_gan(make_data(), config, run_dir={str(run)!r}, callbacks=[slow])
+        """)
+    )
+    proc = subprocess.Popen([sys.executable, str(script)], env={**os.environ, "TQDM_DISABLE": "1"})
+    state = run / "checkpoint" / "state.json"
+    deadline = time.monotonic() + 120
+    killed_at = None
+    while time.monotonic() < deadline and proc.poll() is None:
+        if state.exists():
+            try:
+                step = json.loads(state.read_text())["next_step"]
+            except (ValueError, OSError):
+                continue
+            if 6 < step < 12:  # inside stage 1 (steps 6-18), not at a stage end
+                proc.send_signal(signal.SIGKILL)
+                killed_at = step
+                break
+        time.sleep(0.02)
+    proc.wait(30)
+    assert killed_at is not None, "the training process ended before it could be killed mid-stage"
+    assert not (run / "model").exists()
+    resumed = train_gan(data, CONFIG, run_dir=run)
+    for k, v in model.generator.state_dict().items():
+        assert torch.equal(v, resumed.generator.state_dict()[k]), k
+    assert resumed.history.step.values.tolist() == model.history.step.values.tolist()
+    assert load_model(run / "model").model_id == model.model_id
+
+
+def test_resume_refuses_other_config_or_data(data, tmp_path):
+    train_gan(data, CONFIG.replace(images_per_phase=(4,)), run_dir=tmp_path)
+    with pytest.raises(ValueError, match="another configuration"):
+        train_gan(data, CONFIG, run_dir=tmp_path)
+    with pytest.raises(StackError, match="other images"):
+        train_gan(-data.assign_attrs(data.attrs), CONFIG.replace(images_per_phase=(4,)), run_dir=tmp_path)
