@@ -26,7 +26,10 @@ def _slit_widths(ds, *, min_visible=0.99, margin_px=13):
             if ds.slit_visible.values[i, s] < min_visible or not margin_px <= col <= 63 - margin_px:
                 continue
             res = measure_slit_width(
-                ds.images.isel(frame=i), (row, col), length_px=40, width_px=(ds.slit_width_nm.values[i, s] + 400) / PX,
+                ds.images.isel(frame=i),
+                (row, col),
+                length_px=40,
+                width_px=(ds.slit_width_nm.values[i, s] + 400) / PX,
                 angle_deg=ds.slit_angle_deg.values[i, s],
             )
             out[str(ds.slit_label.values[i, s])].append(res.width.values)
@@ -67,8 +70,16 @@ def test_offset_truth_advances_by_v_dt_and_images_move_at_340_nm_s(unrotated):
 
 
 def test_sub_pixel_motion_is_rendered_not_rolled():
-    ds = ta_chart("crop64", rng=0, n_frames=3, frame_step=1, n_rotations=0, noise_white_rad=0.0, noise_lf_rad=0.0,
-                  phase_offset_sd_rad=0.0)
+    ds = ta_chart(
+        "crop64",
+        rng=0,
+        n_frames=3,
+        frame_step=1,
+        n_rotations=0,
+        noise_white_rad=0.0,
+        noise_lf_rad=0.0,
+        phase_offset_sd_rad=0.0,
+    )
     a, b, c = ds.clean_phase.values
     assert 0 < np.abs(b - a).max() < 0.05  # 2.45 nm = 0.08 px: a small but real change
     # constant velocity, analytic coverage: the change grows linearly with time
@@ -90,8 +101,9 @@ def test_augmentation_order_angles_and_rotated_slit_truth():
     assert np.all(angles[:, 0] == 0) and np.all(np.abs(angles[:, 1:]) <= 30) and np.ptp(angles[:, 1:]) > 40
     np.testing.assert_array_equal(ds.offset.values.reshape(30, k).std(axis=1), 0)
     slots = ds.slit_id.values >= 0
-    np.testing.assert_array_equal(ds.slit_angle_deg.values[slots], np.broadcast_to(ds.angle.values[:, None],
-                                                                                   slots.shape)[slots])
+    np.testing.assert_array_equal(
+        ds.slit_angle_deg.values[slots], np.broadcast_to(ds.angle.values[:, None], slots.shape)[slots]
+    )
     # at the true centre and angle the rotated slit has its true width; 10 degrees off it looks wider
     checked = 0
     for i in np.flatnonzero(ds.is_augmented.values):
@@ -101,8 +113,7 @@ def test_augmentation_order_angles_and_rotated_slit_truth():
                 continue
             angle, truth = ds.slit_angle_deg.values[i, s], ds.slit_width_nm.values[i, s]
             good = measure_slit_width(ds.images.isel(frame=i), centre, length_px=16, width_px=22, angle_deg=angle)
-            off = measure_slit_width(ds.images.isel(frame=i), centre, length_px=16, width_px=22,
-                                     angle_deg=angle + 10)
+            off = measure_slit_width(ds.images.isel(frame=i), centre, length_px=16, width_px=22, angle_deg=angle + 10)
             assert float(good.width_mean) == pytest.approx(truth, abs=PX)
             assert float(off.width_mean) > float(good.width_mean) + 3
             checked += 1
@@ -173,8 +184,9 @@ def test_oracle_sample_zero_is_the_reference_and_samples_move():
     # without noise and rotation, the image shift is the offset change
     clean = ta_oracle(ds, [0], n_samples=3, shift_range_nm=100.0, angle_range_deg=0.0, noise=False, rng=1)
     for j in (1, 2):
-        shift, _, _ = phase_cross_correlation(clean.images.values[0, j, 0], clean.images.values[0, 0, 0],
-                                              upsample_factor=50)
+        shift, _, _ = phase_cross_correlation(
+            clean.images.values[0, j, 0], clean.images.values[0, 0, 0], upsample_factor=50
+        )
         expected = (clean.offset.values[0, j] - clean.offset.values[0, 0]) / PX
         assert shift[1] == pytest.approx(expected, abs=0.1)
 
@@ -190,12 +202,22 @@ def test_round_trips_netcdf_and_zarr(tmp_path):
 
 
 def test_table1_convention_keeps_widths_in_nm():
-    ds = ta_chart("paper", rng=0, pixel_convention="table1", n_frames=30, frame_step=10, n_rotations=0,
-                  chunk_frames=0, noise_white_rad=0.0, noise_lf_rad=0.0)
+    ds = ta_chart(
+        "paper",
+        rng=0,
+        pixel_convention="table1",
+        n_frames=30,
+        frame_step=10,
+        n_rotations=0,
+        chunk_frames=0,
+        noise_white_rad=0.0,
+        noise_lf_rad=0.0,
+    )
     assert float(ds.x[1] - ds.x[0]) == pytest.approx(20.72)
     i, s = np.argwhere(ds.slit_visible.values > 0.99)[0]
-    res = measure_slit_width(ds.images.isel(frame=i), (ds.slit_row_px.values[i, s], ds.slit_col_px.values[i, s]),
-                             length_px=30, width_px=30)
+    res = measure_slit_width(
+        ds.images.isel(frame=i), (ds.slit_row_px.values[i, s], ds.slit_col_px.values[i, s]), length_px=30, width_px=30
+    )
     assert float(res.width_mean) == pytest.approx(ds.slit_width_nm.values[i, s], abs=20.72)
 
 

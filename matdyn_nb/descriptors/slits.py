@@ -107,15 +107,26 @@ def measure_slit_width(
     return xr.Dataset(
         {
             "width": ("row", widths, {"units": units, "long_name": "slit width per profile"}),
-            "width_mean": ((), float(np.mean(widths[valid])) if valid.any() else np.nan,
-                           {"units": units, "long_name": "mean slit width"}),
-            "width_sd": ((), float(np.std(widths[valid], ddof=1)) if valid.sum() > 1 else np.nan,
-                         {"units": units, "long_name": "SD of the slit width over profiles"}),
+            "width_mean": (
+                (),
+                float(np.mean(widths[valid])) if valid.any() else np.nan,
+                {"units": units, "long_name": "mean slit width"},
+            ),
+            "width_sd": (
+                (),
+                float(np.std(widths[valid], ddof=1)) if valid.sum() > 1 else np.nan,
+                {"units": units, "long_name": "SD of the slit width over profiles"},
+            ),
             "n_rows": ((), int(valid.sum()), {"units": "1", "long_name": "profiles with a width"}),
         },
         coords={"row": ("row", u, {"units": "px", "long_name": "position along the slit"})},
-        attrs={"threshold": float(threshold), "angle_deg": float(angle_deg), "pixel_size": pixel_size,
-               "center_px": [float(c) for c in center], "polarity": polarity},
+        attrs={
+            "threshold": float(threshold),
+            "angle_deg": float(angle_deg),
+            "pixel_size": pixel_size,
+            "center_px": [float(c) for c in center],
+            "polarity": polarity,
+        },
     )
 
 

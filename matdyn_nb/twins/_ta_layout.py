@@ -69,13 +69,25 @@ def chart_layout(
         for k in (0, 2, 4):
             rects.append([edges[k], edges[k + 1], y0, y1])
         for j, (label, width) in enumerate(zip(SLIT_LABELS, (d1, d2), strict=True)):
-            slits.append({
-                "id": 2 * m + j, "label": label, "width_nm": float(width),
-                "x_nm": float((edges[2 * j + 1] + edges[2 * j + 2]) / 2), "y_nm": (y0 + y1) / 2,
-                "length_nm": y1 - y0,
-            })
-    features.append({"kind": "slit_pairs", "widths_nm": [d1, d2], "pad_nm": _PAD_NM,
-                     "period_nm": _MOTIF_PERIOD_NM, "y_nm": [y0, y1]})
+            slits.append(
+                {
+                    "id": 2 * m + j,
+                    "label": label,
+                    "width_nm": float(width),
+                    "x_nm": float((edges[2 * j + 1] + edges[2 * j + 2]) / 2),
+                    "y_nm": (y0 + y1) / 2,
+                    "length_nm": y1 - y0,
+                }
+            )
+    features.append(
+        {
+            "kind": "slit_pairs",
+            "widths_nm": [d1, d2],
+            "pad_nm": _PAD_NM,
+            "period_nm": _MOTIF_PERIOD_NM,
+            "y_nm": [y0, y1],
+        }
+    )
 
     top = 150.0 * s  # lower edge of the upper band
     gratings = [
@@ -94,8 +106,15 @@ def chart_layout(
                 rects.append([x_start + a, x_start + a + width, top - length * s, top])
             else:
                 rects.append([x_start, x_start + length, top - a - width, top - a])
-        features.append({"kind": "grating", "line_nm": width, "periods": periods,
-                         "orientation": "vertical" if vertical else "horizontal", "x_start_nm": x_start})
+        features.append(
+            {
+                "kind": "grating",
+                "line_nm": width,
+                "periods": periods,
+                "orientation": "vertical" if vertical else "horizontal",
+                "x_start_nm": x_start,
+            }
+        )
     for x_start, width in ((-5800.0, 900.0), (4800.0, 600.0)):
         rects.append([x_start, x_start + width, top - 1600.0 * s, top])
         features.append({"kind": "bar", "width_nm": width, "x_start_nm": x_start})
@@ -103,16 +122,21 @@ def chart_layout(
     r_in = max(_STAR_RADII_NM[0] * s, min_feature_nm * _STAR_PAIRS / np.pi)
     star = None
     if r_in < _STAR_RADII_NM[1] * s:
-        star = {"center_nm": [_STAR_CENTRE_NM[0] * s, _STAR_CENTRE_NM[1]], "n_pairs": _STAR_PAIRS,
-                "r_in_nm": float(r_in), "r_out_nm": _STAR_RADII_NM[1] * s}
+        star = {
+            "center_nm": [_STAR_CENTRE_NM[0] * s, _STAR_CENTRE_NM[1]],
+            "n_pairs": _STAR_PAIRS,
+            "r_in_nm": float(r_in),
+            "r_out_nm": _STAR_RADII_NM[1] * s,
+        }
         features.append({"kind": "siemens_star", **star})
     return {"rects": np.asarray(rects, float), "star": star, "slits": slits, "features": features}
 
 
 def layout_json(layout: dict) -> str:
     """The layout as a JSON string for ``attrs``."""
-    return json.dumps({"features": layout["features"], "slits": layout["slits"],
-                       "canvas_half_nm": list(CANVAS_HALF_NM)})
+    return json.dumps(
+        {"features": layout["features"], "slits": layout["slits"], "canvas_half_nm": list(CANVAS_HALF_NM)}
+    )
 
 
 @lru_cache(maxsize=4)

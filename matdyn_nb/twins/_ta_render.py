@@ -61,13 +61,18 @@ class Renderer:
         centre = (p.frame_px - 1) / 2
         drop = (p.triangle_side_nm / (2 * np.sqrt(3.0)) - p.corner_radius_nm) / 2 / p.pixel_size_nm
         self.support_full = triangle_support(
-            (p.frame_px, p.frame_px), p.pixel_size_nm, side=p.triangle_side_nm,
-            corner_radius=p.corner_radius_nm, edge_sigma_px=p.edge_sigma_nm / p.pixel_size_nm,
+            (p.frame_px, p.frame_px),
+            p.pixel_size_nm,
+            side=p.triangle_side_nm,
+            corner_radius=p.corner_radius_nm,
+            edge_sigma_px=p.edge_sigma_nm / p.pixel_size_nm,
             center=(centre + drop, centre),
         )
-        self.support = self.support_full[self.r0:self.r0 + self.n, self.c0:self.c0 + self.n]
-        self.layout_key = json.dumps({"slit_widths_nm": list(p.slit_widths_nm), "y_scale": p.y_scale,
-                                      "min_feature_nm": p.min_feature_nm}, sort_keys=True)
+        self.support = self.support_full[self.r0 : self.r0 + self.n, self.c0 : self.c0 + self.n]
+        self.layout_key = json.dumps(
+            {"slit_widths_nm": list(p.slit_widths_nm), "y_scale": p.y_scale, "min_feature_nm": p.min_feature_nm},
+            sort_keys=True,
+        )
         self.layout = chart_layout(p.slit_widths_nm, y_scale=p.y_scale, min_feature_nm=p.min_feature_nm)
         self.step = p.pixel_size_nm / p.supersample
         self.pad = int(np.ceil(4 * p.psf_sigma_nm / p.pixel_size_nm)) + 1
@@ -100,9 +105,11 @@ class Renderer:
         if noise_rng is None:
             phase = clean
         else:
-            inside = (_correlated_noise(noise_rng, n, p.noise_corr_nm / p.pixel_size_nm) * p.noise_white_rad
-                      + _correlated_noise(noise_rng, n, p.noise_lf_corr_nm / p.pixel_size_nm) * p.noise_lf_rad
-                      + noise_rng.normal(0.0, p.phase_offset_sd_rad))
+            inside = (
+                _correlated_noise(noise_rng, n, p.noise_corr_nm / p.pixel_size_nm) * p.noise_white_rad
+                + _correlated_noise(noise_rng, n, p.noise_lf_corr_nm / p.pixel_size_nm) * p.noise_lf_rad
+                + noise_rng.normal(0.0, p.phase_offset_sd_rad)
+            )
             outside = _correlated_noise(noise_rng, n, p.noise_corr_nm / p.pixel_size_nm) * p.noise_out_rad
             phase = s * (obj + inside) + (1 - s) * outside
         return np.stack([phase, clean, cover[inner]])
@@ -131,11 +138,16 @@ class Renderer:
             if p.n_rotations == 0:
                 out.append(planes[None])
                 continue
-            aug = rotate_augment(as_stack(planes[None], dims=("frame", "channel", "y", "x")),
-                                 p.n_rotations, p.max_angle_deg, rng=self.angle_rng(t))
+            aug = rotate_augment(
+                as_stack(planes[None], dims=("frame", "channel", "y", "x")),
+                p.n_rotations,
+                p.max_angle_deg,
+                rng=self.angle_rng(t),
+            )
             if not np.array_equal(aug.angle.values[1:], self.angles(t)):
-                raise RuntimeError("matdyn_nb.data.rotate_augment changed how it draws angles; "
-                                   "update _Renderer.angles to match")
+                raise RuntimeError(
+                    "matdyn_nb.data.rotate_augment changed how it draws angles; update _Renderer.angles to match"
+                )
             out.append(aug.values)
         block = np.concatenate(out)
         block[:, 2] = np.clip(block[:, 2], 0.0, 1.0)
@@ -214,5 +226,3 @@ SLIT_ATTRS = {
     "slit_angle_deg": ("degree", "slit long-axis angle from the image y axis, counter-clockwise as displayed"),
     "slit_visible": ("1", "fraction of the slit's length inside the image and the support"),
 }
-
-

@@ -44,10 +44,16 @@ TA_PRESETS: dict[str, dict] = {
     "paper": {"chunk_frames": 32},
     "crop64": {"frame_step": 4, "crop_px": (86, 57, 64), "n_rotations": 2},
     "scaled64": {
-        "frame_step": 4, "frame_px": 64, "pixel_size_nm": NATIVE_PX_NM * 178 / 64, "n_rotations": 2,
+        "frame_step": 4,
+        "frame_px": 64,
+        "pixel_size_nm": NATIVE_PX_NM * 178 / 64,
+        "n_rotations": 2,
     },
     "scaled32": {
-        "frame_step": 8, "frame_px": 32, "pixel_size_nm": NATIVE_PX_NM * 178 / 32, "n_rotations": 2,
+        "frame_step": 8,
+        "frame_px": 32,
+        "pixel_size_nm": NATIVE_PX_NM * 178 / 32,
+        "n_rotations": 2,
         "min_feature_nm": 150.0,
     },
 }
@@ -66,8 +72,13 @@ def _resolve(preset: str, overrides: dict) -> TaParams:
     convention = values.get("pixel_convention", "native")
     if convention == "table1":
         # Table 1 taken literally: 178 px at 20.72 nm, the triangle and layout shrunk to fit
-        values = {"pixel_size_nm": _TABLE1_PX_NM, "triangle_side_nm": 5000.0 * _TRIANGLE_FIT,
-                  "corner_radius_nm": 250.0 * _TRIANGLE_FIT, "y_scale": _TRIANGLE_FIT, **values}
+        values = {
+            "pixel_size_nm": _TABLE1_PX_NM,
+            "triangle_side_nm": 5000.0 * _TRIANGLE_FIT,
+            "corner_radius_nm": 250.0 * _TRIANGLE_FIT,
+            "y_scale": _TRIANGLE_FIT,
+            **values,
+        }
     elif convention != "native":
         raise ValueError(f"pixel_convention must be 'native' or 'table1', got {convention!r}")
     for name in ("crop_px", "slit_widths_nm"):
@@ -81,20 +92,42 @@ def _resolve(preset: str, overrides: dict) -> TaParams:
 
 
 def _check(p: TaParams) -> None:
-    positive = ("n_frames", "frame_step", "frame_period_s", "frame_px", "pixel_size_nm", "n_subframes",
-                "triangle_side_nm", "supersample", "max_angle_deg")
+    positive = (
+        "n_frames",
+        "frame_step",
+        "frame_period_s",
+        "frame_px",
+        "pixel_size_nm",
+        "n_subframes",
+        "triangle_side_nm",
+        "supersample",
+        "max_angle_deg",
+    )
     bad = [name for name in positive if not getattr(p, name) > 0]
-    bad += [name for name in ("n_rotations", "psf_sigma_nm", "noise_white_rad", "noise_lf_rad",
-                              "phase_offset_sd_rad", "noise_out_rad", "chunk_frames", "corner_radius_nm",
-                              "edge_sigma_nm", "min_feature_nm") if getattr(p, name) < 0]
+    bad += [
+        name
+        for name in (
+            "n_rotations",
+            "psf_sigma_nm",
+            "noise_white_rad",
+            "noise_lf_rad",
+            "phase_offset_sd_rad",
+            "noise_out_rad",
+            "chunk_frames",
+            "corner_radius_nm",
+            "edge_sigma_nm",
+            "min_feature_nm",
+        )
+        if getattr(p, name) < 0
+    ]
     if bad:
-        raise ValueError(f"ta_chart parameter(s) {bad} out of range: counts and sizes must be > 0, "
-                         "noise levels and widths >= 0")
+        raise ValueError(
+            f"ta_chart parameter(s) {bad} out of range: counts and sizes must be > 0, noise levels and widths >= 0"
+        )
     if p.crop_px is not None:
         r0, c0, n = p.crop_px
         if n <= 0 or r0 < 0 or c0 < 0 or r0 + n > p.frame_px or c0 + n > p.frame_px:
-            raise ValueError(f"crop_px {p.crop_px} must be (row0, col0, size) inside the "
-                             f"{p.frame_px}-px frame")
+            raise ValueError(f"crop_px {p.crop_px} must be (row0, col0, size) inside the {p.frame_px}-px frame")
     if p.max_angle_deg > 180:
         raise ValueError(f"max_angle_deg must be in (0, 180], got {p.max_angle_deg}")
 
@@ -157,17 +190,23 @@ def ta_chart(preset: str = "crop64", *, rng: np.random.Generator | int | None = 
         import dask
         import dask.array as da
 
-        parts = [frames[i:i + p.chunk_frames] for i in range(0, frames.size, p.chunk_frames)]
-        block = da.concatenate([
-            da.from_delayed(dask.delayed(r.chunk)(part), (part.size * (k + 1), 4, r.n, r.n), np.float32)
-            for part in parts
-        ])
+        parts = [frames[i : i + p.chunk_frames] for i in range(0, frames.size, p.chunk_frames)]
+        block = da.concatenate(
+            [
+                da.from_delayed(dask.delayed(r.chunk)(part), (part.size * (k + 1), 4, r.n, r.n), np.float32)
+                for part in parts
+            ]
+        )
     else:
         block = r.chunk(frames)
 
     images = as_stack(
-        block[:, :1], pixel_size=p.pixel_size_nm, spatial_units="nm",
-        frame_interval=p.frame_period_s * p.frame_step, channel_names=["phase"], units="rad",
+        block[:, :1],
+        pixel_size=p.pixel_size_nm,
+        spatial_units="nm",
+        frame_interval=p.frame_period_s * p.frame_step,
+        channel_names=["phase"],
+        units="rad",
         long_name="reconstructed phase",
         attrs={"modality": "CXDI", "source": "matdyn_nb.twins.ta_chart (synthetic)"},
     )
@@ -178,17 +217,26 @@ def ta_chart(preset: str = "crop64", *, rng: np.random.Generator | int | None = 
     )
     ds = xr.Dataset({"images": images})
     offset_x = r.offset(t_img)
-    ds["offset"] = ("frame", offset_x, {"units": "nm", "long_name": "chart offset along x, the direction of travel (truth)"})
+    ds["offset"] = (
+        "frame",
+        offset_x,
+        {"units": "nm", "long_name": "chart offset along x, the direction of travel (truth)"},
+    )
     ds["offset_y"] = ("frame", np.full(n_img, p.y0_nm), {"units": "nm", "long_name": "chart offset y (truth)"})
-    ds["is_augmented"] = ("frame", (np.arange(n_img) % (k + 1)) > 0,
-                          {"units": "1", "long_name": "rotated copy (truth)"})
+    ds["is_augmented"] = (
+        "frame",
+        (np.arange(n_img) % (k + 1)) > 0,
+        {"units": "1", "long_name": "rotated copy (truth)"},
+    )
     for name, values in slit_table(r, t_img, angles).items():
         units, long_name = SLIT_ATTRS[name]
         ds[name] = (("frame", "slit"), values, {"units": units, "long_name": long_name})
     if p.keep_maps:
-        maps = {"clean_phase": (1, "rad", "phase without reconstruction noise (truth)"),
-                "support": (2, "1", "probe support S, rotated with the image (truth)"),
-                "ta_map": (3, "1", "binary Ta map, 1 = Ta (truth)")}
+        maps = {
+            "clean_phase": (1, "rad", "phase without reconstruction noise (truth)"),
+            "support": (2, "1", "probe support S, rotated with the image (truth)"),
+            "ta_map": (3, "1", "binary Ta map, 1 = Ta (truth)"),
+        }
         for name, (c, units, long_name) in maps.items():
             values = block[:, c]
             if name == "ta_map":
@@ -224,8 +272,9 @@ def _dataset_attrs(p: TaParams, r: Renderer, seed: int, rng, preset: str) -> dic
 def _params_of(source: xr.Dataset | dict) -> tuple[TaParams, int]:
     if isinstance(source, xr.Dataset):
         if source.attrs.get("twin") != "ta_chart":
-            raise ValueError("ta_oracle needs a dataset made by ta_chart (attrs['twin'] == 'ta_chart') "
-                             "or its params dict")
+            raise ValueError(
+                "ta_oracle needs a dataset made by ta_chart (attrs['twin'] == 'ta_chart') or its params dict"
+            )
         params, seed = json.loads(source.attrs["params_json"]), int(source.attrs["root_seed"])
     else:
         params = dict(source)
@@ -324,8 +373,9 @@ def ta_oracle(
             plane = r.frame(t[i], offset_x[i, j], offset_y[i, j], noise_rng)[0].astype(np.float32)
             if angle[i, j] != 0:
                 # the call rotate_augment makes, at a chosen angle
-                plane = ndimage.rotate(plane, angle[i, j], axes=(-1, -2), reshape=False, order=3,
-                                       mode="constant", cval=0.0)
+                plane = ndimage.rotate(
+                    plane, angle[i, j], axes=(-1, -2), reshape=False, order=3, mode="constant", cval=0.0
+                )
             out[i, j, 0] = plane
     coords = {
         "reference": ("reference", refs, {"long_name": "reference image index"}),
@@ -333,17 +383,31 @@ def ta_oracle(
         "channel": ("channel", np.array(["phase"]), {"long_name": "channel"}),
         "y": ("y", np.arange(r.n) * p.pixel_size_nm, {"units": "nm", "long_name": "y position"}),
         "x": ("x", np.arange(r.n) * p.pixel_size_nm, {"units": "nm", "long_name": "x position"}),
-        "offset": (("reference", "sample"), offset_x, {"units": "nm", "long_name": "chart offset along x, the direction of travel (truth)"}),
+        "offset": (
+            ("reference", "sample"),
+            offset_x,
+            {"units": "nm", "long_name": "chart offset along x, the direction of travel (truth)"},
+        ),
         "offset_y": (("reference", "sample"), offset_y, {"units": "nm", "long_name": "chart offset y (truth)"}),
         "angle": (("reference", "sample"), angle, {"units": "degree", "long_name": "rotation angle (truth)"}),
         "source_frame": ("reference", t // p.frame_step, {"long_name": "source frame index"}),
     }
-    images = xr.DataArray(out, dims=("reference", "sample", "channel", "y", "x"), coords=coords,
-                          attrs={"units": "rad", "long_name": "reconstructed phase"})
+    images = xr.DataArray(
+        out,
+        dims=("reference", "sample", "channel", "y", "x"),
+        coords=coords,
+        attrs={"units": "rad", "long_name": "reconstructed phase"},
+    )
     return xr.Dataset(
         {"images": images},
-        attrs={"twin": "ta_chart", "kind": "oracle variation", "root_seed": seed,
-               "seed": int(rng) if isinstance(rng, (int, np.integer)) else -1,
-               "shift_range_nm": [float(sx), float(sy)], "angle_range_deg": float(angle_range_deg),
-               "noise": int(noise), "params_json": json.dumps(asdict(p))},
+        attrs={
+            "twin": "ta_chart",
+            "kind": "oracle variation",
+            "root_seed": seed,
+            "seed": int(rng) if isinstance(rng, (int, np.integer)) else -1,
+            "shift_range_nm": [float(sx), float(sy)],
+            "angle_range_deg": float(angle_range_deg),
+            "noise": int(noise),
+            "params_json": json.dumps(asdict(p)),
+        },
     )
