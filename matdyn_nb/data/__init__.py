@@ -5,6 +5,7 @@ from .augment import rotate_augment
 from .grid import check_grid, fit_to_grid, is_power_of_two
 from .io import FORMATS, load_stack, save_stack
 from .normalize import denormalize, normalization_of, normalize
+from .prepare import prepare_for_training
 from .stack import DIMS_2D, DIMS_3D, as_stack, check_stack, pixel_sizes, spatial_dims
 from .tensor import from_tensor, to_tensor
 
@@ -23,6 +24,7 @@ __all__ = [
     "normalization_of",
     "normalize",
     "pixel_sizes",
+    "prepare_for_training",
     "rotate_augment",
     "save_stack",
     "spatial_dims",

@@ -1,0 +1,138 @@
+"""Command line: ``python -m matdyn_nb COMMAND`` (also installed as ``matdyn-nb``).
+
+``prepare`` turns an image stack (a file, or a twin experiment) into a training-ready
+stack; ``train`` runs a GAN training described by a JSON run file, headless and
+resumable (run it again after an interruption).
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from .data import load_stack, prepare_for_training, save_stack
+from .errors import ConfigError, ModelFileError, StackError
+
+__all__ = ["main"]
+
+RUN_FILE_EXAMPLE = """{
+  "data": "twin:nanoparticles:crop64",
+  "prepare": {"size": 64, "normalization": "minmax", "rotations": 0},
+  "gan": {"preset": ["nanoparticles", "small"], "images_per_phase": [20000]},
+  "run_dir": "runs/nanoparticles-small",
+  "device": "cpu",
+  "seed": 0
+}"""
+
+
+def source_stack(source: str, *, seed: int = 0, **metadata):
+    """Load ``source``: a stack file, or ``twin:NAME[:PRESET]`` (simulated with ``seed``)."""
+    if source.startswith("twin:"):
+        from . import twins
+
+        _, name, *preset = source.split(":")
+        factory = twins.TWINS.get(name)
+        if factory is None:
+            raise StackError(f"unknown twin {name!r}; choose one of {sorted(twins.TWINS)}")
+        return factory(*preset, rng=seed)["images"].compute()
+    return load_stack(source, **metadata)
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    start = time.perf_counter()
+    metadata = {}
+    if args.pixel_size is not None:
+        metadata.update(pixel_size=args.pixel_size, spatial_units=args.spatial_units)
+    stack = source_stack(args.source, seed=args.seed, **metadata)
+    print(f"loaded {args.source}: {dict(stack.sizes)}")
+    ready = prepare_for_training(
+        stack,
+        args.size,
+        fit=args.fit,
+        rotations=args.rotations,
+        max_angle=args.max_angle,
+        normalization=None if args.normalize == "none" else args.normalize,
+        rng=args.seed,
+    )
+    for key in ("grid_fit", "augmentation", "norm_method"):
+        if key in ready.attrs and ready.attrs.get(key) != stack.attrs.get(key):
+            print(f"{key}: {ready.attrs[key]}")
+    path = save_stack(ready, args.output, overwrite=args.overwrite)
+    same = load_stack(path).identical(ready)
+    print(f"wrote {path} ({dict(ready.sizes)}); reloads identical: {same}; {time.perf_counter() - start:.1f} s")
+    return 0 if same else 1
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .gan import GANConfig, train_gan
+
+    try:
+        spec = json.loads(Path(args.run_file).read_text())
+    except (OSError, ValueError) as err:
+        raise ConfigError(
+            f"cannot read run file {args.run_file!r} ({err}); it looks like:\n{RUN_FILE_EXAMPLE}"
+        ) from err
+    missing = [k for k in ("data", "gan", "run_dir") if k not in spec]
+    if missing:
+        raise ConfigError(f"run file {args.run_file!r} lacks {missing}; it looks like:\n{RUN_FILE_EXAMPLE}")
+    seed = int(spec.get("seed", 0))
+    gan = dict(spec["gan"])
+    for key in ("filters", "batch_sizes", "images_per_phase", "betas"):
+        if key in gan:
+            gan[key] = tuple(gan[key])
+    preset = gan.pop("preset", None)
+    config = GANConfig.preset(*preset, seed=seed, **gan) if preset else GANConfig(seed=seed, **gan).validate()
+    stack = source_stack(spec["data"], seed=seed)
+    ready = prepare_for_training(stack, **{"rng": seed, **spec.get("prepare", {})})
+    run_dir = Path(spec["run_dir"])
+    print(f"training {config.name} on {spec['data']} {dict(ready.sizes)} into {run_dir}")
+    model = train_gan(ready, config, device=spec.get("device", "cpu"), run_dir=run_dir, progress=args.progress)
+    last = model.history.isel(step=-1)
+    print(
+        f"done: {model} after {model.provenance['steps']} steps; last d_loss {float(last.d_loss):.3f}, "
+        f"{float(model.history.images_per_s.median()):.0f} images/s; model in {run_dir / 'model'}"
+    )
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="matdyn_nb", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    prep = commands.add_parser("prepare", help="make a training-ready stack from a file or a twin")
+    prep.add_argument("source", help="a stack file (.npy .npz .tif .h5 .zarr .nc) or twin:NAME[:PRESET]")
+    prep.add_argument("output", type=Path, help="where to write the prepared stack (suffix = format)")
+    prep.add_argument("--size", type=int, default=None, help="power-of-two side (default: nearest)")
+    prep.add_argument("--fit", choices=["resample", "crop", "pad"], default="resample")
+    prep.add_argument("--normalize", choices=["center", "minmax", "none"], default="minmax")
+    prep.add_argument("--rotations", type=int, default=0, help="rotated copies per frame (paper: 5)")
+    prep.add_argument("--max-angle", type=float, default=30.0, help="rotation range in degrees")
+    prep.add_argument("--seed", type=int, default=0)
+    prep.add_argument("--pixel-size", type=float, default=None, help="pixel size, if the file lacks it")
+    prep.add_argument("--spatial-units", default="nm")
+    prep.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    prep.set_defaults(run=_prepare)
+    train = commands.add_parser(
+        "train",
+        help="train a GAN from a JSON run file (resumes if interrupted)",
+        epilog=f"run file example:\n{RUN_FILE_EXAMPLE}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    train.add_argument("run_file", help="JSON: data, prepare, gan (preset + overrides), run_dir, device, seed")
+    train.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bars")
+    train.set_defaults(run=_train)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (StackError, ConfigError, ModelFileError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
