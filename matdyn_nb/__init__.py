@@ -19,6 +19,7 @@ _LAZY = {
     "GenerativeModel": "matdyn_nb.gan",
     "load_model": "matdyn_nb.gan",
     "train_gan": "matdyn_nb.gan",
+    "fidelity_report": "matdyn_nb.metrics",
 }
 
 __all__ = ["ConfigError", "ModelFileError", "StackError", "__version__", "load_stack", "save_stack", *_LAZY]

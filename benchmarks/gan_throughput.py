@@ -1,0 +1,100 @@
+"""Training and generation throughput of the small GAN presets, and how close the
+generator comes to the machine's matmul FLOP/s.
+
+Run: .venv/bin/python benchmarks/gan_throughput.py [--steps 20] [--json out.json]
+
+Training images/s is measured at the final (full-resolution) stage on random data of the
+preset's shape; generation images/s with batches of 64; the FLOP ratio divides the
+generator's achieved FLOP/s (FLOPs counted by torch.utils.flop_counter) by the FLOP/s of
+a 1024 x 1024 float32 matmul on the same machine, so it does not depend on the CPU speed.
+"""
+
+import argparse
+import json
+import platform
+import time
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from matdyn_nb.data import as_stack, normalize
+from matdyn_nb.gan import GANConfig, Generator, train_gan
+
+CASES = [("nanoparticles", "small"), ("brass", "small"), ("ta_chart", "small")]
+
+
+def _best_time(fn, repeats: int = 5) -> float:
+    fn()
+    best = np.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def matmul_flops() -> float:
+    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    return 2 * 1024**3 / _best_time(lambda: a @ b, 10)
+
+
+def generator_numbers(config: GANConfig, batch: int = 64) -> tuple[float, float]:
+    """(images/s, FLOP/s) of the generator at full resolution, no gradients."""
+    generator = Generator(config).eval()
+    z = torch.randn(batch, config.latent_dim)
+    with torch.no_grad():
+        with FlopCounterMode(display=False) as counter:
+            generator(z)
+        seconds = _best_time(lambda: generator(z))
+    return batch / seconds, counter.get_total_flops() / seconds
+
+
+def training_images_per_s(config: GANConfig, steps: int) -> float:
+    """Images/s through the critic in the last stage (fade-in skipped)."""
+    last = config.n_stages - 1
+    images = [1] * (config.n_stages - 1) + [steps * config.batch_sizes[last]]
+    short = config.replace(images_per_phase=tuple(images), log_every=1, ema_beta=None)
+    shape = (64, config.channels) + (config.resolution,) * config.ndim
+    rng = np.random.default_rng(0)
+    data = normalize(as_stack(rng.random(shape)), "minmax")
+    history = train_gan(data, short, progress=False).history
+    final = history.where((history.stage == last) & (history.alpha == 1), drop=True)
+    return float(final.images_per_s.median())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=20, help="training steps measured per preset")
+    parser.add_argument("--json", help="also write the numbers to this file")
+    args = parser.parse_args()
+    reference = matmul_flops()
+    rows = []
+    for case, size in CASES:
+        config = GANConfig.preset(case, size)
+        gen_rate, gen_flops = generator_numbers(config)
+        rows.append(
+            {
+                "preset": config.name,
+                "shape": f"{config.channels}x" + "x".join([str(config.resolution)] * config.ndim),
+                "train_images_per_s": training_images_per_s(config, args.steps),
+                "generate_images_per_s": gen_rate,
+                "generator_flop_ratio": gen_flops / reference,
+            }
+        )
+    machine = f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
+    print(f"matmul reference: {reference / 1e9:.1f} GFLOP/s ({machine})")
+    print("| preset | shape | train images/s | generate images/s | generator FLOP/s / matmul FLOP/s |")
+    print("|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['preset']} | {r['shape']} | {r['train_images_per_s']:.1f} | {r['generate_images_per_s']:.1f} "
+            f"| {r['generator_flop_ratio']:.2f} |"
+        )
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump({"machine": machine, "matmul_flops": reference, "rows": rows}, handle, indent=1)
+
+
+if __name__ == "__main__":
+    main()
