@@ -3,6 +3,17 @@
 from .config import PRESETS, GANConfig
 from .model import GenerativeModel, load_model
 from .networks import Critic, Generator
+from .pretrained import available_pretrained, pretrained_model
 from .training import train_gan
 
-__all__ = ["PRESETS", "Critic", "GANConfig", "GenerativeModel", "Generator", "load_model", "train_gan"]
+__all__ = [
+    "PRESETS",
+    "Critic",
+    "GANConfig",
+    "GenerativeModel",
+    "Generator",
+    "available_pretrained",
+    "load_model",
+    "pretrained_model",
+    "train_gan",
+]

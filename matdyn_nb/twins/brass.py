@@ -90,7 +90,7 @@ def brass(preset: str = "small", *, rng=None, **overrides) -> xr.Dataset:
 
     Notes
     -----
-    Departures from twins.md (see docs/twins/brass.md):
+    Departures from twins.md (see docs/twins.md):
 
     - the cut also zeroes voxels where the Cu edge-jump map (total Cu plus noise of SD
       ``edge_noise_sigma`` = 0.01 rho0) is below the threshold, as LCF is fitted only

@@ -9,7 +9,7 @@ Every frame then gets the paper's rotation augmentation (§1.6). The ground trut
 every image (offset, angle, the slits in view, the clean phase, the support and the
 binary Ta map) is kept.
 
-Departures from twins.md, and why (see docs/twins/ta_chart.md):
+Departures from twins.md, and why (see docs/twins.md):
 
 - Layout: the 5 um triangle leaves a 2.6 um-wide band at mid-height, too small for an
   N = 36 star of 4.8 um. The chart is laid out in two bands: slit pairs (pads 250 nm) in

@@ -1,0 +1,114 @@
+"""Rebuild one of the small pretrained models shipped in matdyn_nb/pretrained/, and measure it.
+
+Usage: .venv/bin/python scripts/build_pretrained.py NAME [--fidelity-only] [--n 1000]
+
+NAME is a run file in scripts/runs/ (nanoparticles-small, brass-small). The script
+1. trains with `python -m matdyn_nb train scripts/runs/NAME.json` (resumable: run it again
+   after an interruption; delete runs/NAME to start over),
+2. copies the model folder to matdyn_nb/pretrained/NAME,
+3. writes the fidelity report against the observed twin (docs/validation/NAME-fidelity.json)
+   and a picture of observed vs generated samples (docs/validation/NAME-samples.png).
+"""
+
+import argparse
+import json
+import platform
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from skimage.io import imsave
+from skimage.util import montage
+
+from matdyn_nb import fidelity_report, load_model
+from matdyn_nb.__main__ import main as cli
+from matdyn_nb.__main__ import source_stack
+from matdyn_nb.data import spatial_dims
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _panel(images, n: int) -> np.ndarray:
+    """Rows of ``n`` images per channel (mid-z slice for volumes), each channel on one scale."""
+    if len(spatial_dims(images)) == 3:
+        images = images.isel(z=images.sizes["z"] // 2)
+    rows = []
+    for channel in images.channel.values:
+        tiles = images.sel(channel=channel).values[:n]
+        rows.append(tiles)
+    return np.stack(rows)  # [channel, n, y, x]
+
+
+def samples_png(observed, generated, path: Path, n: int = 8) -> None:
+    """A grey-scale picture: for each channel, a row of observed then a row of generated."""
+    obs, gen = _panel(observed, n), _panel(generated, n)
+    tiles = []
+    for c in range(obs.shape[0]):
+        low, high = np.percentile(obs[c], [1, 99])
+        for block in (obs[c], gen[c]):
+            tiles.extend(np.clip((block - low) / (high - low + 1e-12), 0, 1))
+    grid = montage(np.stack(tiles), grid_shape=(2 * obs.shape[0], n), padding_width=2, fill=1.0)
+    scale = max(1, 96 // obs.shape[-1])
+    grid = np.kron(grid, np.ones((scale, scale)))
+    imsave(path, (grid * 255).astype(np.uint8), check_contrast=False)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("name", help="run file name in scripts/runs/, e.g. nanoparticles-small")
+    parser.add_argument("--fidelity-only", action="store_true", help="skip training; measure the trained model")
+    parser.add_argument("--n", type=int, default=1000, help="generated images for the fidelity report")
+    args = parser.parse_args()
+    run_file = ROOT / "scripts" / "runs" / f"{args.name}.json"
+    spec = json.loads(run_file.read_text())
+    run_dir = ROOT / spec["run_dir"]
+    spec["run_dir"] = str(run_dir)
+    start = time.perf_counter()
+    if not args.fidelity_only:
+        resolved = run_dir.parent / f"{args.name}.resolved.json"
+        run_dir.parent.mkdir(parents=True, exist_ok=True)
+        resolved.write_text(json.dumps(spec))
+        if cli(["train", str(resolved), "--progress"]) != 0:
+            raise SystemExit("training failed")
+    train_minutes = (time.perf_counter() - start) / 60
+    model = load_model(run_dir / "model")
+    target = ROOT / "matdyn_nb" / "pretrained" / args.name
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(run_dir / "model", target)
+
+    observed = source_stack(spec["data"], seed=int(spec.get("seed", 0)))
+    report = fidelity_report(model, observed, n=args.n, rng=1)
+    out = ROOT / "docs" / "validation"
+    out.mkdir(parents=True, exist_ok=True)
+    rows = {
+        str(m): {
+            k: float(report[k].sel(metric=m))
+            for k in ("w1", "w1_sd", "floor_sd", "observed_mean", "generated_mean", "observed_sd", "generated_sd")
+        }
+        for m in report.metric.values
+    }
+    machine = f"{platform.machine()} CPU, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
+    summary = {
+        "name": args.name,
+        "model_id": model.model_id,
+        "steps": model.provenance["steps"],
+        "train_minutes_this_call": round(train_minutes, 1),
+        "machine": machine,
+        "n_generated": args.n,
+        "n_observed": observed.sizes["frame"],
+        "fidelity": rows,
+    }
+    (out / f"{args.name}-fidelity.json").write_text(json.dumps(summary, indent=1))
+    samples_png(observed, model.sample(8, rng=2), out / f"{args.name}-samples.png")
+    print("| quantity | W1 / observed SD | split-half floor / SD |")
+    print("|---|---|---|")
+    for metric, row in rows.items():
+        print(f"| {metric} | {row['w1_sd']:.3f} | {row['floor_sd']:.3f} |")
+    print(f"model {model.model_id}, {summary['steps']} steps, {machine}; copied to {target}")
+
+
+if __name__ == "__main__":
+    main()
