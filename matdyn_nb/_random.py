@@ -2,7 +2,7 @@
 
 import numpy as np
 
-__all__ = ["as_generator", "seed_attr"]
+__all__ = ["as_generator", "root_seed", "seed_attr"]
 
 RngLike = np.random.Generator | int | np.random.SeedSequence | None
 
@@ -22,3 +22,17 @@ def as_generator(rng: RngLike) -> np.random.Generator:
 def seed_attr(rng: RngLike) -> int:
     """The seed to record in ``attrs["seed"]``: the int seed, or -1 when there is none."""
     return int(rng) if isinstance(rng, (int, np.integer)) else -1
+
+
+def root_seed(rng: RngLike) -> int:
+    """One non-negative int from which per-item generators are derived.
+
+    An int seed is used as it is (so it can be recorded and reused); a Generator or None
+    draws one. Deriving ``default_rng([root, item, ...])`` per item makes any item
+    regenerable alone and makes chunking irrelevant to the result.
+    """
+    if isinstance(rng, (int, np.integer)):
+        if rng < 0:
+            raise ValueError(f"rng seed must be non-negative, got {rng}")
+        return int(rng)
+    return int(np.random.default_rng(rng).integers(2**63))

@@ -197,7 +197,7 @@ PRESETS: dict[tuple[str, str], dict] = {
         channels=3,
         ndim=3,
         latent_dim=16,
-        filters=(64, 64, 32, 16),
+        filters=(64, 64, 32, 8),
         batch_sizes=(16, 16, 8, 8),
         images_per_phase=(8_000,),
     ),

@@ -116,12 +116,3 @@ def _check(p: dict) -> None:
         problems.append("chunk_particles must be None or a positive integer")
     if problems:
         raise ValueError("bad brass parameters: " + "; ".join(problems))
-
-
-def _root_seed(rng) -> int:
-    """One non-negative int from which every per-particle generator is derived."""
-    if isinstance(rng, (int, np.integer)):
-        if rng < 0:
-            raise ValueError(f"rng seed must be non-negative, got {rng}")
-        return int(rng)
-    return int(np.random.default_rng(rng).integers(2**63))

@@ -1,7 +1,5 @@
 """Parameters and presets of the nanoparticle twin (twins.md §2.2-2.3, §2.6-2.7)."""
 
-import numpy as np
-
 __all__ = ["NP_PRESETS"]
 
 # Defaults of twins.md §2.2-2.3 (lengths nm, times s, phases rad, densities per um^2).
@@ -178,12 +176,3 @@ def _check(p: dict) -> None:
         problems.append("chunk_frames must be None or a positive integer")
     if problems:
         raise ValueError("bad nanoparticles parameters: " + "; ".join(problems))
-
-
-def _root_seed(rng) -> int:
-    """One non-negative int from which every per-frame generator is derived."""
-    if isinstance(rng, (int, np.integer)):
-        if rng < 0:
-            raise ValueError(f"rng seed must be non-negative, got {rng}")
-        return int(rng)
-    return int(np.random.default_rng(rng).integers(2**63))

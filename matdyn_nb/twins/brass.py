@@ -20,11 +20,11 @@ import numpy as np
 import xarray as xr
 
 from .._progress import progress_bar
-from .._random import seed_attr
+from .._random import root_seed, seed_attr
 from .._version import __version__
 from ..data import as_stack
 from ..metrics.volume import regime_label
-from ._brass_params import BRASS_DEFAULTS, BRASS_PRESETS, _resolve, _root_seed
+from ._brass_params import BRASS_DEFAULTS, BRASS_PRESETS, _resolve
 from ._brass_simulate import (
     _MAP_ATTRS,
     _build_particle,
@@ -115,7 +115,7 @@ def brass(preset: str = "small", *, rng=None, **overrides) -> xr.Dataset:
     {'frame': 8, 'channel': 3, 'z': 16, 'y': 16, 'x': 16}
     """
     p = _resolve(preset, overrides)
-    root = _root_seed(rng)
+    root = root_seed(rng)
     truth, _ = _truth(p, root)
     n_stages = len(p["stages"])
     chunk = p["chunk_particles"] or p["n_particles"]
@@ -258,7 +258,7 @@ def brass_oracle(
     frames = np.atleast_1d(np.asarray(references)).astype(int)
     if frames.ndim != 1 or frames.size == 0 or frames.min() < 0 or frames.max() >= ds.sizes["frame"]:
         raise ValueError(f"references must be frame indices in [0, {ds.sizes['frame']}), got {references!r}")
-    oracle_root = _root_seed(rng)
+    oracle_root = root_seed(rng)
     u = np.linspace(-window_days, window_days, int(n_samples))
     particles = ds["particle"].values[frames].astype(int)
     stages = ds["stage"].values[frames].astype(float)

@@ -22,12 +22,12 @@ import xarray as xr
 from scipy import ndimage
 
 from .._progress import progress_bar
-from .._random import seed_attr
+from .._random import root_seed, seed_attr
 from .._version import __version__
 from ..data import as_stack
 from ._illumination import triangle_support
 from ._np_motion import _draw_layout, _Dynamics, _initial_state, _simulate
-from ._np_params import NP_PRESETS, _resolve, _root_seed
+from ._np_params import NP_PRESETS, _resolve
 from ._np_render import (
     _background_basis,
     _background_step,
@@ -246,7 +246,7 @@ def nanoparticles(preset: str = "crop64", *, rng=None, **overrides) -> xr.Datase
     {'frame': 4, 'channel': 2, 'y': 32, 'x': 32}
     """
     p = _resolve(preset, overrides)
-    root = _root_seed(rng)
+    root = root_seed(rng)
     ctx = _Context(p, root)
     arrays, mid, trap_events = _generate(ctx)
     truth, stats = _truth(ctx, mid, trap_events)

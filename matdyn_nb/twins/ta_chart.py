@@ -31,6 +31,7 @@ import numpy as np
 import xarray as xr
 from scipy import ndimage
 
+from .._random import root_seed
 from ..data import as_stack
 from ._ta_layout import layout_json
 from ._ta_render import NATIVE_PX_NM, SLIT_ATTRS, Renderer, TaParams, slit_table
@@ -132,14 +133,6 @@ def _check(p: TaParams) -> None:
         raise ValueError(f"max_angle_deg must be in (0, 180], got {p.max_angle_deg}")
 
 
-def _root_seed(rng: np.random.Generator | int | None) -> int:
-    if isinstance(rng, (int, np.integer)):
-        if rng < 0:
-            raise ValueError(f"seed must be >= 0, got {rng}")
-        return int(rng)
-    return int(np.random.default_rng(rng).integers(2**63))
-
-
 def ta_chart(preset: str = "crop64", *, rng: np.random.Generator | int | None = None, **overrides) -> xr.Dataset:
     """Simulate the Ta test-chart CXDI movie with its rotation augmentation and ground truth.
 
@@ -174,7 +167,7 @@ def ta_chart(preset: str = "crop64", *, rng: np.random.Generator | int | None = 
     {'frame': 6, 'channel': 1, 'y': 64, 'x': 64}
     """
     p = _resolve(preset, overrides)
-    seed = _root_seed(rng)
+    seed = root_seed(rng)
     r = Renderer(p, seed)
     frames = np.arange(0, p.n_frames, p.frame_step)
     k = p.n_rotations
