@@ -1,5 +1,6 @@
 """Atomic writes: a killed process never leaves a half-written folder under the final name."""
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -20,6 +21,9 @@ def atomic_directory(path: Path) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp", dir=path.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it owner-only; the result is an ordinary folder
     try:
         yield tmp
         old = path.with_name(f".{path.name}.old")

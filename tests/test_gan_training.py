@@ -166,6 +166,8 @@ def test_bad_training_data_fails_before_training(data):
         train_gan(odd, CONFIG)
     with pytest.raises(StackError, match="expected 3D"):
         train_gan(data, CONFIG.replace(ndim=3))
+    with pytest.raises(StackError, match="NaN"):
+        train_gan(data.where(data.x > 0), CONFIG)
 
 
 def test_killed_run_resumes_to_the_same_weights(data, model, tmp_path):
