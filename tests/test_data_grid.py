@@ -48,6 +48,13 @@ def test_default_sizes_and_3d(stack3d):
     assert fit_to_grid(stack3d, {"z": 8, "y": 8, "x": 8}, method="pad").sizes["z"] == 8
 
 
+def test_already_fitted_is_left_alone():
+    da = as_stack(np.random.default_rng(0).random((2, 8, 8)))
+    out = fit_to_grid(da, 8)
+    np.testing.assert_array_equal(out.values, da.values)
+    assert out.attrs["grid_fit"] == "none (already 8x8)"
+
+
 def test_errors(stack2d):
     with pytest.raises(StackError, match="not powers of two.*128"):
         fit_to_grid(stack2d, 100)

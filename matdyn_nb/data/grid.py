@@ -111,10 +111,12 @@ def fit_to_grid(
     if method == "pad" and any(target[d] < stack.sizes[d] for d in dims):
         raise StackError(f"cannot pad {dict(stack.sizes)} to a smaller {target}; use method='crop'")
 
-    fitter = {"resample": _resample, "crop": _crop, "pad": _pad}[method]
-    out = fitter(stack, target, fill_value)
     before = "x".join(str(stack.sizes[d]) for d in dims)
     after = "x".join(str(target[d]) for d in dims)
+    if all(stack.sizes[d] == n for d, n in target.items()):
+        return stack.copy().assign_attrs(grid_fit=f"none (already {after})")
+    fitter = {"resample": _resample, "crop": _crop, "pad": _pad}[method]
+    out = fitter(stack, target, fill_value)
     out.attrs = {**stack.attrs, "grid_fit": f"{method} {before} -> {after}"}
     return check_stack(out.rename(stack.name))
 
