@@ -5,7 +5,7 @@ Usage: .venv/bin/python scripts/build_pretrained.py NAME [--fidelity-only] [--n 
 NAME is a run file in scripts/runs/ (nanoparticles-small, brass-small). The script
 1. trains with `python -m matdyn_nb train scripts/runs/NAME.json` (resumable: run it again
    after an interruption; delete runs/NAME to start over),
-2. copies the model folder to matdyn_nb/pretrained/NAME,
+2. copies the model folder (without its training snapshots) to matdyn_nb/pretrained/NAME,
 3. writes the fidelity report against the observed twin (docs/validation/NAME-fidelity.json)
    and a picture of observed vs generated samples (docs/validation/NAME-samples.png).
 """
@@ -77,7 +77,8 @@ def main() -> None:
     target = ROOT / "matdyn_nb" / "pretrained" / args.name
     if target.exists():
         shutil.rmtree(target)
-    shutil.copytree(run_dir / "model", target)
+    # snapshots stay in runs/NAME/model: they would triple the size of what ships
+    shutil.copytree(run_dir / "model", target, ignore=shutil.ignore_patterns("snapshots.nc"))
 
     observed = source_stack(spec["data"], seed=int(spec.get("seed", 0)))
     report = fidelity_report(model, observed, n=args.n, rng=1)
