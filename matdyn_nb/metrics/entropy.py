@@ -8,7 +8,8 @@ min-max quantisation changes the entropy differences about tenfold.
 """
 
 import numpy as np
-import xarray as xr
+
+from ._per_image import per_image
 
 __all__ = ["image_entropy"]
 
@@ -71,22 +72,11 @@ def image_entropy(images, *, value_range: tuple[float, float] = (-0.6, 0.3), bin
     if int(bins) != bins or bins < 2:
         raise ValueError(f"bins must be an integer >= 2, got {bins!r}")
     bins = int(bins)
-    if isinstance(images, xr.DataArray):
-        missing = [d for d in ("y", "x") if d not in images.dims]
-        if missing:
-            raise ValueError(f"images lack the dims {missing}; pass a DataArray with dims (..., 'y', 'x')")
-        out = xr.apply_ufunc(
-            _entropy_numpy,
-            images,
-            kwargs={"value_range": (lo, hi), "bins": bins},
-            input_core_dims=[["y", "x"]],
-            dask="parallelized",
-            output_dtypes=[float],
-        )
-        out.name = "entropy"
-        out.attrs = {"units": "bit", "long_name": f"Shannon entropy ({bins} levels on [{lo}, {hi}])"}
-        return out
-    arr = np.asarray(images)
-    if arr.ndim < 2:
-        raise ValueError(f"images must have at least 2 dims (..., y, x), got shape {arr.shape}")
-    return _entropy_numpy(arr, (lo, hi), bins)
+    return per_image(
+        _entropy_numpy,
+        images,
+        {"value_range": (lo, hi), "bins": bins},
+        dtype=float,
+        name="entropy",
+        attrs={"units": "bit", "long_name": f"Shannon entropy ({bins} levels on [{lo}, {hi}])"},
+    )

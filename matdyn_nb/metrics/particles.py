@@ -15,6 +15,8 @@ import xarray as xr
 from scipy import ndimage
 from skimage.filters import threshold_local
 
+from ._per_image import per_image
+
 __all__ = ["ParticleDetection", "detect_particles", "particle_area"]
 
 
@@ -166,22 +168,11 @@ def particle_area(
         "max_area": max_area,
         "support": None if support is None else np.asarray(support, bool),
     }
-    if isinstance(images, xr.DataArray):
-        missing = [d for d in ("y", "x") if d not in images.dims]
-        if missing:
-            raise ValueError(f"images lack the dims {missing}; pass a DataArray with dims (..., 'y', 'x')")
-        out = xr.apply_ufunc(
-            _area_numpy,
-            images,
-            kwargs=kwargs,
-            input_core_dims=[["y", "x"]],
-            dask="parallelized",
-            output_dtypes=[np.int64],
-        )
-        out.name = "particle_area"
-        out.attrs = {"units": "px", "long_name": "total segmented particle area"}
-        return out
-    arr = np.asarray(images)
-    if arr.ndim < 2:
-        raise ValueError(f"images must have at least 2 dims (..., y, x), got shape {arr.shape}")
-    return _area_numpy(arr, **kwargs)
+    return per_image(
+        _area_numpy,
+        images,
+        kwargs,
+        dtype=np.int64,
+        name="particle_area",
+        attrs={"units": "px", "long_name": "total segmented particle area"},
+    )
