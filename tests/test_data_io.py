@@ -76,6 +76,12 @@ def test_unsafe_attrs_rejected_before_writing(stack2d, tmp_path):
     assert not (tmp_path / "s.nc").exists()
 
 
+def test_round_trip_single_pixel_tif(tmp_path):
+    # found by the property test: tifffile misreads the JSON description of an all-ones shape
+    stack = as_stack(np.ones((1, 1, 1, 1, 1), np.float32))
+    xr.testing.assert_identical(load_stack(save_stack(stack, tmp_path / "one.tif")), stack)
+
+
 # ----------------------------------------------------------------- files from elsewhere
 
 

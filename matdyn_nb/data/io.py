@@ -152,9 +152,11 @@ def _read_tif(path, key, lazy):
     with tifffile.TiffFile(path) as tif:
         page = tif.pages[0]
         stored = metadata_from_json(page.description)
-        data = tif.asarray()
         if stored is not None:
-            return data, stored, {}
+            # read pages as they are: tifffile would parse our JSON's "shape" as its own
+            # shaped-series metadata, which fails for some all-ones shapes
+            return np.stack([p.asarray() for p in tif.pages]), stored, {}
+        data = tif.asarray()
         series = tif.series[0]
         found = {"dims": _tif_dims(series.axes)}
         found.update(_tif_pixel_size(page, tif.imagej_metadata or {}, "z" in found["dims"]))
