@@ -20,6 +20,12 @@ _LAZY = {
     "load_model": "matdyn_nb.gan",
     "train_gan": "matdyn_nb.gan",
     "fidelity_report": "matdyn_nb.metrics",
+    "sample_variations": "matdyn_nb.latent",
+    "latent_distance": "matdyn_nb.latent",
+    "gamma_sweep": "matdyn_nb.latent",
+    "observed_band": "matdyn_nb.latent",
+    "calibrate_gamma": "matdyn_nb.latent",
+    "project": "matdyn_nb.latent",
 }
 
 __all__ = ["ConfigError", "ModelFileError", "StackError", "__version__", "load_stack", "save_stack", *_LAZY]

@@ -30,3 +30,47 @@ def stack3d():
         spatial_units="um",
         channel_names=["Cu", "Cu2S", "CuS"],
     )
+
+
+def make_tiny_model(ndim: int = 2, channels: tuple[str, ...] = ("particle", "background"), seed: int = 0):
+    """A random-weight 16 px GenerativeModel (latent_dim 8) whose output is in physical units."""
+    import torch
+
+    from matdyn_nb.data.normalize import normalize
+    from matdyn_nb.gan import GANConfig, GenerativeModel, Generator
+    from matdyn_nb.gan.model import data_template
+
+    config = GANConfig(
+        resolution=16,
+        channels=len(channels),
+        ndim=ndim,
+        latent_dim=8,
+        filters=(16, 16, 8),
+        batch_sizes=(4, 4, 4),
+        images_per_phase=(8,),
+    )
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    shape = (4, len(channels)) + (16,) * ndim
+    low, high = (-0.6, 0.3) if ndim == 2 else (0.0, 1.0)
+    stack = as_stack(
+        rng.uniform(low, high, size=shape).astype(np.float32),
+        pixel_size=20.0,
+        spatial_units="nm",
+        channel_names=list(channels),
+        units="rad" if ndim == 2 else "1",
+    )
+    template = data_template(normalize(stack, "minmax"))
+    return GenerativeModel(Generator(config), template, {"seed": seed})
+
+
+@pytest.fixture(scope="session")
+def tiny_model():
+    """A random-weight 2-channel 2D model (16 px, latent 8)."""
+    return make_tiny_model()
+
+
+@pytest.fixture(scope="session")
+def tiny_model_3d():
+    """A random-weight 3-channel 3D model (16^3, latent 8), Cu/Cu2S/CuS in [0, 1]."""
+    return make_tiny_model(3, ("Cu", "Cu2S", "CuS"))

@@ -120,7 +120,10 @@ class GenerativeModel:
             Latents ``[..., latent_dim]``: numpy, torch, or a DataArray whose last dim is
             ``latent`` (its other dims and coords carry over, e.g. ``reference, sample``).
         batch_size
-            Images decoded per forward pass (bounds memory).
+            Images decoded per forward pass (bounds memory). Batches are always padded
+            to this size, so an image depends only on its latent and ``batch_size``, not
+            on what else is decoded with it (CPU kernels differ by batch size in the
+            last bits).
         device
             Where to decode (default: where the generator is).
         denormalized
@@ -138,8 +141,12 @@ class GenerativeModel:
         self.generator.to(device)
         out = np.empty((flat.shape[0],) + self.template.shape, np.float32)
         for start in range(0, flat.shape[0], batch_size):
-            chunk = torch.from_numpy(flat[start : start + batch_size]).to(device)
-            out[start : start + batch_size] = self.generator(chunk).cpu().numpy()
+            rows = flat[start : start + batch_size]
+            # a full batch every time: CPU kernels chosen by batch size differ in the last bits
+            padded = np.zeros((batch_size, self.latent_dim), np.float32)
+            padded[: len(rows)] = rows
+            decoded = self.generator(torch.from_numpy(padded).to(device))
+            out[start : start + len(rows)] = decoded[: len(rows)].cpu().numpy()
         images = xr.DataArray(
             out.reshape(values.shape[:-1] + self.template.shape),
             dims=lead + self.template.dims,

@@ -1,0 +1,23 @@
+"""Monte Carlo in latent space: material variations, gamma calibration, inversion of observed frames."""
+
+from .filters import AllOf, AnyOf, Criterion, as_filter
+from .perturb import DISTRIBUTIONS, gamma_for_distance, latent_distance
+from .project import project
+from .sweep import DEFAULT_GAMMAS, calibrate_gamma, gamma_sweep, observed_band
+from .variations import sample_variations
+
+__all__ = [
+    "AllOf",
+    "AnyOf",
+    "Criterion",
+    "as_filter",
+    "DEFAULT_GAMMAS",
+    "DISTRIBUTIONS",
+    "calibrate_gamma",
+    "gamma_sweep",
+    "observed_band",
+    "project",
+    "gamma_for_distance",
+    "latent_distance",
+    "sample_variations",
+]

@@ -1,0 +1,333 @@
+"""Material variations: Monte Carlo around reference latents, streamed chunk by chunk.
+
+For each reference latent z_i, samples z_i + eps_ij (j = 1..N) are decoded, compared
+with the reference image (sample 0) by pairwise metrics, and kept or rejected by filters
+(paper §2.2; twins.md §4). Only one chunk of references is ever held as images, so the
+paper's brass run (3000 x 400 volumes) needs the memory of a chunk, not of the run.
+"""
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import dask.array as da
+import numpy as np
+import xarray as xr
+
+from .._progress import progress_bar
+from .._random import RngLike, root_seed
+from .._version import __version__
+from ..errors import ConfigError
+from .filters import as_filter
+from .perturb import DISTRIBUTIONS, check_gamma, gamma_for_distance, latent_distance, perturbations, reference_latents
+
+__all__ = ["sample_variations"]
+
+
+def _resolve_gamma(gamma: float | None, distance: float | None, d: int, distribution: str) -> float:
+    if distribution not in DISTRIBUTIONS:
+        raise ConfigError(f"distribution must be one of {DISTRIBUTIONS}, got {distribution!r}")
+    if (gamma is None) == (distance is None):
+        raise ConfigError("give exactly one of gamma= (perturbation scale) and distance= (per-dimension distance)")
+    return check_gamma(gamma) if distance is None else gamma_for_distance(distance, d, distribution)
+
+
+def _references(model, n_references: int | None, references, root: int) -> xr.DataArray:
+    d = model.latent_dim
+    if references is None:
+        if n_references is None or int(n_references) != n_references or n_references < 1:
+            raise ConfigError(f"n_references must be a positive integer, got {n_references!r}")
+        idx = np.arange(int(n_references))
+        return xr.DataArray(reference_latents(idx, d, root), dims=("reference", "latent"), coords={"reference": idx})
+    if isinstance(references, xr.DataArray):
+        if references.ndim != 2 or references.dims[-1] != "latent":
+            raise ConfigError(f"references must have dims (reference or frame, 'latent'), got {references.dims}")
+        first = references.dims[0]
+        z = references.values
+        keep_coord = first != "reference" and first in references.coords
+        extra = {first: ("reference", references[first].values)} if keep_coord else {}
+    else:
+        z = np.asarray(references)
+        extra = {}
+        if z.ndim != 2:
+            raise ConfigError(f"references must be a 2-D array [n, latent_dim], got shape {z.shape}")
+    if z.shape[1] != d:
+        raise ConfigError(f"references have {z.shape[1]} latent dimension(s) but the model takes {d}")
+    if not np.all(np.isfinite(z)):
+        raise ConfigError("references contain NaN or infinite values")
+    if n_references is not None and n_references != len(z):
+        raise ConfigError(f"n_references={n_references} but {len(z)} references were given; leave n_references out")
+    idx = np.arange(len(z))
+    return xr.DataArray(z.astype(np.float32), dims=("reference", "latent"), coords={"reference": idx, **extra})
+
+
+def _keep(keep_images, n_samples: int) -> int:
+    """Number of leading samples whose images are kept (0 = none, n_samples + 1 = all)."""
+    if keep_images in ("none", None, False):
+        return 0
+    if keep_images in ("all", True):
+        return n_samples + 1
+    if isinstance(keep_images, (int, np.integer)) and keep_images >= 0:
+        return min(int(keep_images), n_samples + 1)
+    raise ConfigError(f"keep_images must be 'none', 'all' or a number of leading samples, got {keep_images!r}")
+
+
+def _chunk(model, z: xr.DataArray, eps: np.ndarray, *, metrics, filt, keep: int, keep_mean: bool, batch_size, device):
+    """The dataset for one chunk of references (images decoded, measured, filtered)."""
+    n_samples = eps.shape[1] - 1
+    latents = xr.DataArray(
+        z.values[:, None, :] + eps,
+        dims=("reference", "sample", "latent"),
+        coords={"reference": z.reference, "sample": np.arange(n_samples + 1)},
+    )
+    images = model.generate(latents, batch_size=batch_size, device=device)
+    reference_images = images.isel(sample=0, drop=True)
+    ds = xr.Dataset({"latent_z": z, "eps": (("reference", "sample", "latent"), eps)})
+    ds = ds.assign_coords({k: v for k, v in z.coords.items() if k != "reference"})
+    for metric in metrics:
+        ds[metric.name] = metric(images, reference_images).transpose("reference", "sample").astype(np.float64)
+    is_reference = ds.sample == 0
+    if filt is None:
+        ds["valid"] = xr.ones_like(is_reference * ds.reference, dtype=bool)
+    else:
+        ds["valid"] = filt(ds).transpose("reference", "sample") | is_reference
+        ds["criterion_acceptance"] = xr.concat(
+            [leaf(ds).isel(sample=slice(1, None)).mean("sample") for leaf in filt.leaves()], dim="criterion"
+        ).assign_coords(criterion=[str(leaf) for leaf in filt.leaves()])
+    ds["n_accepted"] = ds.valid.isel(sample=slice(1, None)).sum("sample").astype(np.int64)
+    if keep_mean:
+        ds["valid_mean"] = images.where(ds.valid).mean("sample").astype(np.float32)
+    if keep == n_samples + 1:
+        ds["images"] = images
+    elif keep:
+        ds["images"] = images.isel(sample=slice(0, keep)).rename(sample="image_sample")
+    return ds
+
+
+def _finish(ds: xr.Dataset, n_samples: int, min_accepted: int) -> xr.Dataset:
+    ds["acceptance"] = ds.n_accepted / n_samples
+    ds["flagged"] = ds.n_accepted < min_accepted
+    ds = ds.drop_vars("done", errors="ignore")
+    return _describe(ds, min_accepted)
+
+
+def _describe(ds: xr.Dataset, min_accepted: int) -> xr.Dataset:
+    described = {
+        "latent_z": ("reference latent vector z_i", "1"),
+        "eps": ("perturbation eps_ij (sample 0: none)", "1"),
+        "valid": ("sample passes the filters (the reference always does)", "1"),
+        "n_accepted": ("number of accepted perturbed samples", "1"),
+        "acceptance": ("fraction of perturbed samples accepted", "1"),
+        "flagged": (f"fewer than {min_accepted} accepted samples", "1"),
+        "criterion_acceptance": ("fraction of perturbed samples passing each criterion alone", "1"),
+        "valid_mean": ("pixel-wise mean of the accepted samples (reference included)", None),
+        "images": ("generated images", None),
+    }
+    for name, (long_name, units) in described.items():
+        if name in ds:
+            ds[name].attrs.update({"long_name": long_name, **({"units": units} if units else {})})
+    return ds
+
+
+def _run_attrs(model, *, root, gamma, distribution, n_samples, metrics, filt, keep, keep_mean, min_accepted, chunk):
+    d = model.latent_dim
+    return {
+        "Conventions": "CF-1.11",
+        "title": "matdyn_nb material variations (latent Monte Carlo)",
+        "model_id": model.model_id,
+        "matdyn_nb_version": __version__,
+        "seed": root,
+        "gamma": gamma,
+        "distance": latent_distance(gamma, d, distribution),
+        "distribution": distribution,
+        "latent_dim": d,
+        "n_samples": n_samples,
+        "metrics_json": json.dumps([json.loads(m.to_json()) for m in metrics]),
+        "filters": "" if filt is None else str(filt),
+        "keep_images": keep,
+        "keep_mean": int(keep_mean),
+        "min_accepted": min_accepted,
+        "chunk": chunk,
+    }
+
+
+def _zarr_template(first: xr.Dataset, n_ref: int, chunk: int, refs: xr.DataArray) -> xr.Dataset:
+    """A lazy, full-size dataset shaped like the chunk ``first``: writing it stores metadata only."""
+    template = xr.Dataset(attrs=first.attrs)
+    for name, var in first.data_vars.items():
+        shape = tuple(n_ref if d == "reference" else s for d, s in zip(var.dims, var.shape, strict=True))
+        # images: one reference per zarr chunk keeps a chunk of paper-size volumes near 100 MB
+        per_chunk = 1 if "channel" in var.dims else chunk
+        chunks = tuple(per_chunk if d == "reference" else s for d, s in zip(var.dims, var.shape, strict=True))
+        template[name] = (var.dims, da.zeros(shape, dtype=var.dtype, chunks=chunks), var.attrs)
+        template[name].encoding["chunks"] = chunks
+    template["done"] = ("reference", da.zeros(n_ref, dtype=bool, chunks=chunk))
+    coords = {k: v for k, v in first.coords.items() if "reference" not in v.dims}
+    coords.update({k: v for k, v in refs.coords.items()})
+    return template.assign_coords(coords)
+
+
+def _open_store(path: Path, attrs: dict, resume: bool) -> xr.Dataset | None:
+    if not path.exists():
+        return None
+    if not resume:
+        raise ConfigError(
+            f"store {str(path)!r} already exists; pass resume=True to continue that run, or choose a new path "
+            "(nothing was overwritten)"
+        )
+    existing = xr.open_zarr(path, consolidated=False)
+    differ = [k for k, v in attrs.items() if existing.attrs.get(k) != v]
+    if differ:
+        raise ConfigError(
+            f"store {str(path)!r} holds a run with other settings ({', '.join(differ)}); resume it with the same "
+            "model, gamma, seed and options, or write to a new path"
+        )
+    return existing
+
+
+def sample_variations(
+    model,
+    n_references: int | None = None,
+    n_samples: int = 100,
+    gamma: float | None = None,
+    *,
+    rng: RngLike = None,
+    references=None,
+    distance: float | None = None,
+    distribution: str = "uniform",
+    metrics: Sequence = (),
+    filters=None,
+    keep_images: str | int = "none",
+    keep_mean: bool = False,
+    min_accepted: int = 10,
+    chunk: int = 8,
+    store: str | os.PathLike | None = None,
+    resume: bool = False,
+    batch_size: int = 64,
+    device=None,
+    progress: bool | None = None,
+) -> xr.Dataset:
+    """Generate material variations z_i + eps_ij, measure them and keep the admissible ones.
+
+    Parameters
+    ----------
+    model
+        A :class:`~matdyn_nb.gan.GenerativeModel`.
+    n_references
+        Number of reference latents z_i ~ N(0, I) (omit when ``references`` is given).
+    n_samples
+        Perturbed samples N per reference; the ``sample`` dim has N + 1 entries, sample
+        0 being the reference itself (always valid).
+    gamma
+        Perturbation scale: eps ~ U[-gamma, gamma]^d for the paper's ``"uniform"``.
+    rng
+        Seed (recorded in ``attrs["seed"]``) or Generator. Reference i and sample j are
+        drawn from generators keyed by (seed, i, j): chunking, batch size and resuming
+        never change the result, and any sample is regenerated by
+        ``model.generate(ds.latent_z[i] + ds.eps[i, j])``.
+    references
+        Start from given latents instead, e.g. observed frames inverted by
+        :func:`~matdyn_nb.latent.project` (``result.latent_z``): an array ``[n, d]`` or a
+        DataArray ``(frame or reference, latent)`` whose coords are kept.
+    distance
+        Instead of ``gamma``: the per-dimension distance E||eps|| / d (see
+        :func:`latent_distance`), so models with other latent sizes compare fairly.
+    distribution
+        ``"uniform"`` (paper), ``"gaussian"`` or ``"ball"``.
+    metrics
+        Pairwise metrics (:mod:`matdyn_nb.metrics.pairwise`), each giving a variable
+        ``(reference, sample)`` named after it.
+    filters
+        Criteria on those metrics, e.g. ``EntropyDiff() <= 0.2``,
+        ``"iou >= 0.5 and mass_dev <= 0.2"`` or a list (all must pass).
+    keep_images
+        ``"none"`` (default), ``"all"`` (variable ``images`` over ``sample``) or an int k
+        (the first k samples, over a dim ``image_sample``).
+    keep_mean
+        Also keep ``valid_mean``, the pixel-wise mean of the accepted samples.
+    min_accepted
+        References with fewer accepted samples are flagged (``flagged``), not dropped.
+    chunk
+        References decoded at a time: peak memory is about ``chunk * (N + 1)`` images.
+    store
+        A zarr folder written chunk by chunk as the run goes; the result is then opened
+        from it (dask-backed). An existing store is never overwritten: ``resume=True``
+        continues a run with the same settings.
+    batch_size, device
+        Passed to :meth:`GenerativeModel.generate`.
+    progress
+        Progress bar over references (None: only on a terminal or in Jupyter).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``latent_z`` (reference, latent: named so, not ``z``, because volumes have a
+        spatial dim ``z``), ``eps`` (reference, sample, latent), one variable per
+        metric and ``valid`` (reference, sample), ``n_accepted``, ``acceptance`` and
+        ``flagged`` (reference), ``criterion_acceptance`` (criterion, reference) when
+        filtered, ``images``/``valid_mean`` when asked; attrs record gamma, distance,
+        distribution, seed, model id, metrics and filters.
+
+    Examples
+    --------
+    >>> from matdyn_nb.metrics.pairwise import EntropyDiff, AreaDiff
+    >>> ds = sample_variations(model, 100, 20, gamma=1.0, rng=0,            # doctest: +SKIP
+    ...                        metrics=[EntropyDiff(), AreaDiff()], filters=EntropyDiff() <= 0.2)
+    >>> float(ds.acceptance.mean())                                           # doctest: +SKIP
+    """
+    if int(n_samples) != n_samples or n_samples < 1:
+        raise ConfigError(f"n_samples must be a positive integer, got {n_samples!r}")
+    if int(chunk) != chunk or chunk < 1:
+        raise ConfigError(f"chunk must be a positive integer, got {chunk!r}")
+    n_samples, chunk = int(n_samples), int(chunk)
+    gamma = _resolve_gamma(gamma, distance, model.latent_dim, distribution)
+    metrics = tuple(metrics)
+    names = [m.name for m in metrics]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"metrics must have distinct names, got {names}")
+    filt = as_filter(filters)
+    keep = _keep(keep_images, n_samples)
+    root = root_seed(rng)
+    refs = _references(model, n_references, references, root)
+    n_ref = refs.sizes["reference"]
+    attrs = _run_attrs(
+        model, root=root, gamma=gamma, distribution=distribution, n_samples=n_samples, metrics=metrics,
+        filt=filt, keep=keep, keep_mean=keep_mean, min_accepted=min_accepted, chunk=chunk,
+    )  # fmt: skip
+    path = None if store is None else Path(store)
+    existing = None if path is None else _open_store(path, attrs, resume)
+    done = np.zeros(n_ref, bool) if existing is None else existing.done.values
+    parts = []
+    with progress_bar(total=n_ref, progress=progress, desc="variations", unit="ref") as bar:
+        bar.update(int(done.sum()))
+        for start in range(0, n_ref, chunk):
+            stop = min(start + chunk, n_ref)
+            if done[start:stop].all():
+                continue
+            z = refs.isel(reference=slice(start, stop))
+            eps = perturbations(range(start, stop), n_samples, model.latent_dim, gamma, root, distribution)
+            part = _chunk(
+                model, z, eps, metrics=metrics, filt=filt, keep=keep, keep_mean=keep_mean,
+                batch_size=batch_size, device=device,
+            )  # fmt: skip
+            part.attrs = attrs
+            if path is None:
+                parts.append(part)
+            else:
+                if not path.exists():
+                    _zarr_template(part, n_ref, chunk, refs).to_zarr(path, compute=False, consolidated=False)
+                region = {"reference": slice(start, stop)}
+                keep_vars = [k for k, v in part.data_vars.items() if "reference" in v.dims]
+                part[keep_vars].drop_vars([c for c in part.coords]).to_zarr(path, region=region, consolidated=False)
+                xr.Dataset({"done": ("reference", np.ones(stop - start, bool))}).to_zarr(
+                    path, region=region, consolidated=False
+                )
+            bar.update(stop - start)
+    if path is None:
+        ds = xr.concat(parts, dim="reference", data_vars="minimal", coords="minimal", compat="override",
+                       join="override") if len(parts) > 1 else parts[0]  # fmt: skip
+    else:
+        ds = xr.open_zarr(path, consolidated=False)
+    ds.attrs = attrs
+    return _finish(ds, n_samples, min_accepted)

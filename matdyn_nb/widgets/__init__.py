@@ -1,0 +1,11 @@
+"""Jupyter panels (ipywidgets + plotly FigureWidget) composing the library's calls.
+
+Needs a front end with the ipywidgets and anywidget extensions (JupyterLab 4 with the
+``anywidget`` package installed in the server's environment, which ``pip install
+matdyn_nb`` does).
+"""
+
+from .gamma_tuner import GammaTuner
+from .variation_browser import VariationBrowser
+
+__all__ = ["GammaTuner", "VariationBrowser"]

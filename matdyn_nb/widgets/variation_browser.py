@@ -1,0 +1,124 @@
+"""VariationBrowser: step through the references of a Monte Carlo run and its accepted samples."""
+
+import ipywidgets as widgets
+import numpy as np
+import plotly.graph_objects as go
+import xarray as xr
+from plotly.subplots import make_subplots
+
+from ._panel import ErrorLog, flat_view, heatmap_grid
+
+__all__ = ["VariationBrowser"]
+
+
+def _metric_names(ds: xr.Dataset) -> list[str]:
+    return [k for k, v in ds.data_vars.items() if v.dims == ("reference", "sample") and k != "valid"]
+
+
+class VariationBrowser(widgets.VBox):
+    """Browse a :func:`~matdyn_nb.latent.sample_variations` result reference by reference.
+
+    Shows the kept samples of the current reference marked accepted or rejected, the
+    pixel-wise mean of the accepted ones (``valid_mean``, when the run kept it), and a
+    histogram of each metric over all samples with the current reference's samples
+    overlaid.
+
+    Parameters
+    ----------
+    dataset
+        The variation dataset; run it with ``keep_images="all"`` or an int to see images
+        and with ``keep_mean=True`` to see the mean.
+    columns
+        Pictures per row.
+    max_images
+        Most samples drawn per reference.
+
+    Attributes
+    ----------
+    reference, channel, view, depth
+        The controls.
+    images, histograms
+        The plotly FigureWidgets, updated in place.
+    status, errors
+        A one-line summary and the Output where handler errors are printed.
+    """
+
+    def __init__(self, dataset: xr.Dataset, *, columns: int = 4, max_images: int = 12):
+        if "valid" not in dataset or "reference" not in dataset.dims:
+            raise ValueError("VariationBrowser needs a sample_variations dataset (with 'valid' over reference, sample)")
+        self.dataset = dataset
+        self.metrics = _metric_names(dataset)
+        has_images = "images" in dataset
+        image_dim = "sample" if has_images and "sample" in dataset.images.dims else "image_sample"
+        self._image_dim = image_dim
+        n_images = min(dataset.sizes.get(image_dim, 0), max_images) if has_images else 0
+        self._n_images = n_images
+        self._has_mean = "valid_mean" in dataset
+
+        self.reference = widgets.IntSlider(
+            value=0, min=0, max=dataset.sizes["reference"] - 1, description="reference", continuous_update=False
+        )
+        pictures = dataset.images if has_images else dataset.get("valid_mean")
+        channels = [] if pictures is None else [str(c) for c in pictures.channel.values]
+        self.channel = widgets.Dropdown(options=channels + ["sum"] if channels else ["sum"], description="channel")
+        volume = pictures is not None and "z" in pictures.dims
+        depth = pictures.sizes["z"] if volume else 1
+        self.view = widgets.ToggleButtons(options=["slice", "projection"], value="slice", disabled=not volume)
+        self.depth = widgets.IntSlider(value=depth // 2, min=0, max=max(depth - 1, 0), description="z slice",
+                                       disabled=not volume, continuous_update=False)  # fmt: skip
+        self.status = widgets.Label(value="")
+        self._errors = ErrorLog(self.status)
+        self.errors = self._errors.output
+
+        n_panels = n_images + int(self._has_mean)
+        titles = [f"sample {j}" for j in range(n_images)] + (["mean of accepted"] if self._has_mean else [])
+        self.images = heatmap_grid(max(n_panels, 1), columns, titles=titles or ["no images kept"])
+        self.histograms = self._histogram_figure()
+        for control in (self.reference, self.channel, self.view, self.depth):
+            control.observe(self._errors.guard(self._redraw), names="value")
+        controls = [widgets.HBox([self.reference, self.channel])]
+        if volume:
+            controls.append(widgets.HBox([self.view, self.depth]))
+        super().__init__([*controls, self.status, self.images, self.histograms, self.errors])
+        self._errors.guard(self._redraw)()
+
+    def _histogram_figure(self) -> go.FigureWidget:
+        n = max(len(self.metrics), 1)
+        figure = make_subplots(rows=1, cols=n, subplot_titles=self.metrics or ["no metrics"])
+        perturbed = self.dataset.isel(sample=slice(1, None))
+        for k, name in enumerate(self.metrics):
+            values = perturbed[name].values.ravel()
+            figure.add_trace(go.Histogram(x=values[np.isfinite(values)], name=f"{name}: all", opacity=0.5,
+                                          histnorm="probability"), row=1, col=k + 1)  # fmt: skip
+            figure.add_trace(go.Histogram(x=[], name=f"{name}: this reference", opacity=0.8,
+                                          histnorm="probability"), row=1, col=k + 1)  # fmt: skip
+        figure.update_layout(barmode="overlay", height=260, margin=dict(l=10, r=10, t=40, b=10))
+        return go.FigureWidget(figure)
+
+    def _redraw(self, change=None) -> None:
+        ds = self.dataset.isel(reference=self.reference.value)
+        valid = ds.valid.values
+        panels = []
+        if self._n_images:
+            images = ds.images.isel({self._image_dim: slice(0, self._n_images)})
+            pictures = flat_view(images, channel=self.channel.value, view=self.view.value, index=self.depth.value)
+            panels = [pictures.isel({self._image_dim: j}).values for j in range(self._n_images)]
+        if self._has_mean:
+            mean = flat_view(ds.valid_mean, channel=self.channel.value, view=self.view.value, index=self.depth.value)
+            panels.append(mean.values)
+        with self.images.batch_update():
+            for trace, picture in zip(self.images.data, panels, strict=False):
+                trace.z = picture
+            if panels:
+                low, high = np.nanpercentile(panels[0], [1, 99])
+                self.images.layout.coloraxis.cmin = float(low)
+                self.images.layout.coloraxis.cmax = float(high if high > low else low + 1e-12)
+            for j, annotation in enumerate(self.images.layout.annotations[: self._n_images]):
+                annotation.text = "reference" if j == 0 else f"sample {j} {'accepted' if valid[j] else 'rejected'}"
+        with self.histograms.batch_update():
+            for k, name in enumerate(self.metrics):
+                self.histograms.data[2 * k + 1].x = ds[name].values[1:]
+        accepted = int(ds.n_accepted) if "n_accepted" in ds else int(valid[1:].sum())
+        n = valid.size - 1
+        flag = " · FLAGGED: too few accepted" if bool(ds.get("flagged", False)) else ""
+        self.status.value = f"reference {self.reference.value}: accepted {accepted}/{n} ({accepted / n:.0%}){flag}"

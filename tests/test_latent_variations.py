@@ -1,0 +1,152 @@
+import numpy as np
+import pytest
+import xarray as xr
+
+from matdyn_nb.errors import ConfigError
+from matdyn_nb.latent import Criterion, as_filter, gamma_for_distance, latent_distance, sample_variations
+from matdyn_nb.latent.perturb import perturbations, reference_latents
+from matdyn_nb.metrics.pairwise import AreaDiff, EntropyDiff, IoU, MassDeviation
+
+
+@pytest.mark.parametrize("distribution", ["uniform", "gaussian", "ball"])
+@pytest.mark.parametrize("d", [1, 8, 32])
+def test_latent_distance_matches_the_monte_carlo_mean(distribution, d):
+    eps = perturbations(range(400), 50, d, 0.7, root=3, distribution=distribution)[:, 1:]
+    measured = np.linalg.norm(eps, axis=-1).mean() / d
+    assert latent_distance(0.7, d, distribution) == pytest.approx(measured, rel=0.01)
+
+
+def test_latent_distance_is_the_papers_table():
+    # paper §3.3.1: 0.025 / 0.05 / 0.1 / 0.20 at gamma 0.25 / 0.5 / 1 / 2 with d = 32
+    got = [latent_distance(g, 32) for g in (0.25, 0.5, 1.0, 2.0)]
+    np.testing.assert_allclose(got, [0.025, 0.05, 0.1, 0.2], rtol=0.03)
+    assert latent_distance(1.0, 32) == pytest.approx(1 / np.sqrt(3 * 32), rel=0.005)  # twins.md §4.1
+    assert gamma_for_distance(0.1, 16) == pytest.approx(0.69, abs=0.01)
+    assert latent_distance(gamma_for_distance(0.07, 5, "ball"), 5, "ball") == pytest.approx(0.07)
+
+
+def test_the_uniform_box_is_minus_gamma_to_gamma():
+    eps = perturbations(range(50), 40, 16, 0.3, root=1)
+    assert np.all(eps[:, 0] == 0)  # sample 0 is the reference
+    body = eps[:, 1:]
+    assert body.min() >= -0.3 and body.max() <= 0.3
+    assert body.min() < -0.29 and body.max() > 0.29  # the whole box is used
+    assert abs(body.mean()) < 0.01 and body.var() == pytest.approx(0.3**2 / 3, rel=0.03)
+
+
+def test_draws_are_keyed_by_reference_and_sample():
+    a = perturbations([5, 6, 7], 10, 8, 1.0, root=9)
+    b = perturbations([7], 10, 8, 1.0, root=9)
+    np.testing.assert_array_equal(a[2], b[0])
+    np.testing.assert_array_equal(perturbations([7], 10, 8, 2.0, root=9), 2 * b)  # common random numbers
+    np.testing.assert_array_equal(reference_latents([3], 8, 1)[0], reference_latents(range(5), 8, 1)[3])
+
+
+@pytest.mark.parametrize("gamma", [0, -1, float("nan"), None])
+def test_bad_gamma_is_refused(tiny_model, gamma):
+    with pytest.raises(ConfigError, match="gamma"):
+        sample_variations(tiny_model, 2, 3, gamma, rng=0)
+
+
+def test_chunking_never_changes_the_result(tiny_model):
+    kwargs = dict(rng=4, metrics=[EntropyDiff(), AreaDiff()], filters=EntropyDiff() <= 0.05, keep_images="all")
+    whole = sample_variations(tiny_model, 5, 6, 0.8, chunk=5, **kwargs)
+    pieces = sample_variations(tiny_model, 5, 6, 0.8, chunk=2, **kwargs)
+    xr.testing.assert_identical(whole.drop_attrs(), pieces.drop_attrs())
+    # any sample regenerates alone from z + eps
+    alone = tiny_model.generate(whole.latent_z.isel(reference=3) + whole.eps.isel(reference=3, sample=4))
+    np.testing.assert_array_equal(alone.values, whole.images.isel(reference=3, sample=4).values)
+
+
+def test_dataset_layout_and_filters(tiny_model):
+    ds = sample_variations(
+        tiny_model, 4, 12, 1.0, rng=0, metrics=[EntropyDiff()], filters="entropy_diff <= 0.03",
+        keep_images=3, keep_mean=True, min_accepted=5,
+    )  # fmt: skip
+    assert ds.latent_z.dims == ("reference", "latent") and ds.sizes["sample"] == 13
+    assert ds.entropy_diff.dims == ("reference", "sample")
+    assert (ds.entropy_diff.isel(sample=0) == 0).all() and ds.valid.isel(sample=0).all()
+    np.testing.assert_array_equal(
+        ds.valid.isel(sample=slice(1, None)), ds.entropy_diff.isel(sample=slice(1, None)) <= 0.03
+    )
+    assert ds.images.dims[:2] == ("reference", "image_sample") and ds.sizes["image_sample"] == 3
+    assert ds.valid_mean.dims == ("reference", "channel", "y", "x")
+    assert (ds.flagged == (ds.n_accepted < 5)).all()
+    np.testing.assert_allclose(ds.acceptance, ds.n_accepted / 12)
+    assert list(ds.criterion.values) == ["entropy_diff <= 0.03"]
+    assert ds.attrs["gamma"] == 1.0 and ds.attrs["seed"] == 0 and ds.attrs["model_id"] == tiny_model.model_id
+    assert ds.attrs["distance"] == pytest.approx(latent_distance(1.0, 8))
+    assert ds.images.attrs["units"] == ds.valid_mean.attrs["units"] == "rad"
+
+
+def test_larger_gamma_moves_further(tiny_model):
+    near = sample_variations(tiny_model, 6, 10, 0.1, rng=1, metrics=[EntropyDiff()])
+    far = sample_variations(tiny_model, 6, 10, 2.0, rng=1, metrics=[EntropyDiff()])
+    assert float(far.entropy_diff.median()) > float(near.entropy_diff.median())
+    xr.testing.assert_identical(near.latent_z, far.latent_z)  # the same references at every gamma
+
+
+def test_distance_gives_the_same_run_as_its_gamma(tiny_model):
+    by_distance = sample_variations(tiny_model, 2, 3, distance=0.05, rng=2)
+    by_gamma = sample_variations(tiny_model, 2, 3, gamma_for_distance(0.05, 8), rng=2)
+    xr.testing.assert_identical(by_distance, by_gamma)
+    with pytest.raises(ConfigError, match="exactly one"):
+        sample_variations(tiny_model, 2, 3, 1.0, distance=0.05, rng=2)
+
+
+def test_references_from_observed_frames(tiny_model):
+    z = xr.DataArray(np.zeros((2, 8), np.float32), dims=("frame", "latent"), coords={"frame": [10, 20]})
+    ds = sample_variations(tiny_model, n_samples=3, gamma=0.5, rng=0, references=z)
+    assert list(ds.frame.values) == [10, 20] and (ds.latent_z == 0).all()
+    with pytest.raises(ConfigError, match="latent dimension"):
+        sample_variations(tiny_model, n_samples=3, gamma=0.5, references=np.zeros((2, 5)))
+
+
+def test_volumes_with_iou_and_mass_filters(tiny_model_3d):
+    ds = sample_variations(
+        tiny_model_3d, 3, 8, 0.5, rng=0, metrics=[IoU(threshold=1.0), MassDeviation(threshold=1.0)],
+        filters=(IoU() >= 0.5) & (MassDeviation() <= 0.2), keep_images="all", keep_mean=True,
+    )  # fmt: skip
+    assert ds.images.dims == ("reference", "sample", "channel", "z", "y", "x")  # spatial z beside latent_z
+    assert ds.z.dims == ("z",) and ds.z.attrs["units"] == "nm"
+    assert set(ds.criterion.values) == {"iou >= 0.5", "mass_dev <= 0.2"}
+    assert (ds.iou.isel(sample=0) == 1).all() and (ds.mass_dev.isel(sample=0) == 0).all()
+    expected = (ds.iou >= 0.5) & (ds.mass_dev <= 0.2) | (ds.sample == 0)
+    np.testing.assert_array_equal(ds.valid, expected.transpose("reference", "sample"))
+
+
+def test_a_filter_on_a_metric_not_computed_says_so(tiny_model):
+    with pytest.raises(KeyError, match="add that metric"):
+        sample_variations(tiny_model, 1, 2, 1.0, rng=0, filters="iou >= 0.5")
+
+
+def test_zarr_store_streams_resumes_and_never_overwrites(tiny_model, tmp_path):
+    kwargs = dict(rng=3, metrics=[EntropyDiff()], filters=EntropyDiff() <= 0.05, keep_images="all", chunk=2)
+    memory = sample_variations(tiny_model, 5, 4, 1.0, **kwargs)
+    stored = sample_variations(tiny_model, 5, 4, 1.0, store=tmp_path / "run.zarr", **kwargs)
+    assert stored.images.chunks is not None  # dask-backed, read from the store
+    xr.testing.assert_allclose(memory.drop_attrs(), stored.load().drop_attrs())
+    with pytest.raises(ConfigError, match="already exists"):
+        sample_variations(tiny_model, 5, 4, 1.0, store=tmp_path / "run.zarr", **kwargs)
+    with pytest.raises(ConfigError, match="other settings"):
+        sample_variations(tiny_model, 5, 4, 0.5, store=tmp_path / "run.zarr", resume=True, **kwargs)
+    # a run cut after its first chunk: mark the rest undone and finish it
+    partial = tmp_path / "run.zarr"
+    xr.Dataset({"done": ("reference", np.array([True, True, False, False, False]))}).to_zarr(
+        partial, mode="r+", consolidated=False
+    )
+    resumed = sample_variations(tiny_model, 5, 4, 1.0, store=partial, resume=True, **kwargs)
+    xr.testing.assert_allclose(memory.drop_attrs(), resumed.load().drop_attrs())
+
+
+def test_filters_combine_and_parse():
+    values = xr.Dataset({"a": ("x", [0.0, 2, 0, 2]), "b": ("x", [3.0, 3, 0, 0]), "c": ("x", [0.0, 9, 9, 0])})
+    parsed = as_filter("a < 1 or b > 2 and c <= 3")
+    built = Criterion("a", "<", 1) | (Criterion("b", ">", 2) & Criterion("c", "<=", 3))
+    np.testing.assert_array_equal(parsed(values), [True, False, True, False])
+    np.testing.assert_array_equal(built(values), parsed(values))
+    assert str(parsed) == "a < 1 or b > 2 and c <= 3"
+    assert [str(leaf) for leaf in as_filter(["a < 1", "c <= 3"]).leaves()] == ["a < 1", "c <= 3"]
+    assert not Criterion("a", ">", 0)(xr.Dataset({"a": ("x", [np.nan])})).item()  # NaN never passes
+    with pytest.raises(ValueError, match="cannot read the filter term"):
+        as_filter("a == 1")

@@ -1,0 +1,100 @@
+import numpy as np
+import pytest
+
+from matdyn_nb.latent import sample_variations
+from matdyn_nb.metrics.pairwise import EntropyDiff, IoU, MassDeviation
+from matdyn_nb.widgets import GammaTuner, VariationBrowser
+
+
+@pytest.fixture
+def tuner(tiny_model):
+    observed = tiny_model.sample(4, rng=9).rename(sample="frame")
+    return GammaTuner(
+        tiny_model, observed, metrics=[EntropyDiff()], filters=EntropyDiff() <= 0.05, gammas=[0.25, 0.5, 1.0, 2.0],
+        gamma=0.5, n_samples=4, curve_size=(3, 3), project_options={"restarts": 2, "steps": 5},
+    )  # fmt: skip
+
+
+def test_moving_gamma_redraws_the_samples_in_place(tuner):
+    before = [np.array(trace.z) for trace in tuner.images.data]
+    figure = tuner.images
+    tuner.gamma.value = 2.0  # fires the observer now
+    assert tuner.images is figure  # updated in place, not rebuilt
+    after = [np.array(trace.z) for trace in tuner.images.data]
+    np.testing.assert_array_equal(before[0], after[0])  # same reference
+    assert not np.array_equal(before[1], after[1])  # the perturbed samples moved
+    assert tuner.result.attrs["gamma"] == 2.0
+    assert tuner.curves.layout.shapes[0].x0 == 2.0
+    assert tuner.status.value.startswith("gamma=2.00")
+    accepted = int(tuner.result.n_accepted[0])
+    assert f"accepted {accepted}/4" in tuner.status.value
+    titles = [a.text for a in tuner.images.layout.annotations]
+    assert sum("accepted" in t for t in titles) == accepted and sum("rejected" in t for t in titles) == 4 - accepted
+    assert tuner.errors.outputs == ()
+
+
+def test_curves_show_the_sweep_and_the_observed_band(tuner):
+    names = [trace.name for trace in tuner.curves.data]
+    assert names == ["entropy_diff 5-95 %", "entropy_diff median", "observed entropy_diff (high)"]
+    assert list(tuner.curves.data[1].x) == [0.25, 0.5, 1.0, 2.0]
+
+
+def test_reference_seed_and_observed_frame(tuner, tiny_model):
+    first = np.array(tuner.images.data[0].z)
+    tuner.seed.value = 7
+    assert not np.array_equal(first, np.array(tuner.images.data[0].z))
+    tuner.frame.value = "observed frame 2"
+    assert tuner.result.attrs["n_samples"] == 4 and tuner.errors.outputs == ()
+    assert 2 in tuner._observed_latents
+
+
+def test_channel_change_only_redraws(tuner):
+    result = tuner.result
+    tuner.channel.value = "background"
+    assert tuner.result is result
+    expected = result.images.isel(reference=0, sample=0).sel(channel="background").values
+    np.testing.assert_allclose(np.array(tuner.images.data[0].z), expected)
+
+
+def test_handler_errors_are_shown_in_the_panel(tiny_model):
+    tuner = GammaTuner(tiny_model, metrics=[EntropyDiff()], filters="iou >= 0.5", gammas=[0.5, 1.0],
+                       n_samples=2, curve_size=(2, 2))  # fmt: skip
+    assert tuner.status.value.startswith("error: KeyError")
+    assert any("add that metric" in out["text"] for out in tuner.errors.outputs)
+
+
+def test_tuner_on_volumes_slices_and_projects(tiny_model_3d):
+    tuner = GammaTuner(tiny_model_3d, metrics=[IoU(threshold=1.0), MassDeviation(threshold=1.0)], gammas=[0.5, 1.0],
+                       n_samples=2, curve_size=(2, 2))  # fmt: skip
+    assert np.array(tuner.images.data[0].z).shape == (16, 16)
+    sliced = np.array(tuner.images.data[0].z)
+    tuner.view.value = "projection"
+    projected = tuner.result.images.isel(reference=0, sample=0).sel(channel="Cu").mean("z").values
+    np.testing.assert_allclose(np.array(tuner.images.data[0].z), projected, rtol=1e-6)
+    assert not np.allclose(sliced, projected)
+    assert tuner.errors.outputs == ()
+
+
+def test_browser_steps_through_references(tiny_model):
+    ds = sample_variations(tiny_model, 3, 5, 1.0, rng=0, metrics=[EntropyDiff()], filters=EntropyDiff() <= 0.05,
+                           keep_images="all", keep_mean=True)  # fmt: skip
+    browser = VariationBrowser(ds, columns=3)
+    assert len(browser.images.data) == 7  # 6 samples + the mean
+    browser.reference.value = 2
+    np.testing.assert_allclose(
+        np.array(browser.images.data[0].z), ds.images.isel(reference=2, sample=0).sel(channel="particle")
+    )
+    np.testing.assert_allclose(
+        np.array(browser.images.data[-1].z), ds.valid_mean.isel(reference=2).sel(channel="particle"), rtol=1e-6
+    )
+    np.testing.assert_allclose(browser.histograms.data[1].x, ds.entropy_diff.isel(reference=2, sample=slice(1, None)))
+    assert f"accepted {int(ds.n_accepted[2])}/5" in browser.status.value
+    assert browser.errors.outputs == ()
+
+
+def test_browser_without_images_still_shows_histograms(tiny_model):
+    ds = sample_variations(tiny_model, 2, 3, 1.0, rng=0, metrics=[EntropyDiff()])
+    browser = VariationBrowser(ds)
+    assert browser.histograms.data[0].name == "entropy_diff: all"
+    with pytest.raises(ValueError, match="sample_variations dataset"):
+        VariationBrowser(ds.drop_vars("valid"))
