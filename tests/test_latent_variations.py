@@ -150,3 +150,19 @@ def test_filters_combine_and_parse():
     assert not Criterion("a", ">", 0)(xr.Dataset({"a": ("x", [np.nan])})).item()  # NaN never passes
     with pytest.raises(ValueError, match="cannot read the filter term"):
         as_filter("a == 1")
+
+
+def test_peak_memory_is_bounded_by_the_chunk_not_the_run(tiny_model):
+    import tracemalloc
+
+    def peak(n_references):
+        tracemalloc.start()
+        sample_variations(tiny_model, n_references, 16, 1.0, rng=0, metrics=[EntropyDiff()], chunk=4)
+        _, top = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        return top
+
+    image_bytes = 17 * 2 * 16 * 16 * 4  # one reference's samples, float32
+    small, large = peak(8), peak(128)
+    # holding every image of the large run would add 120 references' worth (about 4 MB)
+    assert large - small < 20 * image_bytes, (small, large)
