@@ -1,5 +1,20 @@
 """Descriptors of material variations: rigid motion and slit widths (Ta), traces (NP), composition (brass)."""
 
+from .composition import channel_iqr, radial_profile, variation_descriptor, variation_mass_ratios
+from .rigid import consecutive_iou, match_rigid, order_sequence, track_slit_widths
 from .slits import measure_slit_width
+from .traces import extract_traces, trace_descriptors
 
-__all__ = ["measure_slit_width"]
+__all__ = [
+    "channel_iqr",
+    "consecutive_iou",
+    "extract_traces",
+    "match_rigid",
+    "measure_slit_width",
+    "order_sequence",
+    "radial_profile",
+    "trace_descriptors",
+    "track_slit_widths",
+    "variation_descriptor",
+    "variation_mass_ratios",
+]

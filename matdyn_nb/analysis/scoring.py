@@ -1,0 +1,84 @@
+"""Scores of a grouping against ground-truth labels (twins.md §2.6 item 9, §3.6, §5)."""
+
+import numpy as np
+import xarray as xr
+from scipy.optimize import linear_sum_assignment
+from sklearn.metrics import adjusted_rand_score
+from sklearn.metrics.cluster import contingency_matrix
+
+from ._table import labels
+
+__all__ = ["score_groups"]
+
+
+def score_groups(groups, truth, *, dim: str = "item") -> xr.Dataset:
+    """Agreement of groups (e.g. clusters) with true labels (e.g. planted modes, stages, regimes).
+
+    Parameters
+    ----------
+    groups
+        One label per item: a DataArray over ``dim``, an array, or the Dataset of
+        :func:`cluster`.
+    truth
+        The true label of every item, same length and order (DataArrays are aligned on
+        ``dim`` and must have the same coords there).
+    dim
+        The dim that enumerates the items.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``ari``: adjusted Rand index (1 for identical partitions, about 0 for random
+        ones); ``contingency`` (group, truth): item counts; ``matched_group`` (truth): the
+        group matched to each true label by the Hungarian algorithm (maximising the
+        matched items; -1, or "" for string labels, where there are more labels than groups); ``recall`` (truth):
+        the fraction of each true label's items in its matched group; ``accuracy``: the
+        fraction of all items in matched pairs.
+
+    Examples
+    --------
+    >>> s = score_groups([0, 0, 1, 1, 2], ["b", "b", "a", "a", "a"])
+    >>> float(s.ari), s.recall.values.tolist()
+    (0.5454545454545454, [0.6666666666666666, 1.0])
+    """
+    g = labels(groups, dim, "groups")
+    t = labels(truth, dim, "truth")
+    if g.sizes[dim] != t.sizes[dim]:
+        raise ValueError(f"groups has {g.sizes[dim]} labels but truth has {t.sizes[dim]}; give one of each per item")
+    if dim in g.coords and dim in t.coords:
+        try:
+            xr.align(g, t, join="exact")
+        except ValueError as err:
+            raise ValueError(f"groups and truth label different items along {dim!r}; select the same items") from err
+    gv, tv = g.values, t.values
+    if gv.size < 2:
+        raise ValueError(f"scoring needs at least 2 items, got {gv.size}")
+    group_names, truth_names = np.unique(gv), np.unique(tv)
+    table = contingency_matrix(tv, gv).T  # [group, truth]
+    rows, cols = linear_sum_assignment(table, maximize=True)
+    matched = np.full(truth_names.size, -1)
+    matched[cols] = rows
+    truth_count = table.sum(axis=0)
+    missing = -1 if np.issubdtype(group_names.dtype, np.number) else ""
+    hits = np.where(matched >= 0, table[np.maximum(matched, 0), np.arange(truth_names.size)], 0)
+    return xr.Dataset(
+        {
+            "ari": ((), adjusted_rand_score(tv, gv), {"long_name": "adjusted Rand index", "units": "1"}),
+            "contingency": (("group", "truth"), table, {"long_name": "items per (group, true label)", "units": "1"}),
+            "matched_group": (
+                "truth",
+                np.where(matched >= 0, group_names[np.maximum(matched, 0)], missing),
+                {"long_name": "group matched to the true label (Hungarian)"},
+            ),
+            "recall": (
+                "truth",
+                hits / truth_count,
+                {"long_name": "recall of the true label in its group", "units": "1"},
+            ),
+            "accuracy": ((), hits.sum() / gv.size, {"long_name": "fraction of items in matched pairs", "units": "1"}),
+        },
+        coords={
+            "group": ("group", group_names, {"long_name": "group label"}),
+            "truth": ("truth", truth_names, {"long_name": "true label"}),
+        },
+    )

@@ -1,0 +1,726 @@
+"""Rigid-motion descriptors of the Ta test chart (twins.md §1.8, paper §3.2 / Fig. 3-4).
+
+Template matching by normalised cross-correlation (NCC) gives each image's shift and
+rotation relative to a reference; the shifts or angles order a variation's samples post hoc
+into a translation or a rotation sequence; consecutive images of a sequence are compared by
+the IOU of their Ta masks; the slits of the reference are followed through the sequence and
+their widths measured.
+
+Motion convention: the reference, rotated by ``rotation`` degrees about the image centre
+``c = ((ny - 1) / 2, (nx - 1) / 2)`` (counter-clockwise as displayed, as
+:func:`matdyn_nb.data.rotate_augment` rotates) and then shifted by ``(shift_y_px,
+shift_x_px)``, overlays the image: a reference pixel ``p`` (row, col) lands on
+``c + R(rotation) (p - c) + shift``.
+"""
+
+import numpy as np
+import xarray as xr
+from scipy import ndimage
+from skimage.feature import match_template
+from skimage.filters import threshold_otsu
+
+from .._version import __version__
+from ..data import pixel_sizes
+from ..metrics import iou
+from .slits import measure_slit_width
+
+__all__ = ["consecutive_iou", "match_rigid", "order_sequence", "track_slit_widths"]
+
+_RIGID_NCC = 0.9  # twins.md §1.8: rigid = NCC >= 0.9 after the best shift and rotation
+_MOTION_VARS = ("shift_y_px", "shift_x_px", "rotation")
+_KINDS = ("auto", "translation", "rotation")
+_SLIT_VARS = ("slit_row_px", "slit_col_px")
+
+# least-squares quadratic a + b y + c x + d y^2 + e xy + f x^2 through a 3 x 3 neighbourhood
+_QY, _QX = (g.ravel() for g in np.mgrid[-1:2, -1:2])
+_QUAD_FIT = np.linalg.pinv(np.stack([np.ones(9), _QY, _QX, _QY**2, _QY * _QX, _QX**2], axis=1))
+
+
+def _image_stack(images, channel: str | None, what: str) -> xr.DataArray:
+    """``images`` as a DataArray ``(..., y, x)`` of one channel."""
+    if not isinstance(images, xr.DataArray):
+        raise TypeError(
+            f"{what} must be an xarray.DataArray with dims (..., 'y', 'x'), got {type(images).__name__}; "
+            "wrap a numpy array with matdyn_nb.data.as_stack"
+        )
+    missing = [d for d in ("y", "x") if d not in images.dims]
+    if missing:
+        raise ValueError(f"{what} lack the dims {missing}; pass a DataArray with dims (..., 'y', 'x')")
+    if "channel" in images.dims:
+        if channel is not None:
+            names = list(images["channel"].values)
+            if channel not in names:
+                raise ValueError(f"channel {channel!r} is not in the {what}' channels {names}")
+            images = images.sel(channel=channel, drop=True)
+        elif images.sizes["channel"] == 1:
+            images = images.isel(channel=0, drop=True)
+        else:
+            raise ValueError(
+                f"{what} have {images.sizes['channel']} channels {list(images['channel'].values)}; "
+                "pick one with channel=<name>"
+            )
+    if images.sizes["y"] < 3 or images.sizes["x"] < 3:
+        raise ValueError(f"{what} must be at least 3 x 3 px, got {images.sizes['y']} x {images.sizes['x']}")
+    empty = [d for d in images.dims if images.sizes[d] == 0]
+    if empty:
+        raise ValueError(f"{what} have no entries along {empty}")
+    return images.transpose(..., "y", "x")
+
+
+def _leading(images: xr.DataArray) -> tuple[str, ...]:
+    return tuple(d for d in images.dims if d not in ("y", "x"))
+
+
+def _leading_coords(images: xr.DataArray) -> dict:
+    return {name: c for name, c in images.coords.items() if not {"y", "x"} & set(c.dims)}
+
+
+def _angle_grid(angles) -> np.ndarray:
+    grid = np.unique(np.asarray(angles, float).ravel())
+    if grid.size == 0:
+        raise ValueError("angles is empty; pass the rotation grid in degrees, e.g. np.arange(-30, 30.25, 0.25)")
+    if not np.all(np.isfinite(grid)):
+        raise ValueError(f"angles must be finite degrees, got {angles}")
+    return grid
+
+
+def _template_region(shape: tuple[int, int], template, support) -> tuple[int, int, int, int]:
+    """``(row0, row1, col0, col1)`` of the template in the reference.
+
+    By default the largest square about the image centre that stays inside the image at
+    any rotation; with a support, the largest such square about the support's innermost
+    point (so a fixed beam edge never enters the template and pins the match at zero shift).
+    """
+    ny, nx = shape
+    if template is not None:
+        if support is not None:
+            raise ValueError("pass either template= or support=, not both: the support only places the template")
+        if not (isinstance(template, tuple) and len(template) == 2 and all(isinstance(s, slice) for s in template)):
+            raise ValueError(f"template must be a (slice_y, slice_x) region of the reference, got {template!r}")
+        (r0, r1, sy), (c0, c1, sx) = template[0].indices(ny), template[1].indices(nx)
+        if sy != 1 or sx != 1 or r1 - r0 < 3 or c1 - c0 < 3:
+            raise ValueError(f"template must be a contiguous region of at least 3 x 3 px, got {template!r}")
+        return r0, r1, c0, c1
+    if support is None:
+        # corners of a side-s square rotated by any angle stay within (s - 1) / sqrt(2) of its centre
+        n = min(ny, nx)
+        side = int(np.floor(1 + (n - 1) / np.sqrt(2)))
+        side -= (side - n) % 2  # same parity as the image: centred exactly
+        if side < 3:
+            raise ValueError(f"images of {ny} x {nx} px leave no room for a template; match images of at least 5 px")
+        r0, c0 = (ny - side) // 2, (nx - side) // 2
+        return r0, r0 + side, c0, c0 + side
+    if isinstance(support, xr.DataArray):
+        support = support.transpose(..., "y", "x").values
+    mask = np.asarray(support, float).squeeze()
+    if mask.shape != (ny, nx):
+        raise ValueError(f"support must be one (y, x) mask of the reference's shape {(ny, nx)}, got {mask.shape}")
+    inside = np.pad(mask >= 0.5, 1)
+    depth = ndimage.distance_transform_edt(inside)[1:-1, 1:-1]
+    if depth.max() < 3:
+        raise ValueError("support holds no 3 x 3 px region; pass the probe support (1 inside, 0 outside)")
+    rows, cols = np.nonzero(depth == depth.max())
+    k = np.argmin((rows - (ny - 1) / 2) ** 2 + (cols - (nx - 1) / 2) ** 2)
+    half = int(np.floor((depth.max() - 1) / np.sqrt(2)))
+    row, col = int(rows[k]), int(cols[k])
+    return row - half, row + half + 1, col - half, col + half + 1
+
+
+def _rotated_templates(reference: np.ndarray, region: tuple[int, int, int, int], angles: np.ndarray) -> np.ndarray:
+    """The template region rotated about its centre by each angle, ``(angle, h, w)`` (bicubic)."""
+    r0, r1, c0, c1 = region
+    cy, cx = (r0 + r1 - 1) / 2, (c0 + c1 - 1) / 2
+    qy, qx = np.mgrid[r0:r1, c0:c1] - np.array([cy, cx])[:, None, None]
+    a = np.deg2rad(angles)[:, None, None]
+    # a template pixel q shows the reference at R(-angle) q: the inverse of rotate_augment's rotation
+    sy = cy + qy * np.cos(a) + qx * np.sin(a)
+    sx = cx + qx * np.cos(a) - qy * np.sin(a)
+    ny, nx = reference.shape
+    if sy.min() < 0 or sx.min() < 0 or sy.max() > ny - 1 or sx.max() > nx - 1:
+        raise ValueError(
+            f"the template rows {r0}:{r1}, cols {c0}:{c1} rotated by up to {np.abs(angles).max():g} deg leave "
+            f"the {ny} x {nx} reference; take a smaller or more central template, or a narrower angles range"
+        )
+    return ndimage.map_coordinates(reference, [sy, sx], order=3, mode="nearest")
+
+
+def _peak(ncc: np.ndarray, refine: bool) -> tuple[float, float, float, float]:
+    """Row, column, refined and sampled value of the NCC maximum.
+
+    With ``refine``, a quadratic is fitted to the 3 x 3 neighbourhood of the sampled
+    maximum and its maximum over that neighbourhood is taken. Angles are compared by this
+    refined value: the sampled maximum alone favours angles that happen to align edges with
+    the pixel grid (a bias of about 0.2 deg at a third of a pixel shift).
+    """
+    i, j = np.unravel_index(np.argmax(ncc), ncc.shape)
+    sampled = float(ncc[i, j])
+    if not refine or not (0 < i < ncc.shape[0] - 1 and 0 < j < ncc.shape[1] - 1):
+        return float(i), float(j), sampled, sampled
+    (dy, dx), value = _box_maximum(_QUAD_FIT @ ncc[i - 1 : i + 2, j - 1 : j + 2].ravel())
+    return i + dy, j + dx, value, sampled
+
+
+def _box_maximum(coef: np.ndarray) -> tuple[np.ndarray, float]:
+    """Maximum of ``a + b y + c x + d y^2 + e xy + f x^2`` over ``[-1, 1]^2``: the vertex, or a point on an edge.
+
+    Along a slit or a bar the NCC barely changes, so the peak is a ridge whose vertex can
+    fall far outside the neighbourhood; the bounded maximum still gives a position and a
+    value comparable across angles.
+    """
+    a, by, bx, dyy, dxy, dxx = coef
+    candidates = []
+    hessian = np.array([[2 * dyy, dxy], [dxy, 2 * dxx]])
+    if np.all(np.linalg.eigvalsh(hessian) < 0):
+        vertex = -np.linalg.solve(hessian, [by, bx])
+        if np.all(np.abs(vertex) <= 1):
+            candidates.append(vertex)
+    for s in (-1.0, 1.0):
+        for axis, (slope, curvature) in enumerate(((bx + dxy * s, dxx), (by + dxy * s, dyy))):
+            free = [-1.0, 1.0] if curvature >= 0 else [float(np.clip(-slope / (2 * curvature), -1, 1))]
+            candidates += [(s, t) if axis == 0 else (t, s) for t in free]
+    y, x = np.array(candidates, float).T
+    values = a + by * y + bx * x + dyy * y**2 + dxy * x * y + dxx * x**2
+    k = int(np.argmax(values))
+    return np.array([y[k], x[k]]), float(values[k])
+
+
+def _vertex(x: np.ndarray, y: np.ndarray) -> float:
+    """Abscissa of the vertex of the parabola through three points (clipped to their span)."""
+    (x0, x1, x2), (y0, y1, y2) = x, y
+    den = (x0 - x1) * (x0 - x2) * (x1 - x2)
+    a = (x2 * (y1 - y0) + x1 * (y0 - y2) + x0 * (y2 - y1)) / den
+    if a >= 0:
+        return float(x1)
+    b = (x2**2 * (y0 - y1) + x1**2 * (y2 - y0) + x0**2 * (y1 - y2)) / den
+    return float(np.clip(-b / (2 * a), x0, x2))
+
+
+def _match_one(image: np.ndarray, templates: np.ndarray, angles: np.ndarray, stride: int, refine: bool):
+    """Best (row, col) of the template's top-left corner, its peak NCC and angle, coarse to fine over angles."""
+    peaks: dict[int, tuple[float, float, float, float]] = {}
+
+    def score(k: int) -> None:
+        if k not in peaks:
+            peaks[k] = _peak(match_template(image, templates[k]), refine)
+
+    def best() -> int:
+        return max(peaks, key=lambda k: peaks[k][2])
+
+    for k in np.unique(np.r_[np.arange(0, angles.size, stride), angles.size - 1]):
+        score(k)
+    b = best()
+    for k in range(max(b - stride, 0), min(b + stride + 1, angles.size)):
+        score(k)
+    b = best()
+    angle = float(angles[b])
+    if refine and 0 < b < angles.size - 1:
+        angle = _vertex(angles[b - 1 : b + 2], np.array([peaks[k][2] for k in (b - 1, b, b + 1)]))
+    row, col, value, sampled = peaks[b]
+    # report the refined peak, never below what was sampled nor above 1
+    return row, col, float(np.clip(value, sampled, 1.0)), angle
+
+
+def match_rigid(
+    images: xr.DataArray,
+    reference: xr.DataArray,
+    *,
+    angles=None,
+    refine: bool = True,
+    template: tuple[slice, slice] | None = None,
+    support=None,
+    channel: str | None = None,
+    coarse_step: float = 1.0,
+) -> xr.Dataset:
+    """Shift and rotation that map the reference onto each image, by template matching.
+
+    A template cut from the reference is rotated through the ``angles`` grid and matched
+    against each image by normalised cross-correlation (``skimage.feature.match_template``);
+    the angle with the highest NCC peak wins, and the shift is the position of that peak.
+    Angles are searched coarse to fine: every ``coarse_step`` degrees first, then every grid
+    angle within ``coarse_step`` of the best. With ``refine``, the shift is the maximum of a
+    quadratic fitted to the 3 x 3 NCC neighbourhood of the peak, and the angle the vertex of
+    the parabola through the peak NCC of the best grid angle and its two neighbours
+    (twins.md §1.8).
+
+    The result follows the module's motion convention: the reference rotated by
+    ``rotation`` about the image centre, then shifted by ``shift``, overlays the image.
+
+    Parameters
+    ----------
+    images
+        Images ``(..., [channel,] y, x)``, e.g. ``(frame, channel, y, x)`` or
+        ``(reference, sample, channel, y, x)``; the leading dims are kept.
+    reference
+        The reference image ``([channel,] y, x)``, of the images' ``(y, x)`` shape; it may
+        carry some of the images' leading dims (e.g. ``reference``), each image then being
+        matched against its own reference.
+    angles
+        Grid of template rotations in degrees; default -30 to 30 in 0.25 steps (twins.md §1.8).
+    refine
+        Refine the shift below a pixel and the angle below the grid step; else whole pixels
+        and grid angles.
+    template
+        ``(slice_y, slice_x)`` region of the reference to use as the template, rotated about
+        its centre. Default: the largest central square that stays inside the image at any
+        rotation (44 px of a 64 px image), which leaves a search range of +-10 px.
+    support
+        ``(y, x)`` mask of the reference where the image is meaningful (the probe support,
+        1 inside); the default template is then the largest square centred on the support's
+        innermost point that stays inside it at any rotation.
+    channel
+        Channel name, when the images have several channels.
+    coarse_step
+        Step in degrees of the first pass over ``angles``; 0 searches every grid angle.
+
+    Returns
+    -------
+    xarray.Dataset
+        Over the images' leading dims: ``shift_y_px``, ``shift_x_px`` (px), ``shift_y``,
+        ``shift_x`` (the units of the spatial coords, e.g. nm), ``rotation`` (degree,
+        counter-clockwise as displayed), ``ncc`` (peak NCC) and ``rigid`` (``ncc >= 0.9``,
+        the paper's rigid criterion). ``attrs`` record the template region, its radius and
+        the search grid.
+
+    Examples
+    --------
+    >>> from matdyn_nb.twins import ta_chart
+    >>> ds = ta_chart("crop64", rng=0, n_frames=4)  # one frame and two rotated copies
+    >>> m = match_rigid(ds.images, ds.images.isel(frame=0))
+    >>> bool(abs(m.rotation - ds.angle).max() < 0.5)
+    True
+    """
+    images = _image_stack(images, channel, "images")
+    reference = _image_stack(reference, channel, "reference")
+    shape = (images.sizes["y"], images.sizes["x"])
+    if (reference.sizes["y"], reference.sizes["x"]) != shape:
+        raise ValueError(
+            f"reference is {reference.sizes['y']} x {reference.sizes['x']} px but the images are "
+            f"{shape[0]} x {shape[1]} px; pass a reference of the images' (y, x) shape"
+        )
+    lead, ref_lead = _leading(images), _leading(reference)
+    shared = [d for d in ref_lead if d in lead and reference.sizes[d] == images.sizes[d]]
+    if len(shared) != len(ref_lead):
+        raise ValueError(
+            f"reference has the leading dims {dict((d, reference.sizes[d]) for d in ref_lead)}, which the images "
+            f"{dict(images.sizes)} do not all have; pass one (y, x) reference, or one per index of an images' dim"
+        )
+    grid = _angle_grid(angles if angles is not None else np.arange(-30, 30.25, 0.25))
+    if coarse_step < 0:
+        raise ValueError(f"coarse_step must be >= 0 degrees, got {coarse_step}")
+    spacing = float(np.median(np.diff(grid))) if grid.size > 1 else 1.0
+    stride = max(int(round(coarse_step / spacing)), 1)
+    region = _template_region(shape, template, support)
+    r0, r1, c0, c1 = region
+    offset = np.array([(r0 + r1 - 1) / 2 - (shape[0] - 1) / 2, (c0 + c1 - 1) / 2 - (shape[1] - 1) / 2])
+
+    rest = [d for d in lead if d not in ref_lead]
+    ordered = images.transpose(*ref_lead, *rest, "y", "x")
+    ref_values = reference.transpose(*ref_lead, "y", "x").values.reshape((-1,) + shape)
+    n_rest = int(np.prod([images.sizes[d] for d in rest]))
+    out = np.empty((ref_values.shape[0], n_rest, 4))
+    for i, ref in enumerate(ref_values):
+        templates = _rotated_templates(np.asarray(ref, float), region, grid)
+        index = dict(zip(ref_lead, np.unravel_index(i, [images.sizes[d] for d in ref_lead]), strict=True))
+        block = np.asarray(ordered.isel(index).values, float).reshape((n_rest,) + shape)
+        for j, image in enumerate(block):
+            row, col, value, angle = _match_one(image, templates, grid, stride, refine)
+            a = np.deg2rad(angle)
+            rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+            # the template turned about its own centre; move the turn to the image centre
+            shift = np.array([row - r0, col - c0]) + offset - rot @ offset
+            out[i, j] = shift[0], shift[1], angle, value
+    out = out.reshape([images.sizes[d] for d in (*ref_lead, *rest)] + [4])
+
+    size = pixel_sizes(images)
+    units = images["x"].attrs.get("units", "px")
+    dims = (*ref_lead, *rest)
+    ds = xr.Dataset(
+        {
+            "shift_y_px": (dims, out[..., 0], {"units": "px", "long_name": "shift along y"}),
+            "shift_x_px": (dims, out[..., 1], {"units": "px", "long_name": "shift along x"}),
+            "shift_y": (dims, out[..., 0] * size["y"], {"units": units, "long_name": "shift along y"}),
+            "shift_x": (dims, out[..., 1] * size["x"], {"units": units, "long_name": "shift along x"}),
+            "rotation": (
+                dims,
+                out[..., 2],
+                {"units": "degree", "long_name": "rotation, counter-clockwise as displayed"},
+            ),
+            "ncc": (dims, out[..., 3], {"units": "1", "long_name": "peak normalised cross-correlation"}),
+            "rigid": (dims, out[..., 3] >= _RIGID_NCC, {"units": "1", "long_name": f"rigid (ncc >= {_RIGID_NCC})"}),
+        },
+        coords=_leading_coords(images),
+        attrs={
+            "method": "normalised cross-correlation, skimage.feature.match_template (twins.md §1.8)",
+            "motion_convention": "reference turned by `rotation` about the image centre, then shifted",
+            "rotation_center_px": [(shape[0] - 1) / 2, (shape[1] - 1) / 2],
+            "template_px": [r0, r1, c0, c1],
+            "template_radius_px": min(r1 - r0, c1 - c0) / 2,
+            "angles_deg": [float(grid[0]), float(grid[-1]), spacing],
+            "coarse_step_deg": float(coarse_step),
+            "refine": int(refine),
+            "rigid_threshold": _RIGID_NCC,
+            "matdyn_nb_version": __version__,
+        },
+    )
+    return ds.transpose(*lead)
+
+
+def _order_one(shift: np.ndarray, rotation: np.ndarray, kind: str, radius: float) -> tuple[np.ndarray, str]:
+    """Sequence order of one variation from its shifts ``(n, 2)`` and rotations ``(n,)``."""
+    centred = shift - shift.mean(axis=0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    axis = vt[0] * np.sign(vt[0][np.argmax(np.abs(vt[0]))])  # oriented to its larger component's + direction
+    along = centred @ axis
+    if kind == "auto":
+        # both spreads as a displacement in px: a turn moves the template's edge by radius * angle
+        kind = "rotation" if np.std(np.deg2rad(rotation)) * radius > np.std(along) else "translation"
+    key = along if kind == "translation" else rotation
+    return np.argsort(key, kind="stable"), kind
+
+
+def order_sequence(motion: xr.Dataset, *, kind: str = "auto", dim: str | None = None) -> xr.DataArray:
+    """The post-hoc order of a variation's samples into a translation or rotation sequence.
+
+    A translation sequence orders the samples by the projection of their shifts on the
+    shifts' first principal axis (oriented to the positive direction of its larger
+    component, e.g. +x for a chart moving along x); a rotation sequence orders them by
+    angle. ``"auto"`` picks, per sequence, the kind with the larger spread, both expressed
+    as a displacement in px: the SD of the projected shift against the SD of the angle (rad)
+    times the template radius (the displacement a turn causes at the template's edge).
+
+    Parameters
+    ----------
+    motion
+        The output of :func:`match_rigid`, e.g. over ``(reference, sample)`` or ``(frame,)``.
+    kind
+        ``"auto"``, ``"translation"`` or ``"rotation"``.
+    dim
+        The dim to order; default the last leading dim of ``motion`` (``sample``, ``frame``).
+
+    Returns
+    -------
+    xarray.DataArray
+        ``order`` over ``(..., position)``: the positions along ``dim`` in sequence order,
+        to pass to ``images.isel({dim: order})``; coord ``kind`` gives the kind chosen per
+        sequence and ``attrs["kind"]`` the kind of all of them (``"mixed"`` if they differ).
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> motion = xr.Dataset(
+    ...     {"shift_y_px": ("sample", [0.0, 0.1, 0.0]), "shift_x_px": ("sample", [2.0, 0.0, 1.0]),
+    ...      "rotation": ("sample", [0.0, 0.0, 0.0])}, attrs={"template_radius_px": 22})
+    >>> order_sequence(motion).values.tolist()
+    [1, 2, 0]
+    """
+    if kind not in _KINDS:
+        raise ValueError(f"kind must be one of {_KINDS}, got {kind!r}")
+    missing = [v for v in _MOTION_VARS if v not in motion]
+    if missing:
+        raise ValueError(f"motion lacks {missing}; pass the output of match_rigid")
+    lead = motion["rotation"].dims
+    if dim is None:
+        if not lead:
+            raise ValueError("motion has no leading dim to order; pass match_rigid's output over several images")
+        dim = lead[-1]
+    if dim not in lead:
+        raise ValueError(f"dim {dim!r} is not a dim of motion {lead}")
+    radius = motion.attrs.get("template_radius_px")
+    if kind == "auto" and radius is None:
+        raise ValueError("motion lacks attrs['template_radius_px'] (set by match_rigid); pass kind explicitly")
+    rest = [d for d in lead if d != dim]
+    ordered = motion[list(_MOTION_VARS)].transpose(*rest, dim)
+    n = motion.sizes[dim]
+    shape = [motion.sizes[d] for d in rest]
+    shift = np.stack([ordered.shift_y_px.values, ordered.shift_x_px.values], axis=-1).reshape(-1, n, 2)
+    rotation = ordered.rotation.values.reshape(-1, n)
+    positions = np.empty((shift.shape[0], n), int)
+    kinds = np.empty(shift.shape[0], object)
+    for i in range(shift.shape[0]):
+        positions[i], kinds[i] = _order_one(shift[i], rotation[i], kind, radius)
+    chosen = set(kinds)
+    # scalar coords are left out: they would clash with a dim of that name in images.isel({dim: order})
+    coords = {name: c for name, c in motion.coords.items() if c.dims and dim not in c.dims}
+    coords["kind"] = (rest, kinds.reshape(shape).astype(str), {"long_name": "sequence kind"})
+    return xr.DataArray(
+        positions.reshape(shape + [n]),
+        dims=(*rest, "position"),
+        coords=coords,
+        name="order",
+        attrs={
+            "units": "1",
+            "long_name": f"position along {dim} in sequence order",
+            "dim": dim,
+            "kind": chosen.pop() if len(chosen) == 1 else "mixed",
+            "requested_kind": kind,
+        },
+    )
+
+
+def _sequence_positions(images: xr.DataArray, order, dim: str | None) -> tuple[str, xr.DataArray]:
+    """The sequence dim of ``images`` and the positions along it in sequence order (dims ``(..., seq)``)."""
+    lead = _leading(images)
+    if dim is None and isinstance(order, xr.DataArray):
+        dim = order.attrs.get("dim")
+    if dim is None:
+        if not lead:
+            raise ValueError("images hold one image; pass a sequence (..., y, x) with a leading dim such as frame")
+        dim = lead[-1]
+    if dim not in lead:
+        raise ValueError(f"dim {dim!r} is not a leading dim of the images {lead}")
+    if order is None:
+        return dim, xr.DataArray(np.arange(images.sizes[dim]), dims="position")
+    if not isinstance(order, xr.DataArray):
+        order = xr.DataArray(np.asarray(order, int), dims="position")
+    if order.dims[-1] in lead:
+        raise ValueError(
+            f"order's last dim {order.dims[-1]!r} must be a new dim (e.g. 'position'), not one of the images' dims"
+        )
+    return dim, order.drop_vars(list(order.coords))
+
+
+def _ta_mask(phase: np.ndarray, inside: np.ndarray) -> np.ndarray:
+    """Ta pixels of one phase image: below the Otsu threshold of the phase inside the support."""
+    values = phase[inside]
+    if values.size == 0 or np.ptp(values) == 0:
+        return np.zeros(phase.shape, bool)
+    return (phase < threshold_otsu(values)) & inside
+
+
+def consecutive_iou(
+    images: xr.DataArray,
+    *,
+    order=None,
+    support=None,
+    dim: str | None = None,
+    channel: str | None = None,
+) -> xr.DataArray:
+    """IOU of the Ta masks of consecutive images of a sequence (paper Fig. 4a, twins.md §1.8).
+
+    Each image is binarised inside the support: Ta is the phase below the Otsu threshold of
+    the image's phase inside the support. Consecutive images (in ``order``) are compared by
+    :func:`matdyn_nb.metrics.iou`.
+
+    Parameters
+    ----------
+    images
+        Phase images ``(..., [channel,] y, x)`` with Ta negative, e.g. ``(frame, channel, y, x)``
+        or ``(reference, sample, channel, y, x)``.
+    order
+        Positions along ``dim`` in sequence order, e.g. :func:`order_sequence`'s output (its
+        last dim is the sequence); default the images' own order.
+    support
+        Mask where the phase is meaningful (1 inside), ``(y, x)`` or with some of the images'
+        leading dims (e.g. the twin's rotated support per frame); default every pixel.
+    dim
+        The sequence dim; default the one ``order`` was made for, else the images' last
+        leading dim.
+    channel
+        Channel name, when the images have several channels.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``iou`` over ``(..., pair)``, pair ``k`` comparing sequence images ``k`` and ``k + 1``;
+        coords ``first`` and ``second`` give their positions along ``dim``.
+
+    Examples
+    --------
+    >>> from matdyn_nb.twins import ta_chart
+    >>> ds = ta_chart("crop64", rng=0, n_frames=12, n_rotations=0)
+    >>> consecutive_iou(ds.images).sizes["pair"]
+    2
+    """
+    images = _image_stack(images, channel, "images")
+    dim, positions = _sequence_positions(images, order, dim)
+    seq = positions.dims[-1]
+    if positions.sizes[seq] < 2:
+        raise ValueError(f"a sequence needs at least 2 images, got {positions.sizes[seq]}")
+    phase = images.isel({dim: positions}).transpose(..., seq, "y", "x")
+    if support is None:
+        inside = np.ones(phase.shape, bool)
+    else:
+        support = support if isinstance(support, xr.DataArray) else xr.DataArray(np.asarray(support), dims=("y", "x"))
+        extra = set(support.dims) - set(images.dims)
+        if extra or support.sizes.get("y") != images.sizes["y"] or support.sizes.get("x") != images.sizes["x"]:
+            raise ValueError(
+                f"support {dict(support.sizes)} must be a (y, x) mask of the images' shape, optionally over some "
+                f"of the images' leading dims {dict(images.sizes)}"
+            )
+        if dim in support.dims:
+            support = support.isel({dim: positions})
+        bare = phase.drop_vars(list(phase.coords))
+        _, support = xr.broadcast(bare, support.drop_vars(list(support.coords)))
+        inside = np.asarray(support.transpose(*phase.dims).values) >= 0.5
+    values = np.asarray(phase.values, float)
+    masks = np.empty(values.shape, bool)
+    for idx in np.ndindex(values.shape[:-2]):
+        masks[idx] = _ta_mask(values[idx], inside[idx])
+    first = positions.isel({seq: slice(None, -1)}).rename({seq: "pair"})
+    second = positions.isel({seq: slice(1, None)}).rename({seq: "pair"})
+    coords = {name: c for name, c in phase.coords.items() if not {seq, "y", "x"} & set(c.dims)}
+    return xr.DataArray(
+        iou(masks[..., :-1, :, :], masks[..., 1:, :, :], ndim=2),
+        dims=(*phase.dims[:-3], "pair"),
+        coords={**coords, "first": first.variable, "second": second.variable},
+        name="iou",
+        attrs={
+            "units": "1",
+            "long_name": "IOU of the Ta masks of consecutive images",
+            "mask": "phase below the Otsu threshold inside the support",
+            "dim": dim,
+        },
+    )
+
+
+def _reference_slits(slits: xr.Dataset) -> xr.Dataset:
+    """The slits of the reference with a centre (padded slots of the twin's table dropped)."""
+    missing = [v for v in _SLIT_VARS if v not in slits]
+    if missing:
+        raise ValueError(
+            f"slits lacks {missing}; pass a Dataset over 'slit' with slit_row_px, slit_col_px (and optionally "
+            "slit_angle_deg, slit_label), e.g. the twin's truth of the reference: ds.isel(frame=0)"
+        )
+    names = [v for v in (*_SLIT_VARS, "slit_angle_deg", "slit_label", "slit_id") if v in slits]
+    table = slits[names]
+    bad = {v: table[v].dims for v in names if table[v].dims != ("slit",)}
+    if bad:
+        raise ValueError(
+            f"slit variables must have dims ('slit',), got {bad}; select the reference's, e.g. .isel(frame=0)"
+        )
+    keep = np.isfinite(table.slit_row_px.values) & np.isfinite(table.slit_col_px.values)
+    if not keep.any():
+        raise ValueError("slits holds no slit with a finite centre (slit_row_px, slit_col_px)")
+    table = table.isel(slit=np.flatnonzero(keep))
+    if "slit_angle_deg" not in table:
+        table["slit_angle_deg"] = ("slit", np.zeros(table.sizes["slit"]))
+    return table
+
+
+def track_slit_widths(
+    images: xr.DataArray,
+    slits: xr.Dataset,
+    *,
+    length_px: float,
+    width_px: float,
+    motion: xr.Dataset | None = None,
+    channel: str | None = None,
+    percentiles: tuple[float, float] = (5.0, 95.0),
+    polarity: str = "bright",
+) -> xr.Dataset:
+    """Slit widths across a sequence of images, each slit followed from the reference.
+
+    The slits are given where they are in the reference; each image's matched motion (from
+    :func:`match_rigid` against that reference) moves their centres and turns their axes,
+    and :func:`~matdyn_nb.descriptors.measure_slit_width` measures each moved slit: one
+    profile per pixel along it, width between the 50 % crossings (twins.md §1.8).
+
+    Parameters
+    ----------
+    images
+        Phase images ``(..., [channel,] y, x)`` with physical spatial coords (widths are in
+        their units; in px without coords).
+    slits
+        The reference's slits over a ``slit`` dim: ``slit_row_px``, ``slit_col_px`` (centre,
+        px), optionally ``slit_angle_deg`` (long axis from the y axis, counter-clockwise as
+        displayed; default 0), ``slit_label`` and ``slit_id``. The twin's truth of the
+        reference image fits as it is (``ds.isel(frame=0)``); slots without a centre are dropped.
+    length_px
+        Length along each slit over which profiles are taken (one per pixel).
+    width_px
+        Length of each profile across the slit; it should span both pads.
+    motion
+        :func:`match_rigid`'s output for these images, over the same leading dims; default
+        none (the slits are where they are in the reference).
+    channel
+        Channel name, when the images have several channels.
+    percentiles, polarity
+        As for :func:`~matdyn_nb.descriptors.measure_slit_width`.
+
+    Returns
+    -------
+    xarray.Dataset
+        Over ``(..., slit)``: ``width_mean`` and ``width_sd`` (over the profiles), ``n_rows``
+        (profiles with a width), and the measured slit's ``center_row_px``,
+        ``center_col_px`` and ``angle_deg``; ``width`` ``(..., slit, row)`` per profile, to
+        pool the spread over rows and images (the paper's 311 +- 13 nm).
+
+    Examples
+    --------
+    >>> from matdyn_nb.twins import ta_chart
+    >>> ds = ta_chart("crop64", rng=0, n_frames=8, n_rotations=0, x0_nm=1000.0)
+    >>> res = track_slit_widths(ds.images, ds.isel(frame=0), length_px=24, width_px=22)
+    >>> res.width_mean.dims
+    ('frame', 'slit')
+    """
+    images = _image_stack(images, channel, "images")
+    table = _reference_slits(slits)
+    lead = _leading(images)
+    shape = (images.sizes["y"], images.sizes["x"])
+    n_img = int(np.prod([images.sizes[d] for d in lead]))
+    if motion is None:
+        move = np.zeros((n_img, 3))
+    else:
+        missing = [v for v in _MOTION_VARS if v not in motion]
+        if missing:
+            raise ValueError(f"motion lacks {missing}; pass match_rigid's output for these images")
+        sizes = {d: motion.sizes[d] for d in motion["rotation"].dims}
+        if sizes != {d: images.sizes[d] for d in lead}:
+            raise ValueError(
+                f"motion is over {sizes} but the images' leading dims are {dict((d, images.sizes[d]) for d in lead)}; "
+                "pass match_rigid's output for these images"
+            )
+        move = np.stack([motion[v].transpose(*lead).values.ravel() for v in _MOTION_VARS], axis=-1)
+    size = pixel_sizes(images)["x"]
+    units = images["x"].attrs.get("units", "px")
+    centre = np.array([(shape[0] - 1) / 2, (shape[1] - 1) / 2])
+    ref_points = np.stack([table.slit_row_px.values, table.slit_col_px.values], axis=-1) - centre  # [slit, 2]
+    values = np.asarray(images.values, float).reshape((n_img,) + shape)
+    n_slit = table.sizes["slit"]
+    widths, stats = [], []
+    for i, (dy, dx, turn) in enumerate(move):
+        a = np.deg2rad(turn)
+        rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+        points = centre + ref_points @ rot.T + [dy, dx]
+        angles = table.slit_angle_deg.values + turn
+        for s in range(n_slit):
+            res = measure_slit_width(
+                values[i],
+                tuple(points[s]),
+                length_px=length_px,
+                width_px=width_px,
+                angle_deg=angles[s],
+                pixel_size=size,
+                percentiles=percentiles,
+                polarity=polarity,
+            )
+            widths.append(res.width.values)
+            stats.append((res.width_mean, res.width_sd, res.n_rows, points[s, 0], points[s, 1], angles[s]))
+    lead_shape = [images.sizes[d] for d in lead]
+    dims = (*lead, "slit")
+    stats = np.array(stats, float).reshape(lead_shape + [n_slit, 6])
+    label = {"units": units}
+    coords = {**_leading_coords(images), **{v: table[v] for v in ("slit_label", "slit_id") if v in table}}
+    return xr.Dataset(
+        {
+            "width": (
+                (*dims, "row"),
+                np.reshape(widths, lead_shape + [n_slit, -1]),
+                {**label, "long_name": "slit width per profile"},
+            ),
+            "width_mean": (dims, stats[..., 0], {**label, "long_name": "mean slit width over the profiles"}),
+            "width_sd": (dims, stats[..., 1], {**label, "long_name": "SD of the slit width over the profiles"}),
+            "n_rows": (dims, stats[..., 2].astype(int), {"units": "1", "long_name": "profiles with a width"}),
+            "center_row_px": (dims, stats[..., 3], {"units": "px", "long_name": "measured slit centre row"}),
+            "center_col_px": (dims, stats[..., 4], {"units": "px", "long_name": "measured slit centre column"}),
+            "angle_deg": (dims, stats[..., 5], {"units": "degree", "long_name": "measured slit axis angle"}),
+        },
+        coords={**coords, "row": ("row", res.row.values, res.row.attrs)},
+        attrs={
+            "method": "measure_slit_width at the reference slits moved by the matched motion (twins.md §1.8)",
+            "length_px": float(length_px),
+            "width_px": float(width_px),
+            "moved": int(motion is not None),
+            "matdyn_nb_version": __version__,
+        },
+    )
