@@ -47,3 +47,11 @@ def test_bad_arguments(stack2d):
         rotate_augment(stack2d, -1)
     with pytest.raises(StackError, match="max_angle"):
         rotate_augment(stack2d, 1, max_angle=0)
+
+
+def test_augmenting_an_augmented_stack_adds_angles(stack2d):
+    once = rotate_augment(stack2d, 1, 30, rng=0)
+    twice = rotate_augment(once, 1, 30, rng=1)
+    new = rotate_augment(once.assign_coords(angle=once.angle * 0), 1, 30, rng=1).angle.values
+    np.testing.assert_allclose(twice.angle.values, np.repeat(once.angle.values, 2) + new)
+    assert twice.source_frame.values.tolist() == np.repeat([0, 1, 2], 4).tolist()

@@ -96,12 +96,16 @@ def rotate_augment(
             "augmentation_seed": seed_attr(rng),
         },
     )
-    frame_coords = {
-        "frame": xr.Variable("frame", np.arange(source.size), stack.frame.attrs),
-        "source_frame": xr.Variable("frame", stack.frame.values[source], {"long_name": "source frame index"}),
-        "angle": xr.Variable("frame", angles.ravel(), {"units": "degree", "long_name": "rotation angle"}),
-    }
+    frame_coords = {}
     for name, coord in stack.coords.items():
         if coord.dims == ("frame",) and name != "frame":
             frame_coords[name] = xr.Variable("frame", coord.values[source], coord.attrs)
+    # a stack augmented before keeps its provenance: angles add up, sources stay the originals
+    earlier = stack.coords["angle"].values[source] if "angle" in stack.coords else 0.0
+    origin = stack.coords["source_frame"].values if "source_frame" in stack.coords else stack.frame.values
+    frame_coords.update(
+        frame=xr.Variable("frame", np.arange(source.size), stack.frame.attrs),
+        source_frame=xr.Variable("frame", origin[source], {"long_name": "source frame index"}),
+        angle=xr.Variable("frame", earlier + angles.ravel(), {"units": "degree", "long_name": "rotation angle"}),
+    )
     return check_stack(result.assign_coords(frame_coords))
