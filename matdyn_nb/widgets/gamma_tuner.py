@@ -101,7 +101,9 @@ class GammaTuner(widgets.VBox):
             value=start, min=min(gammas), max=max(gammas), step=0.05, description="gamma",
             continuous_update=False, readout_format=".2f",
         )  # fmt: skip
-        self.seed = widgets.BoundedIntText(value=0, min=0, max=2**31 - 1, description="reference seed")
+        self.seed = widgets.BoundedIntText(
+            value=0, min=0, max=2**31 - 1, description="reference seed", style={"description_width": "initial"}
+        )
         frames = [] if observed is None else list(range(observed.sizes["frame"]))
         self.frame = widgets.Dropdown(
             options=[_RANDOM] + [f"observed frame {f}" for f in frames], value=_RANDOM, description="reference"
@@ -168,7 +170,8 @@ class GammaTuner(widgets.VBox):
         for k, metric in enumerate(self.metrics[1:], start=2):
             layout[f"yaxis{k}"] = {"title": metric.name, "overlaying": "y", "side": "right"}
         figure.update_layout(
-            **layout, height=300, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="gamma",
+            **layout, height=340, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="gamma",
+            legend=dict(orientation="h", yanchor="top", y=-0.25, x=0),
             shapes=[dict(type="line", x0=self.gamma.value, x1=self.gamma.value, y0=0, y1=1, yref="paper",
                          line=dict(color="red"))],
         )  # fmt: skip
