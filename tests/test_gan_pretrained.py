@@ -10,7 +10,7 @@ from matdyn_nb.gan import available_pretrained, pretrained_model
 from matdyn_nb.gan.training import _fingerprint
 
 RUNS = Path(__file__).resolve().parents[1] / "scripts" / "runs"
-SHIPPED = ["brass-small", "nanoparticles-small"]
+SHIPPED = ["brass-small", "nanoparticles-small", "ta_chart-small"]
 
 
 def test_the_shipped_models_are_there():
