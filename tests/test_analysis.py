@@ -165,3 +165,20 @@ def test_errors_name_the_problem():
         group_summary(table, [0, 1])
     with pytest.raises(ValueError, match="feature dim"):
         map_to_stages(table, table.rename(item="frame").isel(feature=[0]), xr.DataArray([0, 0, 1, 1], dims="frame"))
+
+
+def test_enrichment_of_a_group_in_one_stage():
+    groups = ([0] * 6 + [1] * 6) * 3
+    stages = ([28] * 5 + [0] + [0] * 5 + [28]) * 3
+    scores = score_groups(groups, stages)
+    # half the items are day 28; group 0 holds 5 in 6 -> 5 / 3 of the expected count
+    np.testing.assert_allclose(scores.enrichment.sel(group=0, truth=28), 5 / 3)
+    np.testing.assert_allclose(scores.enrichment.sel(group=1, truth=28), 1 / 3)
+    assert float(scores.independence_p) < 0.05
+    np.testing.assert_allclose(scores.cramers_v, 2 / 3)  # phi of the 2 x 2 table
+    unrelated = score_groups([0, 1] * 18, stages)
+    assert float(unrelated.independence_p) > 0.5
+    np.testing.assert_allclose(score_groups([0] * 4, [1, 2, 1, 2]).enrichment, 1.0)
+    assert float(unrelated.cramers_v) < 0.1
+    single = score_groups([0] * 4, [1, 2, 1, 2])
+    assert float(single.independence_p) == 1.0 and float(single.cramers_v) == 0.0

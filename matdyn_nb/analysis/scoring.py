@@ -3,6 +3,8 @@
 import numpy as np
 import xarray as xr
 from scipy.optimize import linear_sum_assignment
+from scipy.stats import chi2_contingency
+from scipy.stats.contingency import association
 from sklearn.metrics import adjusted_rand_score
 from sklearn.metrics.cluster import contingency_matrix
 
@@ -33,7 +35,12 @@ def score_groups(groups, truth, *, dim: str = "item") -> xr.Dataset:
         group matched to each true label by the Hungarian algorithm (maximising the
         matched items; -1, or "" for string labels, where there are more labels than groups); ``recall`` (truth):
         the fraction of each true label's items in its matched group; ``accuracy``: the
-        fraction of all items in matched pairs.
+        fraction of all items in matched pairs; ``enrichment`` (group, truth): observed over
+        expected counts if groups and labels were independent (above 1: the label is
+        over-represented in the group, e.g. a group enriched in one aging stage);
+        ``independence_p``: the chi-squared test's p-value for that independence and
+        ``cramers_v``: the strength of the association in [0, 1] (p = 1 and V = 0 when
+        there is a single group or label).
 
     Examples
     --------
@@ -60,6 +67,8 @@ def score_groups(groups, truth, *, dim: str = "item") -> xr.Dataset:
     matched[cols] = rows
     truth_count = table.sum(axis=0)
     missing = -1 if np.issubdtype(group_names.dtype, np.number) else ""
+    independence = chi2_contingency(table)  # p = 1 and expected = observed for a single row or column
+    cramers_v = association(table, method="cramer") if min(table.shape) > 1 else 0.0
     hits = np.where(matched >= 0, table[np.maximum(matched, 0), np.arange(truth_names.size)], 0)
     return xr.Dataset(
         {
@@ -76,6 +85,13 @@ def score_groups(groups, truth, *, dim: str = "item") -> xr.Dataset:
                 {"long_name": "recall of the true label in its group", "units": "1"},
             ),
             "accuracy": ((), hits.sum() / gv.size, {"long_name": "fraction of items in matched pairs", "units": "1"}),
+            "enrichment": (
+                ("group", "truth"),
+                table / independence.expected_freq,
+                {"long_name": "observed / expected items per (group, true label)", "units": "1"},
+            ),
+            "independence_p": ((), float(independence.pvalue), {"long_name": "chi-squared p-value of independence"}),
+            "cramers_v": ((), float(cramers_v), {"long_name": "Cramér's V of groups and labels", "units": "1"}),
         },
         coords={
             "group": ("group", group_names, {"long_name": "group label"}),
