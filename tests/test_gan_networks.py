@@ -6,7 +6,7 @@ import torch
 from matdyn_nb.errors import ConfigError
 from matdyn_nb.gan import PRESETS, Critic, GANConfig, Generator
 from matdyn_nb.gan.layers import EqualizedConv, MinibatchStdDev, downsample, upsample
-from matdyn_nb.gan.schedule import build_schedule, locate
+from matdyn_nb.gan.schedule import build_schedule, ema_decay, locate
 
 
 def tiny(ndim=2, channels=2, resolution=16):
@@ -92,11 +92,31 @@ def test_config_json_round_trip_and_presets():
         ({"ndim": 4}, "ndim"),
         ({"images_per_phase": (5, 5)}, "one per stage"),
         ({"ema_beta": 1.5}, "ema_beta"),
+        ({"ema_rampup": 0.0}, "ema_rampup"),
     ],
 )
 def test_bad_config_errors(changes, message):
     with pytest.raises(ConfigError, match=message):
         tiny().replace(**changes)
+
+
+def test_ema_decay_ramps_up_within_each_stage():
+    config = tiny().replace(ema_beta=0.999, ema_rampup=0.05)
+    # 100 steps into a stage: half-life 5 steps
+    assert ema_decay(config, 100) == pytest.approx(0.5 ** (1 / 5))
+    assert ema_decay(config, 10**6) == 0.999  # capped by ema_beta
+    decays = [ema_decay(config, n) for n in (1, 10, 100, 1000, 10_000)]
+    assert decays == sorted(decays)
+    assert ema_decay(config.replace(ema_rampup=None), 1) == 0.999
+    with pytest.raises(ValueError, match="without an EMA"):
+        ema_decay(config.replace(ema_beta=None), 1)
+
+
+def test_configs_written_before_the_ema_ramp_load_without_it():
+    data = json.loads(tiny().to_json())
+    del data["ema_rampup"]
+    assert GANConfig.from_json(json.dumps(data)).ema_rampup is None
+    assert GANConfig.from_json(tiny().to_json()).ema_rampup == 0.05
 
 
 def test_unknown_json_field_is_an_error():

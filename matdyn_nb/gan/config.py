@@ -44,6 +44,10 @@ class GANConfig:
     drift_weight: float = 1e-3  # weight of E[D(real)^2], keeps critic outputs near 0
     n_critic: int = 1  # critic steps per generator step
     ema_beta: float | None = 0.999  # EMA of the generator weights; None to disable
+    # EMA half-life at most this fraction of the steps trained at the current stage: a stage's new
+    # layers start from random weights, which a fixed 0.999 would keep in the average for
+    # thousands of steps; None keeps ema_beta fixed (configs written before this field existed)
+    ema_rampup: float | None = 0.05
     checkpoint_every: int = 500  # steps between checkpoints (also written at each stage end)
     log_every: int = 10  # steps between history rows and callbacks
     n_snapshots: int = 8  # generated images kept at each stage end, from fixed latents
@@ -98,6 +102,8 @@ class GANConfig:
             raise ConfigError(f"filters_scale must be positive, got {self.filters_scale}")
         if self.ema_beta is not None and not 0 < self.ema_beta < 1:
             raise ConfigError(f"ema_beta must be in (0, 1) or None, got {self.ema_beta}")
+        if self.ema_rampup is not None and not 0 < self.ema_rampup <= 1:
+            raise ConfigError(f"ema_rampup must be in (0, 1] or None, got {self.ema_rampup}")
         positive = ("learning_rate", "n_critic", "checkpoint_every", "log_every")
         for name in positive:
             if getattr(self, name) <= 0:
@@ -121,6 +127,7 @@ class GANConfig:
         unknown = sorted(set(values) - known)
         if unknown:
             raise ConfigError(f"unknown GANConfig field(s) {unknown}; known fields: {sorted(known)}")
+        values.setdefault("ema_rampup", None)  # written before the ramp existed: trained without it
         for name in ("filters", "batch_sizes", "images_per_phase", "betas"):
             if name in values:
                 values[name] = tuple(values[name])

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from .config import GANConfig
 
-__all__ = ["Phase", "Position", "build_schedule", "locate"]
+__all__ = ["Phase", "Position", "build_schedule", "ema_decay", "locate"]
 
 
 @dataclass(frozen=True)
@@ -51,3 +51,18 @@ def locate(schedule: list[Phase], step: int) -> Position:
         if phase.first_step <= step < phase.first_step + phase.n_steps:
             return Position(phase, step - phase.first_step)
     raise IndexError(f"step {step} is past the end of the schedule")
+
+
+def ema_decay(config: GANConfig, steps_in_stage: int) -> float:
+    """The EMA decay of the generator weights after ``steps_in_stage`` steps of the current stage.
+
+    ``config.ema_beta``, lowered while the stage is young so that the half-life (in steps)
+    stays below ``config.ema_rampup`` times the steps trained at this stage (the ramp of
+    Karras et al., StyleGAN2-ADA, counted per stage because each stage adds fresh layers).
+    """
+    if config.ema_beta is None:
+        raise ValueError("this config trains without an EMA (ema_beta is None)")
+    if config.ema_rampup is None:
+        return config.ema_beta
+    half_life = config.ema_rampup * max(steps_in_stage, 1)
+    return min(config.ema_beta, 0.5 ** (1 / half_life))

@@ -23,7 +23,7 @@ from .config import GANConfig
 from .layers import downsample, upsample
 from .model import GenerativeModel, data_template
 from .networks import Critic, Generator
-from .schedule import Position, build_schedule, locate
+from .schedule import Position, build_schedule, ema_decay, locate
 
 __all__ = ["train_gan"]
 
@@ -102,6 +102,7 @@ class _Trainer:
         self.opt_d = torch.optim.Adam(self.critic.parameters(), **adam)
         self.schedule = build_schedule(config)
         self.total_steps = self.schedule[-1].first_step + self.schedule[-1].n_steps
+        self.stage_start = {p.stage: p.first_step for p in reversed(self.schedule)}
         self.step = 0
         self.rows: list[dict] = []
         self.snapshots: list[np.ndarray] = []
@@ -193,9 +194,10 @@ class _Trainer:
         g_loss.backward()
         self.opt_g.step()
         if self.ema is not None:
+            beta = ema_decay(cfg, self.step - self.stage_start[stage] + 1)
             with torch.no_grad():
                 for avg, cur in zip(self.ema.parameters(), self.generator.parameters(), strict=True):
-                    avg.lerp_(cur, 1 - cfg.ema_beta)
+                    avg.lerp_(cur, 1 - beta)
         return {
             "d_loss": d_loss.item(),
             "g_loss": g_loss.item(),
