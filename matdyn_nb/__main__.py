@@ -10,9 +10,13 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .data import load_stack, prepare_for_training, save_stack
 from .errors import ConfigError, ModelFileError, StackError
+
+if TYPE_CHECKING:
+    from .gan import GANConfig
 
 __all__ = ["main"]
 
@@ -64,8 +68,21 @@ def _prepare(args: argparse.Namespace) -> int:
     return 0 if same else 1
 
 
+def run_config(spec: dict) -> "GANConfig":
+    """The GANConfig a run file's ``gan`` entry (a preset and overrides, or every field) and seed make."""
+    from .gan import GANConfig
+
+    gan = dict(spec["gan"])
+    for key in ("filters", "batch_sizes", "images_per_phase", "betas"):
+        if key in gan:
+            gan[key] = tuple(gan[key])
+    preset = gan.pop("preset", None)
+    seed = int(spec.get("seed", 0))
+    return GANConfig.preset(*preset, seed=seed, **gan) if preset else GANConfig(seed=seed, **gan).validate()
+
+
 def _train(args: argparse.Namespace) -> int:
-    from .gan import GANConfig, train_gan
+    from .gan import train_gan
 
     try:
         spec = json.loads(Path(args.run_file).read_text())
@@ -77,12 +94,7 @@ def _train(args: argparse.Namespace) -> int:
     if missing:
         raise ConfigError(f"run file {args.run_file!r} lacks {missing}; it looks like:\n{RUN_FILE_EXAMPLE}")
     seed = int(spec.get("seed", 0))
-    gan = dict(spec["gan"])
-    for key in ("filters", "batch_sizes", "images_per_phase", "betas"):
-        if key in gan:
-            gan[key] = tuple(gan[key])
-    preset = gan.pop("preset", None)
-    config = GANConfig.preset(*preset, seed=seed, **gan) if preset else GANConfig(seed=seed, **gan).validate()
+    config = run_config(spec)
     stack = source_stack(spec["data"], seed=seed)
     ready = prepare_for_training(stack, **{"rng": seed, **spec.get("prepare", {})})
     run_dir = Path(spec["run_dir"])
