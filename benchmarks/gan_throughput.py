@@ -4,9 +4,11 @@ generator comes to the machine's matmul FLOP/s.
 Run: .venv/bin/python benchmarks/gan_throughput.py [--steps 20] [--json out.json]
 
 Training images/s is measured at the final (full-resolution) stage on random data of the
-preset's shape; generation images/s with batches of 64; the FLOP ratio divides the
-generator's achieved FLOP/s (FLOPs counted by torch.utils.flop_counter) by the FLOP/s of
-a 1024 x 1024 float32 matmul on the same machine, so it does not depend on the CPU speed.
+preset's shape, in float32 and with ``precision="bfloat16"`` (autocast: fast only where the
+CPU has bfloat16 instructions such as AMX or AVX512-BF16); generation images/s with
+batches of 64; the FLOP ratio divides the generator's achieved FLOP/s (FLOPs counted by
+torch.utils.flop_counter) by the FLOP/s of a 1024 x 1024 float32 matmul on the same
+machine, so it does not depend on the CPU speed.
 """
 
 import argparse
@@ -50,11 +52,11 @@ def generator_numbers(config: GANConfig, batch: int = 64) -> tuple[float, float]
     return batch / seconds, counter.get_total_flops() / seconds
 
 
-def training_images_per_s(config: GANConfig, steps: int) -> float:
+def training_images_per_s(config: GANConfig, steps: int, precision: str = "float32") -> float:
     """Images/s through the critic in the last stage (fade-in skipped)."""
     last = config.n_stages - 1
     images = [1] * (config.n_stages - 1) + [steps * config.batch_sizes[last]]
-    short = config.replace(images_per_phase=tuple(images), log_every=1, ema_beta=None)
+    short = config.replace(images_per_phase=tuple(images), log_every=1, ema_beta=None, precision=precision)
     shape = (64, config.channels) + (config.resolution,) * config.ndim
     rng = np.random.default_rng(0)
     data = normalize(as_stack(rng.random(shape)), "minmax")
@@ -78,17 +80,24 @@ def main() -> None:
                 "preset": config.name,
                 "shape": f"{config.channels}x" + "x".join([str(config.resolution)] * config.ndim),
                 "train_images_per_s": training_images_per_s(config, args.steps),
+                "train_images_per_s_bfloat16": training_images_per_s(config, args.steps, "bfloat16"),
                 "generate_images_per_s": gen_rate,
                 "generator_flop_ratio": gen_flops / reference,
             }
         )
     machine = f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
     print(f"matmul reference: {reference / 1e9:.1f} GFLOP/s ({machine})")
-    print("| preset | shape | train images/s | generate images/s | generator FLOP/s / matmul FLOP/s |")
-    print("|---|---|---|---|---|")
+    print(
+        "| preset | shape | train images/s | train images/s, bfloat16 (ratio) | generate images/s "
+        "| generator FLOP/s / matmul FLOP/s |"
+    )
+    print("|---|---|---|---|---|---|")
     for r in rows:
+        bf16 = r["train_images_per_s_bfloat16"]
         print(
-            f"| {r['preset']} | {r['shape']} | {r['train_images_per_s']:.1f} | {r['generate_images_per_s']:.1f} "
+            f"| {r['preset']} | {r['shape']} | {r['train_images_per_s']:.1f} "
+            f"| {bf16:.1f} ({bf16 / r['train_images_per_s']:.2f}x) "
+            f"| {r['generate_images_per_s']:.1f} "
             f"| {r['generator_flop_ratio']:.2f} |"
         )
     if args.json:

@@ -93,6 +93,7 @@ def test_config_json_round_trip_and_presets():
         ({"images_per_phase": (5, 5)}, "one per stage"),
         ({"ema_beta": 1.5}, "ema_beta"),
         ({"ema_rampup": 0.0}, "ema_rampup"),
+        ({"precision": "float16"}, "precision must be one of .*bfloat16"),
     ],
 )
 def test_bad_config_errors(changes, message):
@@ -117,6 +118,13 @@ def test_configs_written_before_the_ema_ramp_load_without_it():
     del data["ema_rampup"]
     assert GANConfig.from_json(json.dumps(data)).ema_rampup is None
     assert GANConfig.from_json(tiny().to_json()).ema_rampup == 0.05
+
+
+def test_configs_written_before_precision_load_as_float32():
+    data = json.loads(tiny().replace(precision="bfloat16").to_json())
+    assert data["precision"] == "bfloat16"
+    del data["precision"]
+    assert GANConfig.from_json(json.dumps(data)).precision == "float32"
 
 
 def test_unknown_json_field_is_an_error():

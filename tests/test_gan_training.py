@@ -74,6 +74,19 @@ def test_same_seed_same_model_other_seed_other_model(data, model):
     assert not torch.equal(other.generator.to_image[1].weight, model.generator.to_image[1].weight)
 
 
+def test_bfloat16_training_is_seeded_and_generates_float32(data, model):
+    config = CONFIG.replace(precision="bfloat16")
+    mixed = train_gan(data, config)
+    assert np.isfinite(mixed.history.d_loss).all() and np.isfinite(mixed.history.gp).all()
+    # autocast really ran: same seed and data, other rounding, other weights
+    assert not torch.equal(mixed.generator.to_image[1].weight, model.generator.to_image[1].weight)
+    again = train_gan(data, config)
+    for k, v in _weights(mixed).items():
+        assert torch.equal(v, again.generator.state_dict()[k]), k
+    images = mixed.sample(3, rng=0)
+    assert images.dtype == np.float32 and np.isfinite(images).all()
+
+
 def test_training_does_not_touch_global_rng(data):
     torch.manual_seed(123)
     expected = torch.rand(3)

@@ -16,6 +16,7 @@ from ..errors import ConfigError
 __all__ = ["GANConfig", "PRESETS"]
 
 AUTHORS_FILTERS = (512, 512, 512, 512, 256, 128, 64, 32)
+PRECISIONS = ("float32", "bfloat16")
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,9 @@ class GANConfig:
     # layers start from random weights, which a fixed 0.999 would keep in the average for
     # thousands of steps; None keeps ema_beta fixed (configs written before this field existed)
     ema_rampup: float | None = 0.05
+    # "bfloat16" runs training's forward passes under torch.autocast (weights, optimiser and
+    # generation stay float32): 2x faster on CPUs with AMX/AVX512-BF16 and recent GPUs, slower elsewhere
+    precision: str = "float32"
     checkpoint_every: int = 500  # steps between checkpoints (also written at each stage end)
     log_every: int = 10  # steps between history rows and callbacks
     n_snapshots: int = 8  # generated images kept at each stage end, from fixed latents
@@ -104,6 +108,8 @@ class GANConfig:
             raise ConfigError(f"ema_beta must be in (0, 1) or None, got {self.ema_beta}")
         if self.ema_rampup is not None and not 0 < self.ema_rampup <= 1:
             raise ConfigError(f"ema_rampup must be in (0, 1] or None, got {self.ema_rampup}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         positive = ("learning_rate", "n_critic", "checkpoint_every", "log_every")
         for name in positive:
             if getattr(self, name) <= 0:
