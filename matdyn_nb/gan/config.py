@@ -50,7 +50,7 @@ class GANConfig:
     # thousands of steps; None keeps ema_beta fixed (configs written before this field existed)
     ema_rampup: float | None = 0.05
     # "bfloat16" runs training's forward passes under torch.autocast (weights, optimiser and
-    # generation stay float32): 2x faster on CPUs with AMX/AVX512-BF16 and recent GPUs, slower elsewhere
+    # generation stay float32); it pays on CPUs with AMX or AVX512-BF16 and on recent GPUs
     precision: str = "float32"
     checkpoint_every: int = 500  # steps between checkpoints (also written at each stage end)
     log_every: int = 10  # steps between history rows and callbacks
