@@ -69,7 +69,11 @@ def _prepare(args: argparse.Namespace) -> int:
 
 
 def run_config(spec: dict) -> "GANConfig":
-    """The GANConfig a run file's ``gan`` entry (a preset and overrides, or every field) and seed make."""
+    """The GANConfig a run file's ``gan`` entry (a preset and overrides, or every field) and seed make.
+
+    The run's ``seed`` seeds the data (a twin) and the training; a ``seed`` inside ``gan``
+    overrides it for the training alone.
+    """
     from .gan import GANConfig
 
     gan = dict(spec["gan"])
@@ -77,7 +81,7 @@ def run_config(spec: dict) -> "GANConfig":
         if key in gan:
             gan[key] = tuple(gan[key])
     preset = gan.pop("preset", None)
-    seed = int(spec.get("seed", 0))
+    seed = int(gan.pop("seed", spec.get("seed", 0)))
     return GANConfig.preset(*preset, seed=seed, **gan) if preset else GANConfig(seed=seed, **gan).validate()
 
 

@@ -1,6 +1,6 @@
 """Rebuild one of the small pretrained models shipped in matdyn_nb/pretrained/, and measure it.
 
-Usage: .venv/bin/python scripts/build_pretrained.py NAME [--fidelity-only] [--n 1000]
+Usage: .venv/bin/python scripts/build_pretrained.py NAME [--fidelity-only] [--n 1000] [--train-seed S]
 
 NAME is a run file in scripts/runs/ (nanoparticles-small, brass-small). The script
 1. trains with `python -m matdyn_nb train scripts/runs/NAME.json` (resumable: run it again
@@ -8,6 +8,10 @@ NAME is a run file in scripts/runs/ (nanoparticles-small, brass-small). The scri
 2. copies the model folder (without its training snapshots) to matdyn_nb/pretrained/NAME,
 3. writes the fidelity report against the observed twin (docs/validation/NAME-fidelity.json)
    and a picture of observed vs generated samples (docs/validation/NAME-samples.png).
+
+With ``--train-seed S`` it trains the same run on the same data with another training seed
+(into runs/NAME-train-seedS, reports as NAME-train-seedS-*) and ships nothing: the spread
+over seeds is the error bar of the shipped model's fidelity.
 """
 
 import argparse
@@ -60,14 +64,24 @@ def main() -> None:
     parser.add_argument("name", help="run file name in scripts/runs/, e.g. nanoparticles-small")
     parser.add_argument("--fidelity-only", action="store_true", help="skip training; measure the trained model")
     parser.add_argument("--n", type=int, default=1000, help="generated images for the fidelity report")
+    parser.add_argument(
+        "--train-seed",
+        type=int,
+        help="train with this seed on the same data, into runs/NAME-train-seedS, and measure it without shipping it",
+    )
     args = parser.parse_args()
     run_file = ROOT / "scripts" / "runs" / f"{args.name}.json"
     spec = json.loads(run_file.read_text())
+    label = args.name
+    if args.train_seed is not None:
+        label = f"{args.name}-train-seed{args.train_seed}"
+        spec["gan"]["seed"] = args.train_seed
+        spec["run_dir"] = f"{spec['run_dir']}-train-seed{args.train_seed}"
     run_dir = ROOT / spec["run_dir"]
     spec["run_dir"] = str(run_dir)
     start = time.perf_counter()
     if not args.fidelity_only:
-        resolved = run_dir.parent / f"{args.name}.resolved.json"
+        resolved = run_dir.parent / f"{label}.resolved.json"
         run_dir.parent.mkdir(parents=True, exist_ok=True)
         resolved.write_text(json.dumps(spec))
         if cli(["train", str(resolved), "--progress"]) != 0:
@@ -75,10 +89,11 @@ def main() -> None:
     train_minutes = (time.perf_counter() - start) / 60
     model = load_model(run_dir / "model")
     target = ROOT / "matdyn_nb" / "pretrained" / args.name
-    if target.exists():
-        shutil.rmtree(target)
-    # snapshots stay in runs/NAME/model: they would triple the size of what ships
-    shutil.copytree(run_dir / "model", target, ignore=shutil.ignore_patterns("snapshots.nc"))
+    if args.train_seed is None:
+        if target.exists():
+            shutil.rmtree(target)
+        # snapshots stay in runs/NAME/model: they would triple the size of what ships
+        shutil.copytree(run_dir / "model", target, ignore=shutil.ignore_patterns("snapshots.nc"))
 
     observed = source_stack(spec["data"], seed=int(spec.get("seed", 0)))
     report = fidelity_report(model, observed, n=args.n, rng=1)
@@ -93,7 +108,7 @@ def main() -> None:
     }
     machine = f"{platform.machine()} CPU, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
     summary = {
-        "name": args.name,
+        "name": label,
         "model_id": model.model_id,
         "steps": model.provenance["steps"],
         "train_minutes_this_call": round(train_minutes, 1),
@@ -102,13 +117,14 @@ def main() -> None:
         "n_observed": observed.sizes["frame"],
         "fidelity": rows,
     }
-    (out / f"{args.name}-fidelity.json").write_text(json.dumps(summary, indent=1))
-    samples_png(observed, model.sample(8, rng=2), out / f"{args.name}-samples.png")
+    (out / f"{label}-fidelity.json").write_text(json.dumps(summary, indent=1))
+    samples_png(observed, model.sample(8, rng=2), out / f"{label}-samples.png")
     print("| quantity | W1 / observed SD | split-half floor / SD |")
     print("|---|---|---|")
     for metric, row in rows.items():
         print(f"| {metric} | {row['w1_sd']:.3f} | {row['floor_sd']:.3f} |")
-    print(f"model {model.model_id}, {summary['steps']} steps, {machine}; copied to {target}")
+    shipped = f"copied to {target}" if args.train_seed is None else "not shipped"
+    print(f"model {model.model_id}, {summary['steps']} steps, {machine}; {shipped}")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ import pytest
 import xarray as xr
 
 from matdyn_nb import load_model
-from matdyn_nb.__main__ import main
+from matdyn_nb.__main__ import main, run_config
 
 
 def test_prepare_round_trip(tmp_path, capsys):
@@ -62,3 +62,10 @@ def test_train_from_run_file_and_resume(tmp_path, capsys):
     assert main(["train", str(tmp_path / "run.json")]) == 0  # resumes: already complete, same model
     assert load_model(tmp_path / "run" / "model").model_id == first.model_id
     assert "done:" in capsys.readouterr().out
+
+
+def test_run_file_seed_keys_data_and_training_unless_gan_has_its_own():
+    spec = {"data": "twin:nanoparticles:crop64", "gan": {"preset": ["nanoparticles", "small"]}, "seed": 3}
+    assert run_config(spec).seed == 3
+    assert run_config({**spec, "gan": {**spec["gan"], "seed": 7}}).seed == 7
+    assert spec["gan"] == {"preset": ["nanoparticles", "small"]}  # the run file's dict is left as it was
