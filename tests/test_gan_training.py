@@ -5,6 +5,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -244,3 +245,28 @@ def test_ema_ramp_lets_the_average_follow_a_short_stage(data):
     # 30 steps: a fixed 0.999 average has barely left the initial weights; the ramped one follows training
     assert (fixed - init).norm() < 0.05 * moved
     assert (ramped - raw).norm() < 0.5 * moved
+
+
+def test_finished_run_resumes_into_a_longer_final_phase(data, tmp_path):
+    longer = CONFIG.replace(final_images=40)
+    scratch = train_gan(data, longer)
+    train_gan(data, CONFIG, run_dir=tmp_path)
+    with pytest.warns(UserWarning, match="last phase of 40 images instead of 24"):
+        extended = train_gan(data, longer, run_dir=tmp_path)
+    for k, v in scratch.generator.state_dict().items():
+        assert torch.equal(v, extended.generator.state_dict()[k]), k
+    assert extended.provenance["steps"] == scratch.provenance["steps"] == 6 + 6 + 10
+    assert extended.snapshots.sizes["stage"] == 2  # the old end of stage 1 is no longer a stage end
+    np.testing.assert_array_equal(extended.snapshots.values, scratch.snapshots.values)
+    assert load_model(tmp_path / "model").model_id == extended.model_id
+
+
+def test_resume_refuses_a_final_phase_shorter_than_what_was_trained(data, tmp_path):
+    train_gan(data, CONFIG, run_dir=tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the same schedule spelled with final_images: no warning
+        train_gan(data, CONFIG.replace(final_images=24), run_dir=tmp_path)
+    with pytest.raises(ValueError, match="set final_images >= 24"):
+        train_gan(data, CONFIG.replace(final_images=8), run_dir=tmp_path)
+    with pytest.raises(ValueError, match="final_images must be a positive integer"):
+        CONFIG.replace(final_images=0)

@@ -38,6 +38,10 @@ class GANConfig:
     images_per_phase: tuple[int, ...] = (
         20_000,
     )  # images per fade-in and per stabilise phase; one per stage or one for all
+    # images in the last stabilise phase (None: images_per_phase of the last stage); like
+    # PGGAN's total_kimg, it lets the full resolution train longer, and a finished run
+    # resumes into a larger value exactly where it stopped
+    final_images: int | None = None
     learning_rate: float = 1e-3  # Adam learning rate (generator and critic)
     betas: tuple[float, float] = (0.0, 0.99)  # Adam betas
     adam_eps: float = 1e-8  # Adam epsilon
@@ -71,7 +75,10 @@ class GANConfig:
         """Feature maps at each stage after scaling (at least 1)."""
         return tuple(max(1, int(round(f * self.filters_scale))) for f in self.filters[: self.n_stages])
 
-    def phase_images(self, stage: int) -> int:
+    def phase_images(self, stage: int, kind: str = "fade") -> int:
+        """Images shown in the ``kind`` (``"fade"`` or ``"stabilise"``) phase of ``stage``."""
+        if kind == "stabilise" and stage == self.n_stages - 1 and self.final_images is not None:
+            return int(self.final_images)
         per = self.images_per_phase
         return int(per[0] if len(per) == 1 else per[stage])
 
@@ -108,6 +115,8 @@ class GANConfig:
             raise ConfigError(f"ema_beta must be in (0, 1) or None, got {self.ema_beta}")
         if self.ema_rampup is not None and not 0 < self.ema_rampup <= 1:
             raise ConfigError(f"ema_rampup must be in (0, 1] or None, got {self.ema_rampup}")
+        if self.final_images is not None and not (isinstance(self.final_images, int) and self.final_images >= 1):
+            raise ConfigError(f"final_images must be a positive integer or None, got {self.final_images!r}")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         positive = ("learning_rate", "n_critic", "checkpoint_every", "log_every")

@@ -38,8 +38,8 @@ def build_schedule(config: GANConfig) -> list[Phase]:
     phases, step = [], 0
     for stage in range(config.n_stages):
         batch = config.batch_sizes[stage]
-        n_steps = max(1, math.ceil(config.phase_images(stage) / batch))
         for kind in ("stabilise",) if stage == 0 else ("fade", "stabilise"):
+            n_steps = max(1, math.ceil(config.phase_images(stage, kind) / batch))
             phases.append(Phase(stage, kind, step, n_steps, batch))
             step += n_steps
     return phases

@@ -4,6 +4,7 @@ import copy
 import hashlib
 import json
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -145,19 +146,37 @@ class _Trainer:
             self.run_dir / "checkpoint", modules=self._modules(), optimizers={"opt_g": self.opt_g, "opt_d": self.opt_d}
         )
         saved = GANConfig.from_json(json.dumps(state["config"]))
-        if saved != self.config:
+        if saved.replace(final_images=self.config.final_images) != self.config:
             raise ConfigError(
                 f"the checkpoint in {str(self.run_dir)!r} was written with another configuration; "
-                "resume with the same config, or train into a new run folder"
+                "resume with the same config (only final_images may change), or train into a new run folder"
             )
         if state["data_fingerprint"] != self.fingerprint:
             raise StackError(
                 f"the checkpoint in {str(self.run_dir)!r} was trained on other images; "
                 "resume with the same data, or train into a new run folder"
             )
-        self.step = int(state["next_step"])
+        step = int(state["next_step"])
+        if step > self.total_steps:
+            last = self.schedule[-1]
+            raise ConfigError(
+                f"the checkpoint in {str(self.run_dir)!r} has trained {step} steps, past the {self.total_steps} "
+                f"of this config; set final_images >= {(step - last.first_step) * last.batch_size} to resume it"
+            )
+        last = self.config.n_stages - 1
+        before, after = saved.phase_images(last, "stabilise"), self.config.phase_images(last, "stabilise")
+        if before != after:
+            warnings.warn(
+                f"resuming the run in {str(self.run_dir)!r} with a last phase of {after} images instead of {before} "
+                f"({step} of {self.total_steps} steps done); its model folder will hold the new run: copy it first "
+                "to keep the old one",
+                stacklevel=3,
+            )
+        self.step = step
         self.rows = state["history"]
-        self.snapshots = [tensors[f"snapshot.{i}"].numpy() for i in range(len(tensors))]
+        # a run resumed into a longer final phase: its old last snapshot was not a stage end after all
+        done = sum(1 for p in self.schedule if p.kind == "stabilise" and p.first_step + p.n_steps <= step)
+        self.snapshots = [tensors[f"snapshot.{i}"].numpy() for i in range(min(len(tensors), done))]
         return True
 
     # -------------------------------------------------------------- one step
@@ -352,8 +371,10 @@ def train_gan(
         Folder for checkpoints (every ``config.checkpoint_every`` steps and at each stage
         end) and the final ``model`` folder. Without it nothing is written.
     resume
-        Continue from the checkpoint in ``run_dir`` if there is one (it must come from the
-        same config and data).
+        Continue from the checkpoint in ``run_dir`` if there is one. It must come from the
+        same data and config, except ``config.final_images``: a finished (or running) run
+        resumes into a longer last phase and ends as a run trained with that schedule from
+        the start would; its ``model`` folder then holds the longer run.
     callbacks
         Functions called with a dict every ``config.log_every`` steps
         (``event="log"``, the history row) and at each stage end (``event="stage_end"``,
