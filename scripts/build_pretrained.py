@@ -1,6 +1,6 @@
 """Rebuild one of the small pretrained models shipped in matdyn_nb/pretrained/, and measure it.
 
-Usage: .venv/bin/python scripts/build_pretrained.py NAME [--fidelity-only] [--n 1000] [--train-seed S]
+Usage: .venv/bin/python scripts/build_pretrained.py NAME [--fidelity-only] [--n 1000] [--train-seed S] [--no-ship]
 
 NAME is a run file in scripts/runs/ (nanoparticles-small, brass-small). The script
 1. trains with `python -m matdyn_nb train scripts/runs/NAME.json` (resumable: run it again
@@ -11,7 +11,8 @@ NAME is a run file in scripts/runs/ (nanoparticles-small, brass-small). The scri
 
 With ``--train-seed S`` it trains the same run on the same data with another training seed
 (into runs/NAME-train-seedS, reports as NAME-train-seedS-*) and ships nothing: the spread
-over seeds is the error bar of the shipped model's fidelity.
+over seeds is the error bar of the shipped model's fidelity. ``--no-ship`` measures any run
+file's model without copying it into the package (experiments beside the shipped model).
 """
 
 import argparse
@@ -69,7 +70,9 @@ def main() -> None:
         type=int,
         help="train with this seed on the same data, into runs/NAME-train-seedS, and measure it without shipping it",
     )
+    parser.add_argument("--no-ship", action="store_true", help="measure the model without copying it into the package")
     args = parser.parse_args()
+    ship = args.train_seed is None and not args.no_ship
     run_file = ROOT / "scripts" / "runs" / f"{args.name}.json"
     spec = json.loads(run_file.read_text())
     label = args.name
@@ -89,7 +92,7 @@ def main() -> None:
     train_minutes = (time.perf_counter() - start) / 60
     model = load_model(run_dir / "model")
     target = ROOT / "matdyn_nb" / "pretrained" / args.name
-    if args.train_seed is None:
+    if ship:
         if target.exists():
             shutil.rmtree(target)
         # snapshots stay in runs/NAME/model: they would triple the size of what ships
@@ -123,7 +126,7 @@ def main() -> None:
     print("|---|---|---|")
     for metric, row in rows.items():
         print(f"| {metric} | {row['w1_sd']:.3f} | {row['floor_sd']:.3f} |")
-    shipped = f"copied to {target}" if args.train_seed is None else "not shipped"
+    shipped = f"copied to {target}" if ship else "not shipped"
     print(f"model {model.model_id}, {summary['steps']} steps, {machine}; {shipped}")
 
 

@@ -270,3 +270,12 @@ def test_resume_refuses_a_final_phase_shorter_than_what_was_trained(data, tmp_pa
         train_gan(data, CONFIG.replace(final_images=8), run_dir=tmp_path)
     with pytest.raises(ValueError, match="final_images must be a positive integer"):
         CONFIG.replace(final_images=0)
+
+
+def test_augmented_critic_is_seeded_and_changes_training(data, model):
+    first = train_gan(data, CONFIG.replace(augment_p=0.5))
+    again = train_gan(data, CONFIG.replace(augment_p=0.5))
+    for k, v in first.generator.state_dict().items():
+        assert torch.equal(v, again.generator.state_dict()[k]), k
+    z = np.ones((1, 4), np.float32)
+    assert not np.array_equal(first.generate(z).values, model.generate(z).values)

@@ -53,6 +53,10 @@ class GANConfig:
     # layers start from random weights, which a fixed 0.999 would keep in the average for
     # thousands of steps; None keeps ema_beta fixed (configs written before this field existed)
     ema_rampup: float | None = 0.05
+    # probability of each flip, quarter turn and circular shift of every image the critic sees,
+    # real and generated (gan.augment): keeps the critic of a small training set from memorising
+    # it; below ~0.8 the generator does not learn the transforms (Karras et al. 2020). 0: off
+    augment_p: float = 0.0
     # "bfloat16" runs training's forward passes under torch.autocast (weights, optimiser and
     # generation stay float32); it pays on CPUs with AMX or AVX512-BF16 and on recent GPUs
     precision: str = "float32"
@@ -117,6 +121,11 @@ class GANConfig:
             raise ConfigError(f"ema_rampup must be in (0, 1] or None, got {self.ema_rampup}")
         if self.final_images is not None and not (isinstance(self.final_images, int) and self.final_images >= 1):
             raise ConfigError(f"final_images must be a positive integer or None, got {self.final_images!r}")
+        if not 0 <= self.augment_p < 1:
+            raise ConfigError(
+                f"augment_p must be in [0, 1), got {self.augment_p}; at 1 the generator would learn the flipped, "
+                "turned and shifted images themselves (keep it below 0.8)"
+            )
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         positive = ("learning_rate", "n_critic", "checkpoint_every", "log_every")

@@ -19,6 +19,7 @@ from ..data.normalize import normalization_of
 from ..data.stack import check_stack, spatial_dims
 from ..data.tensor import to_tensor
 from ..errors import ConfigError, StackError
+from .augment import augment
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import GANConfig
 from .layers import downsample, upsample
@@ -41,8 +42,9 @@ HISTORY_FIELDS = {
 }
 
 
-# independent random streams of one step: generator z, critic k's z and gp mix, critic k's batch
-_G_STREAM, _D_STREAM, _BATCH_STREAM, _SNAPSHOT_STREAM = 0, 1_000, 2_000, 3_000
+# independent random streams of one step: generator z, critic k's z and gp mix, critic k's batch,
+# the critic's augmentations in critic step k and in the generator step
+_G_STREAM, _D_STREAM, _BATCH_STREAM, _SNAPSHOT_STREAM, _AUG_STREAM = 0, 1_000, 2_000, 3_000, 4_000
 
 
 def _step_seed(seed: int, step: int, stream: int) -> int:
@@ -71,10 +73,10 @@ def _check_training_data(images: xr.DataArray, config: GANConfig) -> None:
         )
 
 
-def _gradient_penalty(critic, real, fake, stage, alpha, generator) -> torch.Tensor:
+def _gradient_penalty(critic, real, fake, generator) -> torch.Tensor:
     mix = torch.rand((real.shape[0],) + (1,) * (real.ndim - 1), generator=generator, device="cpu").to(real.device)
     blended = (mix * real + (1 - mix) * fake).requires_grad_(True)
-    scores = critic(blended, stage, alpha).float()
+    scores = critic(blended).float()
     (grad,) = torch.autograd.grad(scores.sum(), blended, create_graph=True)
     return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
 
@@ -93,7 +95,7 @@ class _Trainer:
         for _ in range(config.n_stages - 1):
             self.pyramid.insert(0, downsample(self.pyramid[0]))
         # channels-last: oneDNN's faster convolution kernels on CPU (same values up to rounding)
-        layout = torch.channels_last if config.ndim == 2 else torch.channels_last_3d
+        self.layout = layout = torch.channels_last if config.ndim == 2 else torch.channels_last_3d
         self.pyramid = [level.to(self.device, memory_format=layout) for level in self.pyramid]
         with torch.random.fork_rng(devices=[]):  # seeded initial weights, global RNG untouched
             torch.manual_seed(config.seed)
@@ -195,6 +197,18 @@ class _Trainer:
             real = position.alpha * real + (1 - position.alpha) * upsample(self.pyramid[stage - 1][index])
         return real
 
+    def _judge(self, position: Position, stream: int) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The critic at this step's stage and alpha, seeing images augmented from ``stream``."""
+        draws = torch.Generator().manual_seed(_step_seed(self.config.seed, self.step, stream))
+        p, stage, alpha = self.config.augment_p, position.phase.stage, position.alpha
+
+        def judge(images: torch.Tensor) -> torch.Tensor:
+            if p > 0:
+                images = augment(images, p, draws).contiguous(memory_format=self.layout)
+            return self.critic(images, stage, alpha)
+
+        return judge
+
     def train_step(self, position: Position) -> dict:
         cfg, stage, alpha = self.config, position.phase.stage, position.alpha
         batch = position.phase.batch_size
@@ -202,12 +216,13 @@ class _Trainer:
             noise = torch.Generator().manual_seed(_step_seed(cfg.seed, self.step, _D_STREAM + k))
             real = self._real_batch(position, _BATCH_STREAM + k)
             z = torch.randn(batch, cfg.latent_dim, generator=noise).to(self.device)
+            judge = self._judge(position, _AUG_STREAM + k)
             with self._autocast():
                 with torch.no_grad():
                     fake = self.generator(z, stage, alpha)
-                d_real = self.critic(real, stage, alpha).float()
-                d_fake = self.critic(fake, stage, alpha).float()
-                gp = _gradient_penalty(self.critic, real, fake, stage, alpha, noise)
+                d_real = judge(real).float()
+                d_fake = judge(fake).float()
+                gp = _gradient_penalty(judge, real, fake, noise)
             drift = d_real.pow(2).mean()
             d_loss = d_fake.mean() - d_real.mean() + cfg.gp_weight * gp + cfg.drift_weight * drift
             self.opt_d.zero_grad(set_to_none=True)
@@ -216,8 +231,9 @@ class _Trainer:
 
         noise = torch.Generator().manual_seed(_step_seed(cfg.seed, self.step, _G_STREAM))
         z = torch.randn(batch, cfg.latent_dim, generator=noise).to(self.device)
+        judge = self._judge(position, _AUG_STREAM + cfg.n_critic)
         with self._autocast():
-            g_loss = -self.critic(self.generator(z, stage, alpha), stage, alpha).float().mean()
+            g_loss = -judge(self.generator(z, stage, alpha)).float().mean()
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         self.opt_g.step()

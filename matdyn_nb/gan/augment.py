@@ -1,0 +1,59 @@
+"""Augmentations of what the critic sees, against a critic that memorises a small training set.
+
+With a few hundred training images the critic learns them by heart and stops guiding the
+generator towards the distribution (Karras et al. 2020, "Training generative adversarial
+networks with limited data"). Showing the critic randomly transformed images, real and
+generated alike, keeps it from memorising. Each transform is applied to each image with
+probability ``p``; below about 0.8 the generator does not learn the transforms themselves
+(their §2.2), so the generated images keep the orientation and layout of the data.
+
+Every transform here permutes pixels (flips, quarter turns, circular shifts), so values are
+never interpolated and gradient norms, which the gradient penalty constrains, are unchanged.
+"""
+
+import torch
+
+__all__ = ["augment"]
+
+
+def _where(chosen: torch.Tensor, changed: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    return torch.where(chosen.view((-1,) + (1,) * (x.ndim - 1)), changed, x)
+
+
+def augment(x: torch.Tensor, p: float, generator: torch.Generator) -> torch.Tensor:
+    """Flip each spatial axis, turn by quarter turns in the last two axes, and shift circularly.
+
+    Parameters
+    ----------
+    x
+        Images ``[N, C, H, W]`` or volumes ``[N, C, D, H, W]``.
+    p
+        Probability of each transform for each image (flip per axis, quarter turn, shift).
+    generator
+        CPU generator for every random draw, so a seeded step augments the same way.
+
+    Returns
+    -------
+    torch.Tensor
+        The transformed batch; differentiable with respect to ``x``.
+    """
+    if p <= 0:
+        return x
+    n, axes = x.shape[0], tuple(range(2, x.ndim))
+
+    def chosen() -> torch.Tensor:
+        return (torch.rand(n, generator=generator) < p).to(x.device)
+
+    for axis in axes:
+        x = _where(chosen(), x.flip(axis), x)
+    turns = torch.randint(1, 4, (n,), generator=generator).to(x.device)
+    turn = chosen()
+    for k in (1, 2, 3):
+        x = _where(turn & (turns == k), x.rot90(k, axes[-2:]), x)
+    shift = chosen()
+    limits = [x.shape[a] // 8 for a in axes]
+    offsets = torch.stack([torch.randint(-m, m + 1, (n,), generator=generator) for m in limits], 1)
+    rolled = [
+        torch.roll(x[i], [int(o) for o in offsets[i]], [a - 1 for a in axes]) if shift[i] else x[i] for i in range(n)
+    ]
+    return torch.stack(rolled)
