@@ -1,11 +1,13 @@
 """Augmentations of what the critic sees, against a critic that memorises a small training set.
 
-With a few hundred training images the critic learns them by heart and stops guiding the
-generator towards the distribution (Karras et al. 2020, "Training generative adversarial
-networks with limited data"). Showing the critic randomly transformed images, real and
-generated alike, keeps it from memorising. Each transform is applied to each image with
-probability ``p``; below about 0.8 the generator does not learn the transforms themselves
-(their §2.2), so the generated images keep the orientation and layout of the data.
+With a few hundred training images the critic can learn them by heart instead of their
+distribution (Karras et al. 2020, "Training generative adversarial networks with limited
+data"; ``scripts/critic_memorisation.py`` measures it on a twin). Showing the critic randomly
+transformed images, real and generated alike, keeps it from memorising. Each transform is
+applied to each image with probability ``p``; Karras et al. find that below about 0.8 the
+generator does not learn the transforms themselves, so the generated images keep the
+orientation and layout of the data. On the nanoparticle twin at the CPU budget it stopped
+the memorising but gave a worse model (docs/validation.md §1): measure before relying on it.
 
 Every transform here permutes pixels (flips, quarter turns, circular shifts), so values are
 never interpolated and gradient norms, which the gradient penalty constrains, are unchanged.
