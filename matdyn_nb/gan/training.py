@@ -199,12 +199,13 @@ class _Trainer:
 
     def _judge(self, position: Position, stream: int) -> Callable[[torch.Tensor], torch.Tensor]:
         """The critic at this step's stage and alpha, seeing images augmented from ``stream``."""
-        draws = torch.Generator().manual_seed(_step_seed(self.config.seed, self.step, stream))
         p, stage, alpha = self.config.augment_p, position.phase.stage, position.alpha
+        if p == 0:
+            return lambda images: self.critic(images, stage, alpha)
+        draws = torch.Generator().manual_seed(_step_seed(self.config.seed, self.step, stream))
 
         def judge(images: torch.Tensor) -> torch.Tensor:
-            if p > 0:
-                images = augment(images, p, draws).contiguous(memory_format=self.layout)
+            images = augment(images, p, draws).contiguous(memory_format=self.layout)
             return self.critic(images, stage, alpha)
 
         return judge
