@@ -3,7 +3,7 @@ import torch
 
 from matdyn_nb import GANConfig
 from matdyn_nb.errors import ConfigError
-from matdyn_nb.gan.augment import augment
+from matdyn_nb.gan.augment import augment, shift_circular
 
 
 def _draws(seed=0):
@@ -39,3 +39,13 @@ def test_probability_outside_range_is_refused():
         GANConfig(augment_p=1.0).validate()
     with pytest.raises(ConfigError, match="augment_p"):
         GANConfig(augment_p=-0.1).validate()
+
+
+@pytest.mark.parametrize("shape", [(5, 2, 8, 8), (4, 1, 4, 6, 8)])
+def test_circular_shift_matches_torch_roll_per_image(shape):
+    x = torch.randn(shape)
+    offsets = torch.randint(-3, 4, (shape[0], len(shape) - 2), generator=_draws(1))
+    offsets[0] = 0
+    axes = list(range(1, len(shape) - 1))
+    expected = torch.stack([torch.roll(x[i], offsets[i].tolist(), axes) for i in range(shape[0])])
+    assert torch.equal(shift_circular(x, offsets), expected)
