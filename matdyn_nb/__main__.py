@@ -2,7 +2,8 @@
 
 ``prepare`` turns an image stack (a file, or a twin experiment) into a training-ready
 stack; ``train`` runs a GAN training described by a JSON run file, headless and
-resumable (run it again after an interruption).
+resumable (run it again after an interruption). A run file on a twin may hold a ``"twin"``
+entry of twin parameters, e.g. ``{"n_frames": 2000}``.
 """
 
 import argparse
@@ -30,8 +31,9 @@ RUN_FILE_EXAMPLE = """{
 }"""
 
 
-def source_stack(source: str, *, seed: int = 0, **metadata):
-    """Load ``source``: a stack file, or ``twin:NAME[:PRESET]`` (simulated with ``seed``)."""
+def source_stack(source: str, *, seed: int = 0, twin: dict | None = None, **metadata):
+    """Load ``source``: a stack file, or ``twin:NAME[:PRESET]`` simulated with ``seed`` and the
+    twin parameters ``twin`` (e.g. ``{"n_frames": 2000}``; a run file's ``"twin"`` entry)."""
     if source.startswith("twin:"):
         from . import twins
 
@@ -39,7 +41,9 @@ def source_stack(source: str, *, seed: int = 0, **metadata):
         factory = twins.TWINS.get(name)
         if factory is None:
             raise StackError(f"unknown twin {name!r}; choose one of {sorted(twins.TWINS)}")
-        return factory(*preset, rng=seed)["images"].compute()
+        return factory(*preset, rng=seed, **(twin or {}))["images"].compute()
+    if twin:
+        raise ConfigError(f"twin parameters {sorted(twin)} given for {source!r}, which is a file, not twin:NAME")
     return load_stack(source, **metadata)
 
 
@@ -99,7 +103,7 @@ def _train(args: argparse.Namespace) -> int:
         raise ConfigError(f"run file {args.run_file!r} lacks {missing}; it looks like:\n{RUN_FILE_EXAMPLE}")
     seed = int(spec.get("seed", 0))
     config = run_config(spec)
-    stack = source_stack(spec["data"], seed=seed)
+    stack = source_stack(spec["data"], seed=seed, twin=spec.get("twin"))
     ready = prepare_for_training(stack, **{"rng": seed, **spec.get("prepare", {})})
     run_dir = Path(spec["run_dir"])
     print(f"training {config.name} on {spec['data']} {dict(ready.sizes)} into {run_dir}")
@@ -131,10 +135,11 @@ def _parser() -> argparse.ArgumentParser:
     train = commands.add_parser(
         "train",
         help="train a GAN from a JSON run file (resumes if interrupted)",
-        epilog=f"run file example:\n{RUN_FILE_EXAMPLE}",
+        epilog=f"run file example:\n{RUN_FILE_EXAMPLE}\n"
+        'On a twin, an optional "twin" entry sets its parameters, e.g. "twin": {"n_frames": 2000}.',
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    train.add_argument("run_file", help="JSON: data, prepare, gan (preset + overrides), run_dir, device, seed")
+    train.add_argument("run_file", help="JSON: data, [twin], prepare, gan (preset + overrides), run_dir, device, seed")
     train.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bars")
     train.set_defaults(run=_train)
     return parser

@@ -98,7 +98,7 @@ def main() -> None:
         # snapshots stay in runs/NAME/model: they would triple the size of what ships
         shutil.copytree(run_dir / "model", target, ignore=shutil.ignore_patterns("snapshots.nc"))
 
-    observed = source_stack(spec["data"], seed=int(spec.get("seed", 0)))
+    observed = source_stack(spec["data"], seed=int(spec.get("seed", 0)), twin=spec.get("twin"))
     report = fidelity_report(model, observed, n=args.n, rng=1)
     out = ROOT / "docs" / "validation"
     out.mkdir(parents=True, exist_ok=True)

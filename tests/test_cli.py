@@ -5,7 +5,8 @@ import pytest
 import xarray as xr
 
 from matdyn_nb import load_model
-from matdyn_nb.__main__ import main, run_config
+from matdyn_nb.__main__ import main, run_config, source_stack
+from matdyn_nb.errors import ConfigError
 
 
 def test_prepare_round_trip(tmp_path, capsys):
@@ -69,3 +70,12 @@ def test_run_file_seed_keys_data_and_training_unless_gan_has_its_own():
     assert run_config(spec).seed == 3
     assert run_config({**spec, "gan": {**spec["gan"], "seed": 7}}).seed == 7
     assert spec["gan"] == {"preset": ["nanoparticles", "small"]}  # the run file's dict is left as it was
+
+
+def test_twin_parameters_reach_the_simulator_and_only_a_twin():
+    stack = source_stack("twin:nanoparticles:smoke32", seed=0, twin={"n_frames": 7})
+    assert stack.sizes["frame"] == 7
+    with pytest.raises(ValueError, match="n_frame"):
+        source_stack("twin:nanoparticles:smoke32", twin={"n_frame": 7})
+    with pytest.raises(ConfigError, match="not twin:NAME"):
+        source_stack("frames.npy", twin={"n_frames": 7})
