@@ -12,7 +12,7 @@ import importlib
 from . import _progress  # noqa: F401  (decides tqdm's notebook/text bars before any Qt import)
 from ._version import __version__
 from .data import load_stack, save_stack
-from .errors import ConfigError, ModelFileError, StackError
+from .errors import ConfigError, ModelFileError, PerformanceWarning, StackError
 
 _LAZY = {
     "GANConfig": "matdyn_nb.gan",
@@ -28,7 +28,16 @@ _LAZY = {
     "project": "matdyn_nb.latent",
 }
 
-__all__ = ["ConfigError", "ModelFileError", "StackError", "__version__", "load_stack", "save_stack", *_LAZY]
+__all__ = [
+    "ConfigError",
+    "ModelFileError",
+    "PerformanceWarning",
+    "StackError",
+    "__version__",
+    "load_stack",
+    "save_stack",
+    *_LAZY,
+]
 
 
 def __getattr__(name: str):

@@ -1,10 +1,10 @@
-"""Exceptions raised for bad input.
+"""Exceptions raised for bad input, and the warning for a setting that will run slowly.
 
 Every error names the problem and says how to fix it, so a user reading the traceback
 in a notebook knows what to change without opening the source.
 """
 
-__all__ = ["ConfigError", "ModelFileError", "StackError"]
+__all__ = ["ConfigError", "ModelFileError", "PerformanceWarning", "StackError"]
 
 
 class StackError(ValueError):
@@ -17,3 +17,7 @@ class ConfigError(ValueError):
 
 class ModelFileError(ValueError):
     """A model or checkpoint folder that is missing, corrupt, or belongs to another model."""
+
+
+class PerformanceWarning(UserWarning):
+    """A setting that works but runs much slower than it needs to on this machine."""

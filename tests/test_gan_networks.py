@@ -64,6 +64,19 @@ def test_minibatch_stddev_sees_diversity():
     assert layer(torch.randn(6, 3, 4, 4)).shape == (6, 4, 4, 4)  # batch not divisible by 4
 
 
+def test_minibatch_stddev_groups_the_batch():
+    x = torch.randn(8, 3, 4, 4)
+    whole = MinibatchStdDev(group_size=8)(x)[:, 3]
+    expected = x.std(dim=0, unbiased=False).mean()
+    torch.testing.assert_close(whole, expected.expand(8, 4, 4), atol=1e-5, rtol=1e-5)
+    pairs = MinibatchStdDev(group_size=2)(x)[:, 3, 0, 0]
+    # groups are strided: image i shares its statistic with image i + N/G
+    expected = torch.stack([x[[i, i + 4]].std(dim=0, unbiased=False).mean() for i in range(4)])
+    torch.testing.assert_close(pairs, expected.repeat(2), atol=1e-5, rtol=1e-5)
+    critic = Critic(tiny().replace(mbstd_group_size=8))
+    assert critic.blocks[0][0].group_size == 8
+
+
 def test_config_json_round_trip_and_presets():
     config = tiny(3)
     assert GANConfig.from_json(config.to_json()) == config
@@ -94,6 +107,7 @@ def test_config_json_round_trip_and_presets():
         ({"ema_beta": 1.5}, "ema_beta"),
         ({"ema_rampup": 0.0}, "ema_rampup"),
         ({"precision": "float16"}, "precision must be one of .*bfloat16"),
+        ({"mbstd_group_size": 0}, "mbstd_group_size must be positive"),
     ],
 )
 def test_bad_config_errors(changes, message):

@@ -14,7 +14,8 @@ import xarray as xr
 
 from matdyn_nb import GANConfig, load_model, train_gan
 from matdyn_nb.data import as_stack, normalize
-from matdyn_nb.errors import ModelFileError, StackError
+from matdyn_nb.errors import ModelFileError, PerformanceWarning, StackError
+from matdyn_nb.gan import training
 from matdyn_nb.gan.networks import Generator
 
 CONFIG = GANConfig(
@@ -86,6 +87,18 @@ def test_bfloat16_training_is_seeded_and_generates_float32(data, model):
         assert torch.equal(v, again.generator.state_dict()[k]), k
     images = mixed.sample(3, rng=0)
     assert images.dtype == np.float32 and np.isfinite(images).all()
+
+
+def test_bfloat16_on_a_cpu_without_it_warns_before_training(data, monkeypatch):
+    config = CONFIG.replace(precision="bfloat16", images_per_phase=(4,))
+    monkeypatch.setattr(training, "_cpu_has_bfloat16", lambda: False)
+    with pytest.warns(PerformanceWarning, match="precision='float32'"):
+        train_gan(data, config)
+    monkeypatch.setattr(training, "_cpu_has_bfloat16", lambda: True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PerformanceWarning)
+        train_gan(data, config)
+        train_gan(data, config.replace(precision="float32"))
 
 
 def test_training_does_not_touch_global_rng(data):

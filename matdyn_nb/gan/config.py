@@ -48,6 +48,9 @@ class GANConfig:
     gp_weight: float = 10.0  # gradient-penalty weight (WGAN-GP)
     drift_weight: float = 1e-3  # weight of E[D(real)^2], keeps critic outputs near 0
     n_critic: int = 1  # critic steps per generator step
+    # images per group of the critic's minibatch standard deviation (PGGAN: 4); larger groups
+    # give the critic a less noisy measure of a batch's diversity
+    mbstd_group_size: int = 4
     ema_beta: float | None = 0.999  # EMA of the generator weights; None to disable
     # EMA half-life at most this fraction of the steps trained at the current stage: a stage's new
     # layers start from random weights, which a fixed 0.999 would keep in the average for
@@ -58,7 +61,8 @@ class GANConfig:
     # it; below ~0.8 the generator does not learn the transforms (Karras et al. 2020). 0: off
     augment_p: float = 0.0
     # "bfloat16" runs training's forward passes under torch.autocast (weights, optimiser and
-    # generation stay float32); it pays on CPUs with AMX or AVX512-BF16 and on recent GPUs
+    # generation stay float32); it pays on CPUs with AMX or AVX512-BF16 and on recent GPUs; other
+    # CPUs emulate it, over 10x slower than float32 (train_gan warns)
     precision: str = "float32"
     checkpoint_every: int = 500  # steps between checkpoints (also written at each stage end)
     log_every: int = 10  # steps between history rows and callbacks
@@ -128,7 +132,7 @@ class GANConfig:
             )
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
-        positive = ("learning_rate", "n_critic", "checkpoint_every", "log_every")
+        positive = ("learning_rate", "n_critic", "mbstd_group_size", "checkpoint_every", "log_every")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")

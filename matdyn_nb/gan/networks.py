@@ -73,7 +73,7 @@ class Critic(nn.Module):
         )
         blocks = [
             nn.Sequential(
-                MinibatchStdDev(),
+                MinibatchStdDev(config.mbstd_group_size),
                 EqualizedConv(nd, filters[0] + 1, filters[0], 3),
                 _act(),
                 nn.Flatten(),

@@ -18,7 +18,7 @@ from ..data.grid import check_grid
 from ..data.normalize import normalization_of
 from ..data.stack import check_stack, spatial_dims
 from ..data.tensor import to_tensor
-from ..errors import ConfigError, StackError
+from ..errors import ConfigError, PerformanceWarning, StackError
 from .augment import augment
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import GANConfig
@@ -70,6 +70,23 @@ def _check_training_data(images: xr.DataArray, config: GANConfig) -> None:
         raise StackError(
             f"normalised images range over [{low:.3g}, {high:.3g}], outside the generator's tanh range [-1, 1]; "
             "normalise after resampling/augmenting (matdyn_nb.data.normalize)"
+        )
+
+
+def _cpu_has_bfloat16() -> bool:
+    # torch has no public query; these are the instruction sets oneDNN uses for bfloat16 convolutions
+    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+
+
+def _warn_if_bfloat16_is_emulated(config: GANConfig, device: torch.device) -> None:
+    if config.precision == "bfloat16" and device.type == "cpu" and not _cpu_has_bfloat16():
+        warnings.warn(
+            f"precision='bfloat16' on a CPU without bfloat16 instructions (AVX512-BF16 or AMX; this one has "
+            f"{torch.backends.cpu.get_cpu_capability()}): autocast emulates it and training runs over 10x slower "
+            "than in float32 (benchmarks/gan_throughput.py); pass "
+            "config.replace(precision='float32') to train at full speed",
+            PerformanceWarning,
+            stacklevel=3,
         )
 
 
@@ -408,6 +425,7 @@ def train_gan(
     config = config.validate()
     _check_training_data(images, config)
     run_dir = Path(run_dir) if run_dir is not None else None
+    _warn_if_bfloat16_is_emulated(config, torch.device(device))
     trainer = _Trainer(images, config, device, run_dir)
     if resume:
         trainer.resume()
