@@ -15,13 +15,14 @@ import argparse
 import json
 import platform
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from matdyn_nb.data import as_stack, normalize
-from matdyn_nb.gan import GANConfig, Generator, train_gan
+from matdyn_nb.gan import GANConfig, Generator, cpu_has_bfloat16, train_gan
 
 CASES = [("nanoparticles", "small"), ("brass", "small"), ("ta_chart", "small")]
 
@@ -65,6 +66,15 @@ def training_images_per_s(config: GANConfig, steps: int, precision: str = "float
     return float(final.images_per_s.median())
 
 
+def cpu_name() -> str:
+    """The CPU's model name and the widest vector instructions torch uses on it."""
+    cpuinfo = Path("/proc/cpuinfo")
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
+    model = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), platform.machine())
+    bf16 = "yes" if cpu_has_bfloat16() else "no"
+    return f"{model} ({torch.backends.cpu.get_cpu_capability()}, bfloat16 instructions: {bf16})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20, help="training steps measured per preset")
@@ -85,7 +95,7 @@ def main() -> None:
                 "generator_flop_ratio": gen_flops / reference,
             }
         )
-    machine = f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
+    machine = f"{cpu_name()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
     print(f"matmul reference: {reference / 1e9:.1f} GFLOP/s ({machine})")
     print(
         "| preset | shape | train images/s | train images/s, bfloat16 (ratio) | generate images/s "

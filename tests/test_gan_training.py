@@ -91,10 +91,10 @@ def test_bfloat16_training_is_seeded_and_generates_float32(data, model):
 
 def test_bfloat16_on_a_cpu_without_it_warns_before_training(data, monkeypatch):
     config = CONFIG.replace(precision="bfloat16", images_per_phase=(4,))
-    monkeypatch.setattr(training, "_cpu_has_bfloat16", lambda: False)
+    monkeypatch.setattr(training, "cpu_has_bfloat16", lambda: False)
     with pytest.warns(PerformanceWarning, match="precision='float32'"):
         train_gan(data, config)
-    monkeypatch.setattr(training, "_cpu_has_bfloat16", lambda: True)
+    monkeypatch.setattr(training, "cpu_has_bfloat16", lambda: True)
     with warnings.catch_warnings():
         warnings.simplefilter("error", PerformanceWarning)
         train_gan(data, config)

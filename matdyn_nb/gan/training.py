@@ -27,7 +27,7 @@ from .model import GenerativeModel, data_template
 from .networks import Critic, Generator
 from .schedule import Position, build_schedule, ema_decay, locate
 
-__all__ = ["train_gan"]
+__all__ = ["cpu_has_bfloat16", "train_gan"]
 
 HISTORY_FIELDS = {
     "stage": ("1", "growth stage (0 = 4 px)"),
@@ -73,13 +73,18 @@ def _check_training_data(images: xr.DataArray, config: GANConfig) -> None:
         )
 
 
-def _cpu_has_bfloat16() -> bool:
+def cpu_has_bfloat16() -> bool:
+    """Whether this CPU has bfloat16 instructions (AVX512-BF16 or AMX) for ``precision="bfloat16"``.
+
+    Without them torch emulates bfloat16 on the CPU and training runs over 10x slower than
+    in float32 (``benchmarks/gan_throughput.py`` measures both).
+    """
     # torch has no public query; these are the instruction sets oneDNN uses for bfloat16 convolutions
     return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
 
 
 def _warn_if_bfloat16_is_emulated(config: GANConfig, device: torch.device) -> None:
-    if config.precision == "bfloat16" and device.type == "cpu" and not _cpu_has_bfloat16():
+    if config.precision == "bfloat16" and device.type == "cpu" and not cpu_has_bfloat16():
         warnings.warn(
             f"precision='bfloat16' on a CPU without bfloat16 instructions (AVX512-BF16 or AMX; this one has "
             f"{torch.backends.cpu.get_cpu_capability()}): autocast emulates it and training runs over 10x slower "
