@@ -1,11 +1,14 @@
 """Training and generation throughput of the small GAN presets, and how close the
 generator comes to the machine's matmul FLOP/s.
 
-Run: .venv/bin/python benchmarks/gan_throughput.py [--steps 20] [--json out.json]
+Run: .venv/bin/python benchmarks/gan_throughput.py [--steps 20] [--presets ...] [--precisions ...]
+[--json out.json]
 
 Training images/s is measured at the final (full-resolution) stage on random data of the
 preset's shape, in float32 and with ``precision="bfloat16"`` (autocast: fast only where the
-CPU has bfloat16 instructions such as AMX or AVX512-BF16, and on recent GPUs); generation images/s with
+CPU has bfloat16 instructions such as AMX or AVX512-BF16, and on recent GPUs; elsewhere it is
+emulated, and 3D convolutions fall back to a single-threaded kernel that takes tens of minutes
+for brass-small, so leave bfloat16 out there with ``--precisions float32``); generation images/s with
 batches of 64; the FLOP ratio divides the generator's achieved FLOP/s (FLOPs counted by
 torch.utils.flop_counter) by the FLOP/s of a 1024 x 1024 float32 matmul on the same
 machine, so it does not depend on the CPU speed.
@@ -24,7 +27,12 @@ from torch.utils.flop_counter import FlopCounterMode
 from matdyn_nb.data import as_stack, normalize
 from matdyn_nb.gan import GANConfig, Generator, cpu_has_bfloat16, train_gan
 
-CASES = [("nanoparticles", "small"), ("brass", "small"), ("ta_chart", "small")]
+CASES = {
+    "nanoparticles-small": ("nanoparticles", "small"),
+    "brass-small": ("brass", "small"),
+    "ta_chart-small": ("ta_chart", "small"),
+}
+PRECISIONS = ("float32", "bfloat16")
 
 
 def _best_time(fn, repeats: int = 5) -> float:
@@ -75,22 +83,31 @@ def cpu_name() -> str:
     return f"{model} ({torch.backends.cpu.get_cpu_capability()}, bfloat16 instructions: {bf16})"
 
 
+def _number(value: float | None) -> str:
+    return "not measured" if value is None else f"{value:.1f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20, help="training steps measured per preset")
+    parser.add_argument("--presets", nargs="+", choices=list(CASES), default=list(CASES), help="presets measured")
+    parser.add_argument(
+        "--precisions", nargs="+", choices=PRECISIONS, default=list(PRECISIONS), help="training precisions measured"
+    )
     parser.add_argument("--json", help="also write the numbers to this file")
     args = parser.parse_args()
     reference = matmul_flops()
     rows = []
-    for case, size in CASES:
-        config = GANConfig.preset(case, size)
+    for name in args.presets:
+        config = GANConfig.preset(*CASES[name])
         gen_rate, gen_flops = generator_numbers(config)
+        train = {p: training_images_per_s(config, args.steps, p) for p in args.precisions}
         rows.append(
             {
                 "preset": config.name,
                 "shape": f"{config.channels}x" + "x".join([str(config.resolution)] * config.ndim),
-                "train_images_per_s": training_images_per_s(config, args.steps),
-                "train_images_per_s_bfloat16": training_images_per_s(config, args.steps, "bfloat16"),
+                "train_images_per_s": train.get("float32"),
+                "train_images_per_s_bfloat16": train.get("bfloat16"),
                 "generate_images_per_s": gen_rate,
                 "generator_flop_ratio": gen_flops / reference,
             }
@@ -103,10 +120,10 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|")
     for r in rows:
-        bf16 = r["train_images_per_s_bfloat16"]
+        f32, bf16 = r["train_images_per_s"], r["train_images_per_s_bfloat16"]
+        ratio = f" ({bf16 / f32:.2f}x)" if f32 and bf16 else ""
         print(
-            f"| {r['preset']} | {r['shape']} | {r['train_images_per_s']:.1f} "
-            f"| {bf16:.1f} ({bf16 / r['train_images_per_s']:.2f}x) "
+            f"| {r['preset']} | {r['shape']} | {_number(f32)} | {_number(bf16)}{ratio} "
             f"| {r['generate_images_per_s']:.1f} "
             f"| {r['generator_flop_ratio']:.2f} |"
         )

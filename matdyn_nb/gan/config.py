@@ -62,7 +62,7 @@ class GANConfig:
     augment_p: float = 0.0
     # "bfloat16" runs training's forward passes under torch.autocast (weights, optimiser and
     # generation stay float32); it pays on CPUs with AMX or AVX512-BF16 and on recent GPUs; other
-    # CPUs emulate it, over 10x slower than float32 (train_gan warns)
+    # CPUs emulate it, about 10x slower than float32 (train_gan warns)
     precision: str = "float32"
     checkpoint_every: int = 500  # steps between checkpoints (also written at each stage end)
     log_every: int = 10  # steps between history rows and callbacks

@@ -76,7 +76,7 @@ def _check_training_data(images: xr.DataArray, config: GANConfig) -> None:
 def cpu_has_bfloat16() -> bool:
     """Whether this CPU has bfloat16 instructions (AVX512-BF16 or AMX) for ``precision="bfloat16"``.
 
-    Without them torch emulates bfloat16 on the CPU and training runs over 10x slower than
+    Without them torch emulates bfloat16 on the CPU and training runs about 10x slower than
     in float32 (``benchmarks/gan_throughput.py`` measures both).
     """
     # torch has no public query; these are the instruction sets oneDNN uses for bfloat16 convolutions
@@ -87,9 +87,9 @@ def _warn_if_bfloat16_is_emulated(config: GANConfig, device: torch.device) -> No
     if config.precision == "bfloat16" and device.type == "cpu" and not cpu_has_bfloat16():
         warnings.warn(
             f"precision='bfloat16' on a CPU without bfloat16 instructions (AVX512-BF16 or AMX; this one has "
-            f"{torch.backends.cpu.get_cpu_capability()}): autocast emulates it and training runs over 10x slower "
-            "than in float32 (benchmarks/gan_throughput.py); pass "
-            "config.replace(precision='float32') to train at full speed",
+            f"{torch.backends.cpu.get_cpu_capability()}): autocast emulates it and training runs about 10x slower "
+            "than in float32 (benchmarks/gan_throughput.py); train in float32 instead: "
+            'config.replace(precision=\'float32\'), or "precision": "float32" in a run file\'s "gan" entry',
             PerformanceWarning,
             stacklevel=3,
         )
