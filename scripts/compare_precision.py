@@ -51,7 +51,7 @@ def main() -> None:
     args = parser.parse_args()
     spec = json.loads((ROOT / "scripts" / "runs" / f"{args.name}.json").read_text())
     seed = int(spec.get("seed", 0))
-    observed = source_stack(spec["data"], seed=seed)
+    observed = source_stack(spec["data"], seed=seed, twin=spec.get("twin"))
     ready = prepare_for_training(observed, **{"rng": seed, **spec.get("prepare", {})})
     rows = {p: measure(spec, observed, ready, p, args.images, args.n) for p in ("float32", "bfloat16")}
     for precision, row in rows.items():

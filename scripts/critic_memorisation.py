@@ -51,9 +51,10 @@ def main() -> None:
     run_dir = ROOT / (args.run_dir or spec["run_dir"])
     config, seed = run_config(spec), int(spec.get("seed", 0))
     _, twin, *preset = spec["data"].split(":")
-    first = twins.TWINS[twin](*preset, rng=seed)["images"]
+    parameters = spec.get("twin", {})
+    first = twins.TWINS[twin](*preset, rng=seed, **parameters)["images"]
     n_frames = first.sizes["frame"]
-    both = twins.TWINS[twin](*preset, rng=seed, n_frames=2 * n_frames)["images"].compute()
+    both = twins.TWINS[twin](*preset, rng=seed, **{**parameters, "n_frames": 2 * n_frames})["images"].compute()
     if not np.array_equal(both.values[:n_frames], first.values):
         raise SystemExit(f"the {twin} twin does not extend its frames in time; no held-out frames from it")
     prepare = {"rng": seed, **spec.get("prepare", {})}

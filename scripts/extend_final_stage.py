@@ -49,7 +49,7 @@ def main() -> None:
             raise SystemExit(f"no finished run in {source.parent}; train it with scripts/build_pretrained.py first")
         shutil.copytree(source, run_dir / "checkpoint")
     seed = int(spec.get("seed", 0))
-    observed = source_stack(spec["data"], seed=seed)
+    observed = source_stack(spec["data"], seed=seed, twin=spec.get("twin"))
     ready = prepare_for_training(observed, **{"rng": seed, **spec.get("prepare", {})})
     machine = f"{platform.machine()} CPU, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
     out = ROOT / "docs" / "validation" / f"{label}-extend.json"
