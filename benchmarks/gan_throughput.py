@@ -26,6 +26,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from matdyn_nb.data import as_stack, normalize
 from matdyn_nb.gan import GANConfig, Generator, cpu_has_bfloat16, train_gan
+from matdyn_nb.gan.layers import channels_last
 
 CASES = {
     "nanoparticles-small": ("nanoparticles", "small"),
@@ -52,7 +53,7 @@ def matmul_flops() -> float:
 
 def generator_numbers(config: GANConfig, batch: int = 64) -> tuple[float, float]:
     """(images/s, FLOP/s) of the generator at full resolution, no gradients."""
-    generator = Generator(config).eval()
+    generator = Generator(config).eval().to(memory_format=channels_last(config.ndim))  # as GenerativeModel runs it
     z = torch.randn(batch, config.latent_dim)
     with torch.no_grad():
         with FlopCounterMode(display=False) as counter:

@@ -1,3 +1,4 @@
+import copy
 import json
 import os
 import signal
@@ -87,6 +88,17 @@ def test_bfloat16_training_is_seeded_and_generates_float32(data, model):
         assert torch.equal(v, again.generator.state_dict()[k]), k
     images = mixed.sample(3, rng=0)
     assert images.dtype == np.float32 and np.isfinite(images).all()
+
+
+def test_generation_runs_channels_last_with_the_same_values(model, tmp_path):
+    model.save(tmp_path / "m")
+    for m in (model, load_model(tmp_path / "m")):
+        assert m.generator.blocks[1][0].weight.is_contiguous(memory_format=torch.channels_last)
+    z = model.latents(5, rng=0)
+    plain = copy.deepcopy(model.generator).to(memory_format=torch.contiguous_format)
+    with torch.no_grad():
+        expected = plain(torch.from_numpy(z.values)).numpy()
+    np.testing.assert_allclose(model.generate(z, denormalized=False).values, expected, atol=1e-5)
 
 
 def test_bfloat16_on_a_cpu_without_it_warns_before_training(data, monkeypatch):

@@ -10,7 +10,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["EqualizedConv", "EqualizedLinear", "MinibatchStdDev", "PixelNorm", "downsample", "upsample"]
+__all__ = [
+    "EqualizedConv",
+    "EqualizedLinear",
+    "MinibatchStdDev",
+    "PixelNorm",
+    "channels_last",
+    "downsample",
+    "upsample",
+]
 
 
 class EqualizedLinear(nn.Module):
@@ -71,6 +79,15 @@ class MinibatchStdDev(nn.Module):
         stat = std.mean(dim=tuple(range(1, std.ndim)), keepdim=True)  # [N/G, 1, 1, ...]
         stat = stat.repeat(group, 1, *x.shape[2:])  # [N, 1, ...]
         return torch.cat([x, stat], dim=1)
+
+
+def channels_last(ndim: int) -> torch.memory_format:
+    """The channels-last memory format for 2D images or 3D volumes.
+
+    Networks and data in this layout use oneDNN's fast CPU convolution and upsampling
+    kernels; the values are the same up to rounding.
+    """
+    return torch.channels_last if ndim == 2 else torch.channels_last_3d
 
 
 def upsample(x: torch.Tensor) -> torch.Tensor:

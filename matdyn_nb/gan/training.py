@@ -22,7 +22,7 @@ from ..errors import ConfigError, PerformanceWarning, StackError
 from .augment import augment
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import GANConfig
-from .layers import downsample, upsample
+from .layers import channels_last, downsample, upsample
 from .model import GenerativeModel, data_template
 from .networks import Critic, Generator
 from .schedule import Position, build_schedule, ema_decay, locate
@@ -116,8 +116,7 @@ class _Trainer:
         self.pyramid = [full]
         for _ in range(config.n_stages - 1):
             self.pyramid.insert(0, downsample(self.pyramid[0]))
-        # channels-last: oneDNN's faster convolution kernels on CPU (same values up to rounding)
-        self.layout = layout = torch.channels_last if config.ndim == 2 else torch.channels_last_3d
+        self.layout = layout = channels_last(config.ndim)
         self.pyramid = [level.to(self.device, memory_format=layout) for level in self.pyramid]
         with torch.random.fork_rng(devices=[]):  # seeded initial weights, global RNG untouched
             torch.manual_seed(config.seed)
@@ -365,7 +364,7 @@ class _Trainer:
 
     def model(self) -> GenerativeModel:
         net = self.ema if self.ema is not None else self.generator
-        final = copy.deepcopy(net).to("cpu", memory_format=torch.contiguous_format).eval()
+        final = copy.deepcopy(net).to("cpu").eval()
         stage = locate(self.schedule, self.step - 1).phase.stage if self.step else -1
         provenance = {
             "seed": self.config.seed,
