@@ -77,6 +77,7 @@ def test_same_seed_same_model_other_seed_other_model(data, model):
     assert not torch.equal(other.generator.to_image[1].weight, model.generator.to_image[1].weight)
 
 
+@pytest.mark.filterwarnings("ignore::matdyn_nb.errors.PerformanceWarning")  # the next test checks it
 def test_bfloat16_training_is_seeded_and_generates_float32(data, model):
     config = CONFIG.replace(precision="bfloat16")
     mixed = train_gan(data, config)
