@@ -7,11 +7,10 @@ Run: .venv/bin/python benchmarks/gan_throughput.py [--steps 20] [--presets ...] 
 Training images/s is measured at the final (full-resolution) stage on random data of the
 preset's shape, in float32 and with ``precision="bfloat16"`` (autocast: fast only where the
 CPU has bfloat16 instructions such as AMX or AVX512-BF16, and on recent GPUs; elsewhere it is
-emulated, and 3D convolutions fall back to a single-threaded kernel that takes tens of minutes
-for brass-small, so leave bfloat16 out there with ``--precisions float32``); generation images/s with
-batches of 64; the FLOP ratio divides the generator's achieved FLOP/s (FLOPs counted by
-torch.utils.flop_counter) by the FLOP/s of a 1024 x 1024 float32 matmul on the same
-machine, so it does not depend on the CPU speed.
+emulated, and 3D convolutions fall back to a single-threaded kernel, so there leave it out with
+``--precisions float32``); generation images/s with batches of 64; the FLOP ratio divides
+the generator's achieved FLOP/s (FLOPs counted by torch.utils.flop_counter) by the FLOP/s of
+a 1024 x 1024 float32 matmul on the same machine, so it does not depend on the CPU speed.
 """
 
 import argparse

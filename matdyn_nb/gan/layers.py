@@ -84,8 +84,8 @@ class MinibatchStdDev(nn.Module):
 def channels_last(ndim: int) -> torch.memory_format:
     """The channels-last memory format for 2D images or 3D volumes.
 
-    Networks and data in this layout use oneDNN's fast CPU convolution and upsampling
-    kernels; the values are the same up to rounding.
+    Networks and data in this layout run torch's fast CPU kernels for convolution (oneDNN)
+    and nearest upsampling; the values are the same up to rounding.
     """
     return torch.channels_last if ndim == 2 else torch.channels_last_3d
 
