@@ -98,3 +98,17 @@ def test_browser_without_images_still_shows_histograms(tiny_model):
     assert browser.histograms.data[0].name == "entropy_diff: all"
     with pytest.raises(ValueError, match="sample_variations dataset"):
         VariationBrowser(ds.drop_vars("valid"))
+
+
+def test_tuner_slider_spans_an_extended_calibration_and_refuses_one_without_curves(tiny_model):
+    from matdyn_nb.errors import ConfigError
+    from matdyn_nb.latent import calibrate_gamma
+
+    observed = tiny_model.sample(4, rng=9).rename(sample="frame")
+    calibration = calibrate_gamma(tiny_model, observed, EntropyDiff(), gammas=[0.25, 0.5, 3.0], n_references=2,
+                                  n_samples=2, rng=0, extend_to=None)  # fmt: skip
+    tuner = GammaTuner(tiny_model, observed, metrics=[EntropyDiff()], calibration=calibration, gamma=0.5,
+                       n_samples=2, project_options={"restarts": 2, "steps": 5})  # fmt: skip
+    assert tuner.gamma.max == 3.0 and list(tuner.curves.data[1].x) == [0.25, 0.5, 3.0]
+    with pytest.raises(ConfigError, match="no curves for"):
+        GammaTuner(tiny_model, observed, metrics=[EntropyDiff()], calibration=calibration[["admissible"]])

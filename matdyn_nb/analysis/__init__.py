@@ -6,14 +6,18 @@ any name, passed as ``dim=``, e.g. ``"reference"``) and returns a labelled resul
 
 from .clustering import cluster, group_summary
 from .embedding import embed_mds
+from .modes import EXTENDED_FEATURES, PAPER_FEATURES, find_modes
 from .scaling import SCALINGS, scale_features
 from .scoring import score_groups
 from .stages import map_to_stages
 
 __all__ = [
+    "EXTENDED_FEATURES",
+    "PAPER_FEATURES",
     "SCALINGS",
     "cluster",
     "embed_mds",
+    "find_modes",
     "group_summary",
     "map_to_stages",
     "scale_features",

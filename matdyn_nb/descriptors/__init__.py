@@ -1,9 +1,10 @@
-"""Descriptors of material variations: rigid motion and slit widths (Ta), traces (NP), composition (brass)."""
+"""Descriptors of material variations: rigid motion and slits (Ta), traces and tracking (NP), composition (brass)."""
 
 from .composition import channel_iqr, radial_profile, variation_descriptor, variation_mass_ratios
 from .rigid import consecutive_iou, match_rigid, order_sequence, track_slit_widths
 from .slits import measure_slit_width
 from .traces import extract_traces, trace_descriptors
+from .tracking import track_clouds, track_particles
 
 __all__ = [
     "channel_iqr",
@@ -14,6 +15,8 @@ __all__ = [
     "order_sequence",
     "radial_profile",
     "trace_descriptors",
+    "track_clouds",
+    "track_particles",
     "track_slit_widths",
     "variation_descriptor",
     "variation_mass_ratios",

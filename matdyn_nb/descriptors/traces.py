@@ -337,7 +337,9 @@ def _pc_descriptors(p: np.ndarray, centre: np.ndarray | None, time_ordered: bool
             c0, others = p[..., 0, :], ok.copy()
             others[..., 0] = False
         else:
-            c0, others = centre, ok
+            # the reference point itself (an oracle's or a track's u = 0) is not a displacement
+            c0 = centre
+            others = ok & (np.where(ok, ((p - c0[..., None, :]) ** 2).sum(-1), 0.0) > 0)
         sq = np.where(others, ((p - c0[..., None, :]) ** 2).sum(-1), 0.0).sum(-1)
         area = np.where(others.sum(-1) > 0, sq / others.sum(-1) / 4, np.nan)
     return anisotropy, anisotropy**2, elongation, tortuosity, np.log(tortuosity), area, fold, n
@@ -390,8 +392,9 @@ def trace_descriptors(
     point_dim
         The points' dim of a DataArray.
     centre
-        c_0 (..., "axis"), e.g. the reference centroid; None takes the first point and
-        averages the diffusion area over the other points.
+        c_0 (..., "axis"), e.g. the reference centroid; None takes the first point. The
+        diffusion area averages over the points other than c_0 (a point exactly at a
+        given centre, such as an oracle's own u = 0 position, does not count).
 
     Returns
     -------

@@ -3,6 +3,7 @@
 from .filters import AllOf, AnyOf, Criterion, as_filter
 from .perturb import DISTRIBUTIONS, gamma_for_distance, latent_distance
 from .project import project
+from .steps import gamma_from_steps, latent_steps
 from .sweep import DEFAULT_GAMMAS, calibrate_gamma, gamma_sweep, observed_band
 from .variations import sample_variations
 
@@ -18,6 +19,8 @@ __all__ = [
     "observed_band",
     "project",
     "gamma_for_distance",
+    "gamma_from_steps",
+    "latent_steps",
     "latent_distance",
     "sample_variations",
 ]

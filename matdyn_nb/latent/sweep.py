@@ -17,7 +17,7 @@ from ..errors import ConfigError
 from .perturb import latent_distance
 from .variations import sample_variations
 
-__all__ = ["DEFAULT_GAMMAS", "calibrate_gamma", "gamma_sweep", "observed_band"]
+__all__ = ["DEFAULT_GAMMAS", "RULES", "calibrate_gamma", "gamma_sweep", "observed_band"]
 
 DEFAULT_GAMMAS = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0)  # the paper's 8 values
 
@@ -176,28 +176,91 @@ def observed_band(
     return ds
 
 
+RULES = ("metric_band", "latent_steps")
+
+
+def _admissible(sweep: xr.Dataset, band: xr.Dataset, metrics) -> xr.DataArray:
+    """Per gamma: every metric's median within the observed range."""
+    admissible = xr.ones_like(sweep.gamma, dtype=bool)
+    for metric in metrics:
+        median = sweep[f"{metric.name}_curve"].sel(stat="median", drop=True)
+        if metric.larger_is_further:
+            admissible = admissible & (median <= band[f"{metric.name}_band"].sel(stat="high", drop=True))
+        else:
+            admissible = admissible & (median >= band[f"{metric.name}_band"].sel(stat="low", drop=True))
+    return admissible.drop_vars("distance")
+
+
+def _by_latent_steps(model, observed: xr.DataArray, *, rng, distribution, progress, project_frames, project_options):
+    """The paper's rule (§2.2): gamma from the latent steps between adjacent projected frames."""
+    # imported here: project needs torch, the metric-band rule does not
+    from .project import project
+    from .steps import gamma_from_steps, latent_steps
+
+    if int(project_frames) != project_frames or project_frames < 3:
+        raise ConfigError(f"project_frames must be an integer >= 3, got {project_frames!r}")
+    fit = project(
+        model, observed.isel(frame=slice(0, int(project_frames))), rng=rng, progress=progress, **(project_options or {})
+    )
+    steps = latent_steps(fit)
+    gamma = gamma_from_steps(steps, model.latent_dim, distribution)
+    if not (steps.attrs["spearman_rho"] > 0 and steps.attrs["spearman_p"] < 0.05):
+        warnings.warn(
+            f"the projected frames' latents do not follow time (rank correlation of latent distance with time lag "
+            f"{steps.attrs['spearman_rho']:.2f}, p = {steps.attrs['spearman_p']:.2g}; adjacent frames are "
+            f"{steps.attrs['adjacent_over_all']:.2f}x as far apart as any two): gamma {gamma:.2f} measures the spread "
+            "of the latent cloud, not one time step. Check the projection (relative_error) and the frame interval",
+            stacklevel=3,
+        )
+    ds = steps.assign(latent_z=fit.latent_z, relative_error=fit.relative_error)
+    ds.attrs.update(
+        title="matdyn_nb gamma calibration",
+        gamma=gamma,
+        distance=steps.attrs["adjacent_distance"],
+        rule="latent steps (paper §2.2): gamma whose per-dimension perturbation distance equals the mean latent "
+        f"distance between adjacent projected frames (first {int(project_frames)} frames)",
+    )
+    return ds
+
+
 def calibrate_gamma(
     model,
     observed: xr.DataArray,
-    metrics: Sequence | object,
+    metrics: Sequence | object = (),
     *,
+    rule: str = "metric_band",
     gammas: Sequence[float] = DEFAULT_GAMMAS,
+    extend_to: float | None = 8.0,
     n_references: int = 100,
     n_samples: int = 20,
     rng: RngLike = None,
     group: str | None = None,
     observed_quantiles: tuple[float, float] = (0.01, 0.99),
     distribution: str = "uniform",
+    project_frames: int = 40,
+    project_options: dict | None = None,
     progress: bool | None = None,
 ) -> xr.Dataset:
-    """Choose gamma: the largest up to which the median metric stays within the observed range.
+    """Choose gamma from the observed frames, by the metric band or by the latent steps between frames.
 
-    For a metric where larger means further from the reference (entropy, area and mass
-    differences) the median must stay at or below the observed upper quantile; for IOU
-    (larger means closer) at or above the observed lower quantile. Every metric must
-    pass, at that gamma and at every smaller one swept. The paper's choices: gamma = 1
-    for the nanoparticles (entropy difference up to the observed 0.26), 0.5 for brass
-    (IOU about 0.7, mass deviation under 20 %).
+    ``rule="metric_band"`` (default): the largest gamma up to which the median metric
+    stays within the observed range. For a metric where larger means further from the
+    reference (entropy, area and mass differences) the median must stay at or below the
+    observed upper quantile; for IOU (larger means closer) at or above the observed
+    lower quantile. Every metric must pass, at that gamma and at every smaller one
+    swept. When every swept gamma passes, the sweep goes on in steps of the last
+    spacing until one fails or ``extend_to`` is passed, so the rule binds instead of
+    stopping at the top of its sweep. The paper's choices: gamma = 1 for the
+    nanoparticles (entropy difference up to the observed 0.26), 0.5 for brass (IOU
+    about 0.7, mass deviation under 20 %).
+
+    ``rule="latent_steps"``: the paper's rule of §2.2, "correlating the maximum observed
+    micro-structural displacement over time intervals with the average latent space
+    distances between adjacent time-step reconstructions". The first
+    ``project_frames`` observed frames (consecutive, in time order) are projected
+    (:func:`~matdyn_nb.latent.project`) and gamma is set so that a perturbation's
+    per-dimension distance equals the mean distance between adjacent projected frames
+    (:func:`~matdyn_nb.latent.latent_steps`). No metrics are needed.
 
     Parameters
     ----------
@@ -206,29 +269,50 @@ def calibrate_gamma(
     observed, group, observed_quantiles
         As in :func:`observed_band` (``observed_quantiles`` are its ``quantiles``).
     metrics
-        Pairwise metrics computed on both.
+        Pairwise metrics computed on both (``rule="metric_band"``).
+    rule
+        ``"metric_band"`` or ``"latent_steps"``.
+    extend_to
+        Largest gamma the metric-band sweep may be extended to; None keeps ``gammas``.
+    project_frames, project_options
+        Frames projected for ``rule="latent_steps"`` and keyword arguments of
+        :func:`~matdyn_nb.latent.project` (e.g. ``{"restarts": 4, "steps": 150}``).
 
     Returns
     -------
     xarray.Dataset
-        The sweep and the band together, ``admissible`` (gamma) and the choice in
-        ``attrs["gamma"]`` (NaN, with a warning, when no gamma is admissible) and
-        ``attrs["distance"]``, with the rule in ``attrs["rule"]``.
+        With ``"metric_band"``: the sweep and the band together, ``admissible`` (gamma).
+        With ``"latent_steps"``: the output of :func:`~matdyn_nb.latent.latent_steps`
+        with the projected ``latent_z`` and ``relative_error``. Both: the choice in
+        ``attrs["gamma"]`` (NaN, with a warning, when no gamma is admissible),
+        ``attrs["distance"]`` and the rule in ``attrs["rule"]`` (the latent-steps rule
+        warns when the projected latents do not follow time); the metric band also
+        ``attrs["binds"]`` (1 when a swept gamma failed, 0 when the rule stopped at the
+        top of its extended sweep).
     """
+    if rule not in RULES:
+        raise ConfigError(f"rule must be one of {RULES}, got {rule!r}")
+    if rule == "latent_steps":
+        if group is not None:
+            raise ConfigError(
+                "group= is for rule='metric_band'; the latent-steps rule needs one run of consecutive frames"
+            )
+        return _by_latent_steps(
+            model, observed, rng=rng, distribution=distribution, progress=progress,
+            project_frames=project_frames, project_options=project_options,
+        )  # fmt: skip
     metrics = _check_metrics(metrics)
     band = observed_band(observed, metrics, group=group, quantiles=observed_quantiles)
-    sweep = gamma_sweep(
-        model, gammas, n_references, n_samples, metrics, rng=rng, distribution=distribution, progress=progress
-    )
-    admissible = xr.ones_like(sweep.gamma, dtype=bool)
-    for metric in metrics:
-        median = sweep[f"{metric.name}_curve"].sel(stat="median", drop=True)
-        if metric.larger_is_further:
-            admissible = admissible & (median <= band[f"{metric.name}_band"].sel(stat="high", drop=True))
-        else:
-            admissible = admissible & (median >= band[f"{metric.name}_band"].sel(stat="low", drop=True))
+    options = dict(rng=root_seed(rng), distribution=distribution, progress=progress)
+    sweep = gamma_sweep(model, gammas, n_references, n_samples, metrics, **options)
+    admissible = _admissible(sweep, band, metrics)
+    step = float(np.diff(sweep.gamma.values)[-1]) if sweep.sizes["gamma"] > 1 else float(sweep.gamma.values[-1])
+    while extend_to is not None and bool(admissible.all()) and float(sweep.gamma.values[-1]) + step <= extend_to:
+        more = gamma_sweep(model, [float(sweep.gamma.values[-1]) + step], n_references, n_samples, metrics, **options)
+        sweep = xr.concat([sweep, more], dim="gamma", data_vars="minimal", coords="minimal", combine_attrs="override")
+        admissible = _admissible(sweep, band, metrics)
     ds = xr.merge([sweep, band.rename({m.name: f"observed_{m.name}" for m in metrics})], combine_attrs="drop_conflicts")
-    ds["admissible"] = admissible.drop_vars("distance")
+    ds["admissible"] = admissible
     ds.admissible.attrs = {"long_name": "median of every metric within the observed range", "units": "1"}
     # the prefix of admissible gammas: one noisy admissible point past a failure is not a choice
     chosen = ds.gamma.values[np.cumprod(admissible.values).astype(bool)]
@@ -239,6 +323,7 @@ def calibrate_gamma(
         title="matdyn_nb gamma calibration",
         gamma=gamma,
         distance=latent_distance(gamma, model.latent_dim, distribution) if chosen.size else float("nan"),
+        binds=int(not bool(admissible.all())),
         rule="largest gamma whose median metric stays within the observed "
         f"[{observed_quantiles[0]:g}, {observed_quantiles[1]:g}] quantile range, for every metric",
     )

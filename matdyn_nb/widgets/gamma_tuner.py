@@ -7,6 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 import xarray as xr
 
+from ..errors import ConfigError
 from ..latent import DEFAULT_GAMMAS, gamma_sweep, latent_distance, observed_band, project, sample_variations
 from ..latent.filters import as_filter
 from ._panel import ErrorLog, flat_view, heatmap_grid
@@ -93,7 +94,15 @@ class GammaTuner(widgets.VBox):
         self._observed_latents: dict[int, xr.DataArray] = {}
         self.result: xr.Dataset | None = None
 
-        gammas = [float(g) for g in gammas]
+        if calibration is not None:
+            missing = [m.name for m in self.metrics if f"{m.name}_curve" not in calibration]
+            if missing:
+                raise ConfigError(
+                    f"calibration has no curves for {missing}; pass a gamma_sweep or a calibrate_gamma result of "
+                    "rule='metric_band' with these metrics, or calibration=None to sweep here"
+                )
+            gammas = [*gammas, *calibration.gamma.values]  # the slider spans an extended sweep too
+        gammas = sorted({float(g) for g in gammas})
         start = gamma if gamma is not None else (calibration.attrs.get("gamma") if calibration is not None else None)
         if start is None or not np.isfinite(start):
             start = gammas[len(gammas) // 2]

@@ -1,0 +1,213 @@
+"""The nanoparticle ladder: where between the truth and the paper's protocol the dynamic modes are lost.
+
+Usage: .venv/bin/python scripts/np_ladder.py [--seeds 0 1 2] [--frame-interval 1.0] [--model nanoparticles-small]
+       [--gammas 1 2] [--windows 1 5] [--small] [--out docs/validation/np-ladder-fi1.json]
+
+The twin is the one the model was trained on (--twin-seed, 0 for the shipped model): a
+generator learns one twin's particles, so its variations are scored against that twin's mode
+map; --seeds vary the sampling (references, perturbations, reference frames, localisation
+noise). Every rung goes through one code path: point clouds -> trace_descriptors -> find_modes (HAC
+with 3 groups, min-max scaling, average linkage) -> ARI against the planted mode map at the
+reference position, with the paper's descriptor pair and the extended set (+ log diffusion
+area), and the diffusion area mean_j |c_j - c_0|^2 / 4 beside D_eff x the frame interval.
+
+- R0, oracle: the twin's true positions within +-w frame intervals (41 points, 10 nm
+  localisation error, as notebook 02).
+- R1, tracking: trackpy on the observed frames (locate, link with a 10 px max jump), each
+  particle's positions over +-w frames.
+- R2, observed references: a run of consecutive observed frames projected into the latent
+  space (latent.project), variations around them at each gamma, traces as notebook 02.
+- R3, the paper's protocol: random references z ~ N(0, I), variations, traces.
+
+Also the latent-time continuity of the projected run (latent.latent_steps), and the two gamma
+rules: the paper's latent-steps rule and the metric-band rule (entropy and area differences,
+sweep extended until it binds). The JSON written to --out keeps every number, the CPU and
+the wall time.
+"""
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from matdyn_nb import twins
+from matdyn_nb.analysis import EXTENDED_FEATURES, PAPER_FEATURES, find_modes
+from matdyn_nb.descriptors import extract_traces, trace_descriptors, track_clouds, track_particles
+from matdyn_nb.gan import load_model, pretrained_model
+from matdyn_nb.latent import calibrate_gamma, sample_variations
+from matdyn_nb.metrics import AreaDiff, EntropyDiff
+
+ROOT = Path(__file__).resolve().parents[1]
+FEATURE_SETS = {"paper": PAPER_FEATURES, "extended": EXTENDED_FEATURES}
+PROJECT_OPTIONS = {"restarts": 4, "steps": 200}
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def map_mode(ds: xr.Dataset, x_nm, y_nm) -> np.ndarray:
+    """The planted mode at positions (nm): the label every rung is scored against."""
+    return ds["mode_map"].sel(x=xr.DataArray(x_nm), y=xr.DataArray(y_nm), method="nearest").values
+
+
+def score(described: xr.Dataset, truth: np.ndarray, dim: str) -> dict:
+    """ARI per descriptor set and the diffusion area, for one rung."""
+    row = {"n_items": int(described.sizes[dim])}
+    for name, features in FEATURE_SETS.items():
+        if described.sizes[dim] < 3:
+            row[f"ari_{name}"] = float("nan")
+            continue
+        row[f"ari_{name}"] = float(find_modes(described, features, dim=dim, truth=truth).ari)
+    area = described.diffusion_area
+    row["diffusion_area_mean"] = float(area.mean())
+    row["diffusion_area_sd"] = float(area.std())
+    return row
+
+
+def oracle_rung(ds, frames, window: int, interval: float, seed: int) -> dict:
+    dt = float(ds.attrs["param_dt"])
+    # about 41 points, spaced by a whole number of trajectory steps (np_oracle needs that)
+    spacing = max(1, round(2 * window * interval / 40 / dt)) * dt
+    n_points = 2 * round(window * interval / spacing) + 1
+    oracle = twins.np_oracle(
+        ds, frames, n_points=n_points, window_s=window * interval, localization_error=10.0, rng=seed
+    )
+    return score(trace_descriptors(oracle), oracle.map_mode.values, "reference")
+
+
+def tracking_rung(ds, tracks, frames, window: int) -> dict:
+    clouds = track_clouds(tracks, half_window=window, reference_frames=frames)
+    centre = clouds.positions.isel(sample=0)
+    truth = map_mode(ds, centre.sel(axis="x").values, centre.sel(axis="y").values)
+    return score(trace_descriptors(clouds), truth, "reference")
+
+
+def variation_rung(ds, model, gamma: float, n_samples: int, seed: int, **source) -> dict:
+    variations = sample_variations(
+        model, n_samples=n_samples, gamma=gamma, rng=seed, metrics=[EntropyDiff()],
+        filters=EntropyDiff() <= 0.2, keep_images="all", progress=False, **source,
+    )  # fmt: skip
+    traces = extract_traces(variations, rng=seed)
+    truth = map_mode(ds, traces.centre_x.values, traces.centre_y.values)
+    row = score(trace_descriptors(traces), truth, "variation")
+    row["acceptance"] = float(variations.acceptance.mean())
+    return row
+
+
+def run_seed(args, model, ds: xr.Dataset, tracks: xr.Dataset, seed: int) -> dict:
+    start = time.perf_counter()
+    images = ds["images"]
+    interval = args.frame_interval
+    gen = np.random.default_rng(seed)
+    margin = max(args.windows) + 1
+    frames = np.sort(gen.choice(np.arange(margin, images.sizes["frame"] - margin), args.n_frames, replace=False))
+    out = {"seed": seed, "d_eff": ds.attrs["gt_d_eff"], "d_eff_x_interval": ds.attrs["gt_d_eff"] * interval}
+
+    out["R0"] = {f"w{w}": oracle_rung(ds, frames, w, interval, seed) for w in args.windows}
+    out["R1"] = {f"w{w}": tracking_rung(ds, tracks, frames, w) for w in args.windows}
+
+    first = int(gen.integers(0, images.sizes["frame"] - args.project_frames))
+    run = images.isel(frame=slice(first, first + args.project_frames))
+    steps = calibrate_gamma(
+        model, run, rule="latent_steps", project_frames=args.project_frames, project_options=PROJECT_OPTIONS, rng=seed
+    )
+    out["continuity"] = {
+        k: steps.attrs[k] for k in ("spearman_rho", "spearman_p", "adjacent_distance", "all_pairs_distance")
+    }
+    out["continuity"]["adjacent_over_all"] = steps.attrs["adjacent_over_all"]
+    out["continuity"]["relative_error_median"] = float(steps.relative_error.median())
+    out["continuity"]["first_frame"] = first
+    band = calibrate_gamma(
+        model, images.isel(frame=slice(0, 200)), [EntropyDiff(), AreaDiff()], n_references=args.cal[0],
+        n_samples=args.cal[1], rng=seed, progress=False,
+    )  # fmt: skip
+    out["gamma_rules"] = {
+        "latent_steps": steps.attrs["gamma"],
+        "metric_band": band.attrs["gamma"],
+        "metric_band_binds": band.attrs["binds"],
+    }
+    gammas = sorted({*args.gammas, round(steps.attrs["gamma"], 3), band.attrs["gamma"]} - {float("nan")})
+    gammas = [g for g in gammas if np.isfinite(g)]
+    out["R2"], out["R3"] = {}, {}
+    for gamma in gammas:
+        out["R2"][f"gamma{gamma:g}"] = variation_rung(ds, model, gamma, args.n_samples, seed, references=steps.latent_z)
+        out["R3"][f"gamma{gamma:g}"] = variation_rung(
+            ds, model, gamma, args.n_samples, seed, n_references=args.n_references
+        )
+    out["minutes"] = round((time.perf_counter() - start) / 60, 1)
+    return out
+
+
+def summary_lines(result: dict) -> list[str]:
+    lines = []
+    for rung in ("R0", "R1", "R2", "R3"):
+        keys = sorted({k for seed in result["seeds"] for k in seed[rung]})
+        for key in keys:
+            rows = [seed[rung][key] for seed in result["seeds"] if key in seed[rung]]
+            ari = [r["ari_paper"] for r in rows]
+            ext = [r["ari_extended"] for r in rows]
+            area = [r["diffusion_area_mean"] for r in rows]
+            lines.append(
+                f"{rung} {key:>10}: ARI paper {np.round(ari, 3).tolist()} extended {np.round(ext, 3).tolist()} "
+                f"area {np.round(area, 0).tolist()} items {[r['n_items'] for r in rows]}"
+            )
+    for seed in result["seeds"]:
+        c = seed["continuity"]
+        lines.append(
+            f"seed {seed['seed']}: continuity rho {c['spearman_rho']:.3f} (p {c['spearman_p']:.2g}), adjacent/all "
+            f"{c['adjacent_over_all']:.3f}, projection relative error {c['relative_error_median']:.3f}; gamma rules "
+            f"{seed['gamma_rules']}; D_eff x interval {seed['d_eff_x_interval']:.0f}; {seed['minutes']} min"
+        )
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="sampling seeds (Monte Carlo, frames)")
+    parser.add_argument("--twin-seed", type=int, default=0, help="the twin the model was trained on (its mode map)")
+    parser.add_argument("--frame-interval", type=float, default=1.0, help="twin frame interval (s)")
+    parser.add_argument("--model", default="nanoparticles-small", help="shipped model name or a model folder")
+    parser.add_argument(
+        "--gammas", type=float, nargs="+", default=[1.0, 2.0], help="gammas for R2/R3 (plus the rules')"
+    )
+    parser.add_argument("--windows", type=int, nargs="+", default=[1, 5], help="R0/R1 half windows in frames")
+    parser.add_argument("--n-frames", type=int, default=50, help="reference frames of R0/R1")
+    parser.add_argument("--n-references", type=int, default=200, help="random references of R3")
+    parser.add_argument("--n-samples", type=int, default=100, help="samples per reference (R2, R3)")
+    parser.add_argument("--project-frames", type=int, default=40, help="consecutive frames projected (R2)")
+    parser.add_argument("--cal", type=int, nargs=2, default=[100, 20], help="metric-band rule: references samples")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    model = load_model(args.model) if Path(args.model).is_dir() else pretrained_model(args.model)
+    overrides = {} if args.frame_interval == 1.0 else {"frame_interval": args.frame_interval}
+    ds = twins.nanoparticles("crop64", rng=args.twin_seed, **overrides).compute()
+    tracks = track_particles(ds["images"], minmass=0.05, search_range_px=10.0)
+    start = time.perf_counter()
+    result = {
+        "command": "scripts/np_ladder.py",
+        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "model_id": model.model_id,
+        "twin_seed": args.twin_seed,
+        "cpu": cpu_model(),
+        "seeds": [],
+    }
+    out = args.out or ROOT / "docs" / "validation" / f"np-ladder-fi{args.frame_interval:g}.json"
+    for seed in args.seeds:
+        result["seeds"].append(run_seed(args, model, ds, tracks, seed))
+        result["minutes"] = round((time.perf_counter() - start) / 60, 1)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=1))
+    print("\n".join(summary_lines(result)))
+    print(f"{out}: {result['minutes']} min on {result['cpu']}")
+
+
+if __name__ == "__main__":
+    main()
