@@ -1,7 +1,7 @@
 """The nanoparticle ladder: where between the truth and the paper's protocol the dynamic modes are lost.
 
 Usage: .venv/bin/python scripts/np_ladder.py [--seeds 0 1 2] [--frame-interval 1.0] [--model nanoparticles-small]
-       [--gammas 1 2] [--windows 1 5] [--small] [--out docs/validation/np-ladder-fi1.json]
+       [--gammas 1 2] [--windows 1 5] [--out docs/validation/np-ladder-fi1.json] [--report JSON]
 
 The twin is the one the model was trained on (--twin-seed, 0 for the shipped model): a
 generator learns one twin's particles, so its variations are scored against that twin's mode
@@ -146,27 +146,52 @@ def run_seed(args, model, ds: xr.Dataset, tracks: xr.Dataset, seed: int) -> dict
     return out
 
 
-def summary_lines(result: dict) -> list[str]:
-    lines = []
-    for rung in ("R0", "R1", "R2", "R3"):
-        keys = sorted({k for seed in result["seeds"] for k in seed[rung]})
+def _label(rung: str, key: str, interval: float) -> str:
+    if rung in ("R0", "R1"):
+        frames = int(key[1:])
+        return f"+-{frames} frame{'s' if frames > 1 else ''} ({frames * interval:g} s)"
+    return f"gamma {key[5:]}"
+
+
+def report(result: dict) -> str:
+    """Markdown: one row per rung and window/gamma, seeds side by side; then continuity and the gamma rules."""
+    seeds = result["seeds"]
+    interval = result["args"]["frame_interval"]
+    oracle = np.mean([s["R0"]["w1"]["ari_paper"] for s in seeds])
+    names = {"R0": "R0 oracle", "R1": "R1 tracking", "R2": "R2 observed refs", "R3": "R3 random refs"}
+    lines = [
+        "| rung | window / gamma | ARI, paper pair (per seed) | mean / oracle | ARI, extended (per seed) "
+        "| diffusion area nm² (per seed) | items (per seed) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for rung, name in names.items():
+        keys = sorted({k for s in seeds for k in s[rung]}, key=lambda k: float(k[1:] if k[0] == "w" else k[5:]))
         for key in keys:
-            rows = [seed[rung][key] for seed in result["seeds"] if key in seed[rung]]
-            ari = [r["ari_paper"] for r in rows]
-            ext = [r["ari_extended"] for r in rows]
-            area = [r["diffusion_area_mean"] for r in rows]
+            rows = [s[rung].get(key) for s in seeds]
+            rows = [r for r in rows if r is not None]
+
+            def cells(field, digits, rows=rows):
+                return " / ".join(f"{r[field]:.{digits}f}" for r in rows)
+
+            ratio = np.mean([r["ari_paper"] for r in rows]) / oracle
             lines.append(
-                f"{rung} {key:>10}: ARI paper {np.round(ari, 3).tolist()} extended {np.round(ext, 3).tolist()} "
-                f"area {np.round(area, 0).tolist()} items {[r['n_items'] for r in rows]}"
+                f"| {name} | {_label(rung, key, interval)} | {cells('ari_paper', 3)} | {ratio:.2f} "
+                f"| {cells('ari_extended', 3)} | {cells('diffusion_area_mean', 0)} "
+                f"| {' / '.join(str(r['n_items']) for r in rows)} |"
             )
-    for seed in result["seeds"]:
-        c = seed["continuity"]
+    lines += ["", "| seed | latent-time rank correlation (p) | adjacent / all-pairs latent distance "
+              "| projection relative error | gamma: latent-steps rule | gamma: metric band (binds) "
+              "| D_eff x frame interval (nm²) | minutes |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for s in seeds:
+        c, g = s["continuity"], s["gamma_rules"]
         lines.append(
-            f"seed {seed['seed']}: continuity rho {c['spearman_rho']:.3f} (p {c['spearman_p']:.2g}), adjacent/all "
-            f"{c['adjacent_over_all']:.3f}, projection relative error {c['relative_error_median']:.3f}; gamma rules "
-            f"{seed['gamma_rules']}; D_eff x interval {seed['d_eff_x_interval']:.0f}; {seed['minutes']} min"
+            f"| {s['seed']} | {c['spearman_rho']:.3f} ({c['spearman_p']:.2g}) | {c['adjacent_over_all']:.3f} "
+            f"| {c['relative_error_median']:.3f} | {g['latent_steps']:.2f} | {g['metric_band']:g} "
+            f"({'yes' if g['metric_band_binds'] else 'no'}) | {s['d_eff_x_interval']:.0f} | {s['minutes']} |"
         )
-    return lines
+    lines.append(f"\nModel {result['model_id']}, twin seed {result['twin_seed']}, {result['cpu']}, "
+                 f"{result['minutes']} min in all.")  # fmt: skip
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -185,7 +210,11 @@ def main() -> None:
     parser.add_argument("--project-frames", type=int, default=40, help="consecutive frames projected (R2)")
     parser.add_argument("--cal", type=int, nargs=2, default=[100, 20], help="metric-band rule: references samples")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--report", type=Path, default=None, help="print the markdown table of a JSON written before")
     args = parser.parse_args()
+    if args.report is not None:
+        print(report(json.loads(args.report.read_text())))
+        return
     model = load_model(args.model) if Path(args.model).is_dir() else pretrained_model(args.model)
     overrides = {} if args.frame_interval == 1.0 else {"frame_interval": args.frame_interval}
     ds = twins.nanoparticles("crop64", rng=args.twin_seed, **overrides).compute()
@@ -205,7 +234,7 @@ def main() -> None:
         result["minutes"] = round((time.perf_counter() - start) / 60, 1)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(result, indent=1))
-    print("\n".join(summary_lines(result)))
+    print(report(result))
     print(f"{out}: {result['minutes']} min on {result['cpu']}")
 
 
