@@ -1,7 +1,7 @@
 """The nanoparticle ladder: where between the truth and the paper's protocol the dynamic modes are lost.
 
 Usage: .venv/bin/python scripts/np_ladder.py [--seeds 0 1 2] [--frame-interval 1.0] [--model nanoparticles-small]
-       [--gammas 1 2] [--windows 1 5] [--out docs/validation/np-ladder-fi1.json] [--report JSON]
+       [--gammas 1 2] [--windows 1 5] [--out docs/validation/np-ladder-fi1.json] [--report JSON ...]
 
 The twin is the one the model was trained on (--twin-seed, 0 for the shipped model): a
 generator learns one twin's particles, so its variations are scored against that twin's mode
@@ -74,9 +74,10 @@ def score(described: xr.Dataset, truth: np.ndarray, dim: str) -> dict:
 
 def oracle_rung(ds, frames, window: int, interval: float, seed: int) -> dict:
     dt = float(ds.attrs["param_dt"])
-    # about 41 points, spaced by a whole number of trajectory steps (np_oracle needs that)
-    spacing = max(1, round(2 * window * interval / 40 / dt)) * dt
-    n_points = 2 * round(window * interval / spacing) + 1
+    # about 41 points, spaced by a whole number of trajectory steps that divides the window (np_oracle needs that)
+    half = round(window * interval / dt)
+    step = min((s for s in range(1, half + 1) if half % s == 0), key=lambda s: abs(s - half / 20))
+    n_points = 2 * half // step + 1
     oracle = twins.np_oracle(
         ds, frames, n_points=n_points, window_s=window * interval, localization_error=10.0, rng=seed
     )
@@ -146,10 +147,34 @@ def run_seed(args, model, ds: xr.Dataset, tracks: xr.Dataset, seed: int) -> dict
     return out
 
 
-def _label(rung: str, key: str, interval: float) -> str:
+_RULES = {"latent_steps": "gamma of the latent-steps rule", "metric_band": "gamma of the metric-band rule"}
+
+
+def _by_rule(seed: dict, rung: str, fixed: list[float]) -> dict:
+    """A seed's rows of a rung, the rules' gammas (which differ between seeds) under the rule's name."""
+    rows = dict(seed[rung])
+    for rule, label in _RULES.items():
+        key = f"gamma{round(seed['gamma_rules'][rule], 3):g}"
+        if key in rows and key not in {f"gamma{g:g}" for g in fixed}:
+            rows[label] = {**rows.pop(key), "gamma": float(key[5:])}
+    return rows
+
+
+def _order(key: str) -> float:
+    if key.startswith("w"):
+        return float(key[1:])
+    return (
+        float(key[5:]) if key.startswith("gamma") and key[5:6].isdigit() else 100.0 + list(_RULES.values()).index(key)
+    )
+
+
+def _label(rung: str, key: str, interval: float, rows: list[dict]) -> str:
     if rung in ("R0", "R1"):
         frames = int(key[1:])
         return f"+-{frames} frame{'s' if frames > 1 else ''} ({frames * interval:g} s)"
+    if key in _RULES.values():
+        gammas = " / ".join(f"{r['gamma']:.2f}" for r in rows)
+        return f"{key[9:]} ({gammas})"
     return f"gamma {key[5:]}"
 
 
@@ -165,17 +190,17 @@ def report(result: dict) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for rung, name in names.items():
-        keys = sorted({k for s in seeds for k in s[rung]}, key=lambda k: float(k[1:] if k[0] == "w" else k[5:]))
+        by_key = [_by_rule(s, rung, result["args"]["gammas"]) for s in seeds]
+        keys = sorted({k for rows in by_key for k in rows}, key=_order)
         for key in keys:
-            rows = [s[rung].get(key) for s in seeds]
-            rows = [r for r in rows if r is not None]
+            rows = [r[key] for r in by_key if key in r]
 
             def cells(field, digits, rows=rows):
                 return " / ".join(f"{r[field]:.{digits}f}" for r in rows)
 
             ratio = np.mean([r["ari_paper"] for r in rows]) / oracle
             lines.append(
-                f"| {name} | {_label(rung, key, interval)} | {cells('ari_paper', 3)} | {ratio:.2f} "
+                f"| {name} | {_label(rung, key, interval, rows)} | {cells('ari_paper', 3)} | {ratio:.2f} "
                 f"| {cells('ari_extended', 3)} | {cells('diffusion_area_mean', 0)} "
                 f"| {' / '.join(str(r['n_items']) for r in rows)} |"
             )
@@ -210,10 +235,17 @@ def main() -> None:
     parser.add_argument("--project-frames", type=int, default=40, help="consecutive frames projected (R2)")
     parser.add_argument("--cal", type=int, nargs=2, default=[100, 20], help="metric-band rule: references samples")
     parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--report", type=Path, default=None, help="print the markdown table of a JSON written before")
+    parser.add_argument(
+        "--report", type=Path, nargs="+", default=None,
+        help="print the markdown table of JSONs written before (their seeds side by side; same model and twin)",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.report is not None:
-        print(report(json.loads(args.report.read_text())))
+        runs = [json.loads(path.read_text()) for path in args.report]
+        if len({(r["model_id"], r["twin_seed"], r["args"]["frame_interval"]) for r in runs}) > 1:
+            parser.error("--report takes runs of one model, twin and frame interval")
+        merged = {**runs[0], "seeds": [s for r in runs for s in r["seeds"]], "minutes": sum(r["minutes"] for r in runs)}
+        print(report(merged))
         return
     model = load_model(args.model) if Path(args.model).is_dir() else pretrained_model(args.model)
     overrides = {} if args.frame_interval == 1.0 else {"frame_interval": args.frame_interval}
