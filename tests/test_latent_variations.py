@@ -166,3 +166,32 @@ def test_peak_memory_is_bounded_by_the_chunk_not_the_run(tiny_model):
     small, large = peak(8), peak(128)
     # holding every image of the large run would add 120 references' worth (about 4 MB)
     assert large - small < 20 * image_bytes, (small, large)
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (dict(n_references=6), "n_references: stored 3, asked 6"),
+        (dict(n_references=None, references=np.ones((3, 8), np.float32)), "references: other reference latents"),
+        (dict(rng=4), "seed: stored 3, asked 4"),
+    ],
+)
+def test_a_resumed_store_must_be_the_same_run(tiny_model, tmp_path, change, named):
+    store = tmp_path / "run.zarr"
+    first = sample_variations(tiny_model, 3, 2, 1.0, rng=3, store=store)
+    with pytest.raises(ConfigError, match="other settings") as caught:
+        sample_variations(tiny_model, **{"n_references": 3, "rng": 3, **change}, n_samples=2, gamma=1.0,
+                          store=store, resume=True)  # fmt: skip
+    assert named in str(caught.value) and "new store path" in str(caught.value)
+    # the same call resumes (nothing left to do) and gives the same run back
+    again = sample_variations(tiny_model, 3, 2, 1.0, rng=3, store=store, resume=True)
+    xr.testing.assert_identical(first.load(), again.load())
+
+
+def test_a_store_resumed_with_the_references_it_was_run_with_matches(tiny_model, tmp_path):
+    z = np.random.default_rng(0).standard_normal((2, 8)).astype(np.float32)
+    store = tmp_path / "refs.zarr"
+    first = sample_variations(tiny_model, n_samples=2, gamma=1.0, rng=0, references=z, store=store)
+    again = sample_variations(tiny_model, n_samples=2, gamma=1.0, rng=0, references=z.copy(), store=store, resume=True)
+    np.testing.assert_array_equal(first.latent_z.values, again.latent_z.values)
+    np.testing.assert_array_equal(again.latent_z.values, z)
