@@ -81,9 +81,6 @@ def run_config(spec: dict) -> "GANConfig":
     from .gan import GANConfig
 
     gan = dict(spec["gan"])
-    for key in ("filters", "batch_sizes", "images_per_phase", "betas"):
-        if key in gan:
-            gan[key] = tuple(gan[key])
     preset = gan.pop("preset", None)
     seed = int(gan.pop("seed", spec.get("seed", 0)))
     return GANConfig.preset(*preset, seed=seed, **gan) if preset else GANConfig(seed=seed, **gan).validate()

@@ -169,6 +169,7 @@ def check_stack(
     *,
     n_channels: int | None = None,
     ndim: int | None = None,
+    compute: bool = False,
 ) -> xr.DataArray:
     """Check that ``stack`` is a usable image stack and return it unchanged.
 
@@ -180,13 +181,15 @@ def check_stack(
         Required number of channels (e.g. the channel count a model was trained on).
     ndim
         Required spatial dimensionality, 2 or 3.
+    compute
+        Also scan lazy (dask-backed) data for NaN/inf, chunk by chunk; this reads it all.
 
     Raises
     ------
     StackError
         For a non-DataArray, wrong or misordered dims, an empty stack, a non-numeric dtype,
         NaN or infinite values, or a channel/dimensionality mismatch. Lazy (dask) data is
-        not scanned for NaN here, since that would compute it.
+        scanned for NaN only with ``compute=True``, since that reads it.
     """
     if not isinstance(stack, xr.DataArray):
         raise StackError(
@@ -214,12 +217,13 @@ def check_stack(
             f"({list(stack.channel.values)}); select channels with stack.sel(channel=[...]) "
             "or use a model trained on this channel count"
         )
-    if isinstance(stack.data, np.ndarray) and np.issubdtype(stack.dtype, np.floating):
-        bad = ~np.isfinite(stack.data)
-        if bad.any():
-            frames = np.unique(np.nonzero(bad)[0])
+    if np.issubdtype(stack.dtype, np.floating) and (compute or isinstance(stack.data, np.ndarray)):
+        # per-frame counts: a dask-backed stack is scanned chunk by chunk, never held whole
+        counts = (~np.isfinite(stack)).sum([d for d in stack.dims if d != "frame"]).values
+        if counts.any():
+            frames = np.nonzero(counts)[0]
             raise StackError(
-                f"{int(bad.sum())} NaN/inf pixel value(s) in frame(s) {frames[:10].tolist()}"
+                f"{int(counts.sum())} NaN/inf pixel value(s) in frame(s) {frames[:10].tolist()}"
                 f"{' ...' if frames.size > 10 else ''}; drop those frames "
                 "(stack.drop_sel(frame=[...])) or fill them (stack.fillna(value))"
             )
