@@ -215,6 +215,7 @@ def calibrate_gamma(
         ``attrs["gamma"]`` (NaN, with a warning, when no gamma is admissible) and
         ``attrs["distance"]``, with the rule in ``attrs["rule"]``.
     """
+    observed = model.check_observed(observed, min_frames=2)  # the model's channels, size and units
     metrics = _check_metrics(metrics)
     band = observed_band(observed, metrics, group=group, quantiles=observed_quantiles)
     sweep = gamma_sweep(
