@@ -7,7 +7,25 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["atomic_directory", "existing_directory", "leftover", "replace_directory"]
+__all__ = ["atomic_directory", "existing_directory", "leftover", "replace_directory", "writable_folder"]
+
+
+def writable_folder(folder: Path, error: type[Exception], what: str) -> Path:
+    """Create ``folder`` if needed and check a file can be written there, else raise ``error``.
+
+    Called before long work, so an unwritable place fails at once, not after the work.
+    """
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise error(
+            f"cannot write {what} in {str(folder)!r} ({type(err).__name__}: {err.strerror or err}); choose a "
+            "folder you can write to"
+        ) from err
+    return folder
 
 
 @contextmanager

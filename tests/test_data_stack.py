@@ -98,8 +98,8 @@ def test_a_dataarray_keeps_its_coords_units_and_attrs(stack2d):
     raw = xr.DataArray(
         np.ones((2, 5, 6), np.float32),
         dims=("frame", "y", "x"),
-        coords={"y": ("y", 10 + 40.58 * np.arange(5), {"units": "nm"}), "x": ("x", 40.58 * np.arange(6), {"units": "nm"}),
-                "time": ("frame", [0.0, 2.5], {"units": "s"})},
+        coords={"y": ("y", 10 + 40.58 * np.arange(5), {"units": "nm"}),
+                "x": ("x", 40.58 * np.arange(6), {"units": "nm"}), "time": ("frame", [0.0, 2.5], {"units": "s"})},
         attrs={"units": "rad", "modality": "CXDI"},
     )  # fmt: skip
     stack = as_stack(raw)

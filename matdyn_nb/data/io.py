@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .._files import leftover, replace_directory
+from .._files import leftover, replace_directory, writable_folder
 from ..errors import StackError
 from ._metadata import metadata_from_json, metadata_to_json, stack_from_metadata
 from .stack import as_stack, check_stack, pixel_sizes, spatial_dims
@@ -277,7 +277,27 @@ def _read_netcdf(path, key, lazy):
 
 
 def _read_zarr(path, key, lazy):
-    return _read_xarray(path, key, lazy, lambda p: xr.open_zarr(p, consolidated=False, chunks={} if lazy else None))
+    found = _read_xarray(path, key, lazy, lambda p: xr.open_zarr(p, consolidated=False, chunks={} if lazy else None))
+    _check_zarr_chunks(path, key)
+    return found
+
+
+def _check_zarr_chunks(path: Path, key: str | None) -> None:
+    """A chunk file missing from a float array would read as NaN pixels: say so instead."""
+    import zarr
+
+    group = zarr.open_group(str(path), mode="r")
+    names = [n for n, a in group.arrays() if a.ndim >= 4]  # the image variables, not the coords
+    for name in [key] if key in names else names:
+        array = group[name]
+        missing = array.nchunks - array.nchunks_initialized
+        # integer arrays may leave out chunks equal to their fill value on purpose
+        fills_nan = np.issubdtype(array.dtype, np.floating) and array.fill_value is not None
+        if missing and fills_nan and np.isnan(array.fill_value):
+            raise StackError(
+                f"{str(path)!r} lacks {missing} of the {array.nchunks} chunk files of {name!r} (an interrupted copy "
+                "or write?); zarr would read them as NaN pixels; copy or save the store again"
+            )
 
 
 _READERS = {
@@ -322,7 +342,7 @@ def save_stack(stack: xr.DataArray, path: str | os.PathLike, *, overwrite: bool 
     if existing and not overwrite:
         raise StackError(f"{existing} already exist(s); pass overwrite=True or choose another path")
     _check_attrs(stack)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    writable_folder(path.parent, StackError, "the stack")
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
         _WRITERS[fmt](stack, tmp / path.name)

@@ -7,6 +7,7 @@ resolution a fade-in then a stabilise phase.
 """
 
 import dataclasses
+import difflib
 import json
 import math
 import numbers
@@ -151,9 +152,7 @@ class GANConfig:
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             raise ConfigError(f"betas must be two numbers in [0, 1) (Adam's beta1, beta2), got {self.betas}")
         if self.gp_weight < 0 or self.drift_weight < 0:
-            raise ConfigError(
-                f"gp_weight and drift_weight must be >= 0, got {self.gp_weight} and {self.drift_weight}"
-            )
+            raise ConfigError(f"gp_weight and drift_weight must be >= 0, got {self.gp_weight} and {self.drift_weight}")
         return self
 
     def replace(self, **changes) -> "GANConfig":
@@ -167,10 +166,7 @@ class GANConfig:
     def from_json(cls, text: str) -> "GANConfig":
         """Parse JSON written by :meth:`to_json`; unknown keys are an error."""
         values = json.loads(text)
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(f"unknown GANConfig field(s) {unknown}; known fields: {sorted(known)}")
+        check_keys(values, {f.name for f in dataclasses.fields(cls)}, "GANConfig")
         values.setdefault("ema_rampup", None)  # written before the ramp existed: trained without it
         return cls(**values).validate()
 
@@ -197,6 +193,19 @@ class GANConfig:
         if key not in PRESETS:
             raise ConfigError(f"no preset {key}; available: {sorted(PRESETS)}")
         return cls(**{**PRESETS[key], "name": f"{case}-{size}"}).replace(**changes)
+
+
+def check_keys(values, known: set[str], where: str) -> None:
+    """Raise :class:`ConfigError` unless ``values`` is a dict of ``known`` keys; suggest the near miss."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where} must be a JSON object {{...}} of settings, got {type(values).__name__}")
+    unknown = sorted(set(values) - known)
+    if unknown:
+        named = []
+        for key in unknown:
+            near = difflib.get_close_matches(str(key), sorted(known), n=1)
+            named.append(f"{key!r} (did you mean {near[0]!r}?)" if near else repr(key))
+        raise ConfigError(f"unknown field(s) {', '.join(named)} in {where}; known fields: {sorted(known)}")
 
 
 _INTEGERS = (

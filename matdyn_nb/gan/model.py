@@ -11,13 +11,14 @@ import xarray as xr
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .._files import atomic_directory
+from .._files import atomic_directory, writable_folder
 from .._random import RngLike, as_generator
 from .._version import __version__
 from ..data._metadata import metadata_from_json, metadata_to_json, stack_from_metadata
 from ..data.normalize import denormalize, normalization_of
 from ..data.stack import check_stack, spatial_dims
 from ..errors import ConfigError, ModelFileError
+from ._device import resolve_device
 from .config import GANConfig
 from .layers import channels_last
 from .networks import Generator
@@ -81,7 +82,7 @@ class GenerativeModel:
 
     def to(self, device) -> "GenerativeModel":
         """Move the generator to ``device`` (in place) and return self."""
-        self.generator.to(device)
+        self.generator.to(resolve_device(device))
         return self
 
     def __repr__(self) -> str:
@@ -222,7 +223,7 @@ class GenerativeModel:
         """
         values, lead, coords = self._latents(z)
         flat = values.reshape(-1, self.latent_dim)
-        device = torch.device(device) if device is not None else self.device
+        device = resolve_device(device, self.device)
         self.generator.to(device)
         out = np.empty((flat.shape[0],) + self.template.shape, np.float32)
         for start in range(0, flat.shape[0], batch_size):
@@ -277,6 +278,7 @@ class GenerativeModel:
         path = Path(path)
         if path.exists() and not overwrite:
             raise ModelFileError(f"{str(path)!r} already exists; pass overwrite=True or choose another folder")
+        writable_folder(path.parent, ModelFileError, "the model folder")
         weights = {k: v.detach().cpu().contiguous() for k, v in self.generator.state_dict().items()}
         meta = {
             "format": FORMAT_TAG,
@@ -317,9 +319,19 @@ def load_model(path: str | os.PathLike) -> GenerativeModel:
         meta = json.loads(meta_file.read_text())
     except ValueError as err:
         raise ModelFileError(f"{str(meta_file)!r} is corrupt ({err})") from err
-    if meta.get("format") != FORMAT_TAG:
-        raise ModelFileError(f"{str(path)!r} holds {meta.get('format')!r}, not a matdyn_nb model ({FORMAT_TAG})")
-    config = GANConfig.from_json(json.dumps(meta["config"]))
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_TAG:
+        found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+        raise ModelFileError(f"{str(path)!r} holds {found!r}, not a matdyn_nb model ({FORMAT_TAG})")
+    missing = [k for k in ("model_id", "config", "template", "provenance") if k not in meta]
+    if missing:
+        raise ModelFileError(
+            f"{str(meta_file)!r} lacks {missing}: it is incomplete or was edited; restore the folder written by "
+            "model.save(...) (or the run's model folder)"
+        )
+    try:
+        config = GANConfig.from_json(json.dumps(meta["config"]))
+    except (ConfigError, TypeError) as err:
+        raise ModelFileError(f"the config in {str(meta_file)!r} is not a valid GANConfig ({err})") from err
     generator = Generator(config)
     try:
         weights = load_file(path / "generator.safetensors")

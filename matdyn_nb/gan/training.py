@@ -14,6 +14,7 @@ import numpy as np
 import torch
 import xarray as xr
 
+from .._files import writable_folder
 from .._progress import progress_bar
 from .._version import __version__
 from ..data.grid import check_grid
@@ -21,6 +22,7 @@ from ..data.normalize import normalization_of
 from ..data.stack import check_stack, spatial_dims
 from ..data.tensor import to_tensor
 from ..errors import ConfigError, PerformanceWarning, StackError, TrainingDiverged
+from ._device import resolve_device
 from .augment import augment
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import GANConfig
@@ -108,9 +110,9 @@ def _gradient_penalty(critic, real, fake, generator) -> torch.Tensor:
 class _Trainer:
     """The state of one training run; ``run`` advances it step by step."""
 
-    def __init__(self, images: xr.DataArray, config: GANConfig, device, run_dir: Path | None):
+    def __init__(self, images: xr.DataArray, config: GANConfig, device: torch.device, run_dir: Path | None):
         self.config = config
-        self.device = torch.device(device)
+        self.device = device
         self.run_dir = run_dir
         self.template = data_template(images)
         full = to_tensor(images)  # [N, C, r, r(, r)]
@@ -495,7 +497,10 @@ def train_gan(
     config = config.validate()
     _check_training_data(images, config)
     run_dir = Path(run_dir) if run_dir is not None else None
-    _warn_if_bfloat16_is_emulated(config, torch.device(device))
+    device = resolve_device(device)
+    _warn_if_bfloat16_is_emulated(config, device)
+    if run_dir is not None:
+        writable_folder(run_dir, ConfigError, "checkpoints")  # now, not after the first checkpoint_every steps
     trainer = _Trainer(images, config, device, run_dir)
     if run_dir is not None and overwrite:
         for entry in _run_entries(run_dir):

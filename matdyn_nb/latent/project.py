@@ -16,6 +16,7 @@ from .._random import RngLike, root_seed, seed_attr
 from .._version import __version__
 from ..data.normalize import normalization_of
 from ..errors import ConfigError
+from ..gan._device import resolve_device
 from ..gan.model import GenerativeModel
 
 __all__ = ["project"]
@@ -207,7 +208,7 @@ def project(
 
     generator = model.generator
     home = model.device
-    device = torch.device(device) if device is not None else home
+    device = resolve_device(device, home)
     was_training = generator.training
     needs_grad = [p.requires_grad for p in generator.parameters()]
     # One frame's restarts per optimisation batch (split further only when restarts > batch_size):

@@ -16,6 +16,7 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
+from .._files import writable_folder
 from .._progress import progress_bar
 from .._random import RngLike, root_seed
 from .._version import __version__
@@ -175,14 +176,29 @@ def _zarr_template(first: xr.Dataset, n_ref: int, chunk: int, refs: xr.DataArray
 
 
 def _open_store(path: Path, attrs: dict, resume: bool) -> xr.Dataset | None:
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"store {str(path)!r} is a file, not a zarr folder; choose a new store path")
+    if path.is_dir() and not any(path.iterdir()):
+        path.rmdir()  # an empty folder made for the store: write the store there
     if not path.exists():
+        writable_folder(path.parent, ConfigError, "the variations store")
         return None
     if not resume:
         raise ConfigError(
             f"store {str(path)!r} already exists; pass resume=True to continue that run, or choose a new path "
             "(nothing was overwritten)"
         )
-    existing = xr.open_zarr(path, consolidated=False)
+    try:
+        existing = xr.open_zarr(path, consolidated=False)
+    except Exception as err:  # zarr's and xarray's own errors for a folder that is no store
+        raise ConfigError(
+            f"{str(path)!r} is not a zarr store that sample_variations can resume ({type(err).__name__}: {err}); "
+            "choose a new store path"
+        ) from err
+    if "done" not in existing or "reference" not in existing.dims:
+        raise ConfigError(
+            f"{str(path)!r} is a zarr store of something else, not of sample_variations; choose a new path"
+        )
     differ = [k for k, v in attrs.items() if existing.attrs.get(k) != v]
     if differ:
         shown = "; ".join(_difference(k, existing.attrs.get(k), attrs[k]) for k in differ)
