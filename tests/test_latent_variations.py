@@ -195,3 +195,10 @@ def test_a_store_resumed_with_the_references_it_was_run_with_matches(tiny_model,
     again = sample_variations(tiny_model, n_samples=2, gamma=1.0, rng=0, references=z.copy(), store=store, resume=True)
     np.testing.assert_array_equal(first.latent_z.values, again.latent_z.values)
     np.testing.assert_array_equal(again.latent_z.values, z)
+
+
+def test_an_empty_folder_becomes_the_store(tiny_model, tmp_path):
+    folder = tmp_path / "made_for_it.zarr"
+    folder.mkdir()
+    stored = sample_variations(tiny_model, 2, 2, 1.0, rng=0, store=folder)
+    xr.testing.assert_identical(stored.load().drop_attrs(), sample_variations(tiny_model, 2, 2, 1.0, rng=0).drop_attrs())
