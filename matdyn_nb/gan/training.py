@@ -173,10 +173,8 @@ class _Trainer:
     def diverged(self, what: str) -> TrainingDiverged:
         """The error for a non-finite loss or weight at this step, saying how to go on."""
         smaller = f"config.replace(learning_rate={self.config.learning_rate / 10:g})"
-        position = locate(self.schedule, self.step)
-        where = f"in step {self.step + 1} of {self.total_steps} (stage {position.phase.stage}, " + (
-            f"{self.config.resolutions[position.phase.stage]} px)"
-        )
+        stage = locate(self.schedule, self.step).phase.stage
+        where = f"in step {self.step + 1} of {self.total_steps} (stage {stage}, {self.config.resolutions[stage]} px)"
         if self.run_dir is None:
             fix = f"nothing was saved (no run_dir): train again with a smaller learning rate, e.g. {smaller}"
         elif self.saved_step is None:
