@@ -98,6 +98,7 @@ def run_config(spec: dict) -> "GANConfig":
 _RUN_FILE_TYPES = {
     "data": str, "twin": dict, "prepare": dict, "gan": dict, "run_dir": str, "device": str, "seed": int,
 }  # fmt: skip
+_JSON_NAMES = {str: "string", dict: "object {...}", int: "integer"}
 
 
 def _check_run_file(spec, name: str) -> None:
@@ -116,9 +117,6 @@ def _check_run_file(spec, name: str) -> None:
             )
     known = set(inspect.signature(prepare_for_training).parameters) - {"stack"}
     check_keys(spec.get("prepare", {}), known, f'the "prepare" entry of run file {name!r}')
-
-
-_JSON_NAMES = {str: "string", dict: "object {...}", int: "integer"}
 
 
 def _train(args: argparse.Namespace) -> int:
