@@ -1,5 +1,9 @@
+import os
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -231,3 +235,41 @@ def test_chunking_never_changes_the_result_in_fresh_processes():
         )
         digests.update(done.stdout.split())
     assert len(digests) == 1
+
+
+KILLED_RUN = """
+import sys
+import time
+sys.path.insert(0, {tests!r})
+from conftest import make_tiny_model
+from matdyn_nb.latent import sample_variations, variations
+from matdyn_nb.metrics.pairwise import EntropyDiff
+
+chunk = variations._chunk
+variations._chunk = lambda *args, **kwargs: (time.sleep(0.3), chunk(*args, **kwargs))[1]  # time to kill it
+sample_variations(make_tiny_model(), 8, 3, 1.0, rng=2, chunk=1, metrics=[EntropyDiff()], keep_images="all",
+                  store={store!r})
+"""
+
+
+def test_a_store_killed_mid_run_resumes_to_the_same_result(tiny_model, tmp_path):
+    store = tmp_path / "killed.zarr"
+    script = KILLED_RUN.format(tests=str(Path(__file__).parent), store=str(store))
+    proc = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "TQDM_DISABLE": "1"})
+    deadline, done = time.monotonic() + 120, 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            done = int(xr.open_zarr(store, consolidated=False).done.values.sum())
+        except Exception:  # not created yet, or caught mid-write
+            done = 0
+        if 2 <= done < 8:
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.05)
+    proc.wait(30)
+    assert 2 <= done < 8, "the run ended before it could be killed mid-way"
+    kwargs = dict(rng=2, chunk=1, metrics=[EntropyDiff()], keep_images="all")
+    resumed = sample_variations(tiny_model, 8, 3, 1.0, store=store, resume=True, **kwargs)
+    xr.testing.assert_identical(
+        resumed.load().drop_attrs(), sample_variations(tiny_model, 8, 3, 1.0, **kwargs).drop_attrs()
+    )
