@@ -12,7 +12,7 @@ import importlib
 from . import _progress  # noqa: F401  (decides tqdm's notebook/text bars before any Qt import)
 from ._version import __version__
 from .data import load_stack, save_stack
-from .errors import ConfigError, ModelFileError, PerformanceWarning, StackError
+from .errors import ConfigError, ModelFileError, PerformanceWarning, StackError, TrainingDiverged
 
 _LAZY = {
     "GANConfig": "matdyn_nb.gan",
@@ -33,6 +33,7 @@ __all__ = [
     "ModelFileError",
     "PerformanceWarning",
     "StackError",
+    "TrainingDiverged",
     "__version__",
     "load_stack",
     "save_stack",

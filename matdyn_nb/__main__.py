@@ -7,6 +7,8 @@ entry of twin parameters, e.g. ``{"n_frames": 2000}``.
 """
 
 import argparse
+import dataclasses
+import inspect
 import json
 import sys
 import time
@@ -14,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .data import load_stack, prepare_for_training, save_stack
-from .errors import ConfigError, ModelFileError, StackError
+from .errors import ConfigError, ModelFileError, StackError, TrainingDiverged
 
 if TYPE_CHECKING:
     from .gan import GANConfig
@@ -79,14 +81,42 @@ def run_config(spec: dict) -> "GANConfig":
     overrides it for the training alone.
     """
     from .gan import GANConfig
+    from .gan.config import check_keys
 
+    fields = {f.name for f in dataclasses.fields(GANConfig)}
+    check_keys(spec["gan"], fields | {"preset"}, 'the run file\'s "gan" entry')
     gan = dict(spec["gan"])
-    for key in ("filters", "batch_sizes", "images_per_phase", "betas"):
-        if key in gan:
-            gan[key] = tuple(gan[key])
     preset = gan.pop("preset", None)
-    seed = int(gan.pop("seed", spec.get("seed", 0)))
-    return GANConfig.preset(*preset, seed=seed, **gan) if preset else GANConfig(seed=seed, **gan).validate()
+    seed = gan.pop("seed", spec.get("seed", 0))
+    if preset is None:
+        return GANConfig(seed=seed, **gan).validate()
+    if not (isinstance(preset, list) and len(preset) == 2 and all(isinstance(p, str) for p in preset)):
+        raise ConfigError(f'"preset" must be [case, size], e.g. ["nanoparticles", "small"], got {preset!r}')
+    return GANConfig.preset(*preset, seed=seed, **gan)
+
+
+_RUN_FILE_TYPES = {
+    "data": str, "twin": dict, "prepare": dict, "gan": dict, "run_dir": str, "device": str, "seed": int,
+}  # fmt: skip
+_JSON_NAMES = {str: "string", dict: "object {...}", int: "integer"}
+
+
+def _check_run_file(spec, name: str) -> None:
+    """Every key of a run file known and of its type, so a typo fails before any work."""
+    from .gan.config import check_keys
+
+    check_keys(spec, set(_RUN_FILE_TYPES), f"run file {name!r}")
+    missing = [k for k in ("data", "gan", "run_dir") if k not in spec]
+    if missing:
+        raise ConfigError(f"run file {name!r} lacks {missing}; it looks like:\n{RUN_FILE_EXAMPLE}")
+    for key, kind in _RUN_FILE_TYPES.items():
+        if key in spec and (not isinstance(spec[key], kind) or isinstance(spec[key], bool)):
+            raise ConfigError(
+                f'"{key}" in run file {name!r} must be a JSON {_JSON_NAMES[kind]}, got {spec[key]!r}; '
+                f"it looks like:\n{RUN_FILE_EXAMPLE}"
+            )
+    known = set(inspect.signature(prepare_for_training).parameters) - {"stack"}
+    check_keys(spec.get("prepare", {}), known, f'the "prepare" entry of run file {name!r}')
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -98,10 +128,8 @@ def _train(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"cannot read run file {args.run_file!r} ({err}); it looks like:\n{RUN_FILE_EXAMPLE}"
         ) from err
-    missing = [k for k in ("data", "gan", "run_dir") if k not in spec]
-    if missing:
-        raise ConfigError(f"run file {args.run_file!r} lacks {missing}; it looks like:\n{RUN_FILE_EXAMPLE}")
-    seed = int(spec.get("seed", 0))
+    _check_run_file(spec, args.run_file)
+    seed = spec.get("seed", 0)
     config = run_config(spec)
     stack = source_stack(spec["data"], seed=seed, twin=spec.get("twin"))
     ready = prepare_for_training(stack, **{"rng": seed, **spec.get("prepare", {})})
@@ -153,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     except (StackError, ConfigError, ModelFileError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except TrainingDiverged as err:  # not a bad input: the run stopped, its last checkpoint is kept
+        print(f"error: {err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -7,7 +7,25 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["atomic_directory", "existing_directory"]
+__all__ = ["atomic_directory", "existing_directory", "leftover", "replace_directory", "writable_folder"]
+
+
+def writable_folder(folder: Path, error: type[Exception], what: str) -> Path:
+    """Create ``folder`` if needed and check a file can be written there, else raise ``error``.
+
+    Called before long work, so an unwritable place fails at once, not after the work.
+    """
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise error(
+            f"cannot write {what} in {str(folder)!r} ({type(err).__name__}: {err.strerror or err}); choose a "
+            "folder you can write to"
+        ) from err
+    return folder
 
 
 @contextmanager
@@ -26,15 +44,29 @@ def atomic_directory(path: Path) -> Iterator[Path]:
     tmp.chmod(0o777 & ~umask)  # mkdtemp makes it owner-only; the result is an ordinary folder
     try:
         yield tmp
-        old = path.with_name(f".{path.name}.old")
-        if old.exists():
-            shutil.rmtree(old)
-        if path.exists():
-            path.rename(old)
-        tmp.rename(path)
-        shutil.rmtree(old, ignore_errors=True)
+        replace_directory(tmp, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def leftover(path: Path) -> Path:
+    """Where :func:`replace_directory` keeps the old ``path`` while it swaps in the new one."""
+    return path.with_name(f".{path.name}.old")
+
+
+def replace_directory(src: Path, dst: Path) -> None:
+    """Rename the folder ``src`` to ``dst``, replacing ``dst``; at every moment one of them is whole.
+
+    The old ``dst`` is renamed aside to :func:`leftover` first and removed last; a copy left
+    there by an earlier interrupted swap is kept until the new folder is in place.
+    """
+    old = leftover(dst)
+    if dst.exists():
+        if old.exists():
+            shutil.rmtree(old)  # a finished swap's leftover: dst is the complete copy
+        dst.rename(old)
+    src.rename(dst)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def existing_directory(path: Path) -> Path | None:
@@ -42,5 +74,5 @@ def existing_directory(path: Path) -> Path | None:
     path = Path(path)
     if path.is_dir():
         return path
-    old = path.with_name(f".{path.name}.old")
+    old = leftover(path)
     return old if old.is_dir() else None

@@ -4,7 +4,7 @@ Every error names the problem and says how to fix it, so a user reading the trac
 in a notebook knows what to change without opening the source.
 """
 
-__all__ = ["ConfigError", "ModelFileError", "PerformanceWarning", "StackError"]
+__all__ = ["ConfigError", "ModelFileError", "PerformanceWarning", "StackError", "TrainingDiverged"]
 
 
 class StackError(ValueError):
@@ -17,6 +17,10 @@ class ConfigError(ValueError):
 
 class ModelFileError(ValueError):
     """A model or checkpoint folder that is missing, corrupt, or belongs to another model."""
+
+
+class TrainingDiverged(RuntimeError):
+    """Training produced a NaN or infinite loss or weight; the last good checkpoint is kept."""
 
 
 class PerformanceWarning(UserWarning):

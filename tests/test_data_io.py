@@ -197,3 +197,62 @@ _stacks = st.builds(
 def test_round_trip_property(tmp_path_factory, stack, suffix):
     path = save_stack(stack, tmp_path_factory.mktemp("rt") / f"s{suffix}")
     xr.testing.assert_identical(load_stack(path), stack)
+
+
+def _killed_after(monkeypatch, calls: int, module, name: str) -> None:
+    """Make ``module.name`` raise, as a kill would stop it, once it has run ``calls`` times."""
+    real, done = getattr(module, name), []
+
+    def stopping(*args, **kwargs):
+        if len(done) == calls:
+            raise KeyboardInterrupt("killed")
+        done.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, stopping)
+
+
+def test_an_npy_save_killed_between_its_two_files_is_detected(stack2d, tmp_path, monkeypatch):
+    from matdyn_nb.data import io
+
+    path = save_stack(stack2d, tmp_path / "stack.npy")
+    renamed = stack2d.assign_coords(channel=["a", "b"]) * 2
+    _killed_after(monkeypatch, 1, io, "_replace")  # the .npy is in place, its .json not yet
+    with pytest.raises(KeyboardInterrupt):
+        save_stack(renamed, path, overwrite=True)
+    monkeypatch.undo()
+    with pytest.raises(StackError, match="different saves.*save the stack again"):
+        load_stack(path)
+    save_stack(renamed, path, overwrite=True)
+    xr.testing.assert_identical(load_stack(path), renamed)
+
+
+def test_an_interrupted_zarr_overwrite_says_where_the_old_data_are(stack2d, tmp_path, monkeypatch):
+    from matdyn_nb import _files
+    from matdyn_nb.data import io
+
+    path = save_stack(stack2d, tmp_path / "stack.zarr")
+
+    def killed_mid_swap(src, dst):  # the old store is renamed aside, the new one not yet in place
+        dst.rename(_files.leftover(dst))
+        raise KeyboardInterrupt("killed")
+
+    monkeypatch.setattr(io, "replace_directory", killed_mid_swap)
+    with pytest.raises(KeyboardInterrupt):
+        save_stack(stack2d * 2, path, overwrite=True)
+    monkeypatch.undo()
+    old = tmp_path / ".stack.zarr.old"
+    assert not path.exists() and old.is_dir()
+    with pytest.raises(StackError, match=r"interrupted.*\.stack\.zarr\.old.*rename that back"):
+        load_stack(path)
+    xr.testing.assert_identical(load_stack(old.rename(tmp_path / "back.zarr")), stack2d)  # whole
+
+
+def test_a_leftover_of_an_interrupted_overwrite_is_never_replaced_silently(stack2d, tmp_path):
+    path = save_stack(stack2d, tmp_path / "stack.zarr")
+    path.rename(tmp_path / ".stack.zarr.old")
+    with pytest.raises(StackError, match="already exist"):
+        save_stack(stack2d * 2, path)
+    save_stack(stack2d * 2, path, overwrite=True)
+    assert not (tmp_path / ".stack.zarr.old").exists()
+    xr.testing.assert_identical(load_stack(path), stack2d * 2)

@@ -91,3 +91,23 @@ def test_dask_data_stays_lazy():
     da = as_stack(lazy)
     assert isinstance(da.data, type(lazy))
     xr.testing.assert_equal(da.compute(), as_stack(np.zeros((4, 8, 8))))
+
+
+def test_a_dataarray_keeps_its_coords_units_and_attrs(stack2d):
+    xr.testing.assert_identical(as_stack(stack2d), stack2d)  # a stack passes through unchanged
+    raw = xr.DataArray(
+        np.ones((2, 5, 6), np.float32),
+        dims=("frame", "y", "x"),
+        coords={"y": ("y", 10 + 40.58 * np.arange(5), {"units": "nm"}),
+                "x": ("x", 40.58 * np.arange(6), {"units": "nm"}), "time": ("frame", [0.0, 2.5], {"units": "s"})},
+        attrs={"units": "rad", "modality": "CXDI"},
+    )  # fmt: skip
+    stack = as_stack(raw)
+    assert stack.dims == ("frame", "channel", "y", "x")
+    np.testing.assert_array_equal(stack.y.values, raw.y.values)  # the origin is kept too
+    assert stack.x.attrs["units"] == "nm" and pixel_sizes(stack) == pytest.approx({"y": 40.58, "x": 40.58})
+    assert stack.time.values.tolist() == [0.0, 2.5] and stack.attrs == {"units": "rad", "modality": "CXDI"}
+    px = as_stack(raw, pixel_size=1.0, spatial_units="px")  # arguments override the DataArray's
+    assert px.x.attrs["units"] == "px" and px.x.values.tolist() == list(range(6))
+    with pytest.raises(StackError, match="'x' coord is not evenly increasing.*drop_vars"):
+        as_stack(raw.isel(x=[0, 2, 3, 4, 5, 1]))

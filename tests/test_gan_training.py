@@ -1,6 +1,7 @@
 import copy
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import xarray as xr
 
 from matdyn_nb import GANConfig, load_model, train_gan
 from matdyn_nb.data import as_stack, normalize
-from matdyn_nb.errors import ModelFileError, PerformanceWarning, StackError
+from matdyn_nb.errors import ConfigError, ModelFileError, PerformanceWarning, StackError, TrainingDiverged
 from matdyn_nb.gan import training
 from matdyn_nb.gan.networks import Generator
 
@@ -209,6 +210,10 @@ def test_bad_training_data_fails_before_training(data):
         train_gan(data, CONFIG.replace(ndim=3))
     with pytest.raises(StackError, match="NaN"):
         train_gan(data.where(data.x > 0), CONFIG)
+    lazy = data.copy(data=data.values.copy()).chunk(frame=2)
+    lazy[7, 1, 3, 3] = np.inf
+    with pytest.raises(StackError, match=r"1 NaN/inf pixel value\(s\) in frame\(s\) \[7\]"):
+        train_gan(lazy, CONFIG)  # a dask-backed stack is scanned too
 
 
 def test_killed_run_resumes_to_the_same_weights(data, model, tmp_path):
@@ -305,3 +310,64 @@ def test_augmented_critic_is_seeded_and_changes_training(data, model):
         assert torch.equal(v, again.generator.state_dict()[k]), k
     z = np.ones((1, 4), np.float32)
     assert not np.array_equal(first.generate(z).values, model.generate(z).values)
+
+
+def test_a_huge_learning_rate_stops_training_with_the_fix(data):
+    with pytest.raises(TrainingDiverged, match=r"nan.*learning_rate=1e\+07") as caught:
+        train_gan(data, CONFIG.replace(learning_rate=1e8))
+    assert "no run_dir" in str(caught.value)
+
+
+def _spoiled(monkeypatch, at_step: int, spoil) -> None:
+    """Make ``spoil(trainer, losses)`` act on the step numbered ``at_step`` (0-based) of every run."""
+    step = training._Trainer.train_step
+
+    def patched(self, position):
+        losses = step(self, position)
+        if self.step == at_step:
+            spoil(self, losses)
+        return losses
+
+    monkeypatch.setattr(training._Trainer, "train_step", patched)
+
+
+def test_a_nan_loss_keeps_the_last_good_checkpoint_and_resumes_with_a_smaller_lr(data, tmp_path, monkeypatch):
+    _spoiled(monkeypatch, 9, lambda trainer, losses: losses.update(d_loss=float("nan")))
+    with pytest.raises(TrainingDiverged, match="in step 10 of 18") as caught:
+        train_gan(data, CONFIG, run_dir=tmp_path)
+    message = str(caught.value)
+    assert "d_loss = nan" in message and "checkpoint (step 8)" in message and "learning_rate=0.0001" in message
+    assert json.loads((tmp_path / "checkpoint" / "state.json").read_text())["next_step"] == 8
+    assert not (tmp_path / "model").exists()
+    monkeypatch.undo()
+    with pytest.raises(ConfigError, match=r"\(seed differ\)"):
+        train_gan(data, CONFIG.replace(learning_rate=1e-4, seed=1), run_dir=tmp_path)
+    resumed = train_gan(data, CONFIG.replace(learning_rate=1e-4), run_dir=tmp_path)
+    assert resumed.provenance["steps"] == 18 and np.isfinite(resumed.history.d_loss).all()
+    assert resumed.history.step.values[-1] == 18
+
+
+def test_non_finite_weights_are_never_checkpointed(data, tmp_path, monkeypatch):
+    def spoil(trainer, losses):
+        with torch.no_grad():
+            next(trainer.critic.parameters())[0] = float("nan")
+
+    _spoiled(monkeypatch, 7, spoil)  # the checkpoint due after step 8 would hold it
+    with pytest.raises(TrainingDiverged, match="the critic weights became NaN") as caught:
+        train_gan(data, CONFIG, run_dir=tmp_path)
+    assert "checkpoint (step 6)" in str(caught.value)
+    assert json.loads((tmp_path / "checkpoint" / "state.json").read_text())["next_step"] == 6
+
+
+def test_a_run_folder_is_replaced_only_when_asked(data, tmp_path):
+    short = CONFIG.replace(images_per_phase=(4,))
+    first = train_gan(data, short, run_dir=tmp_path)
+    for kwargs in (dict(resume=False), dict(config=short.replace(seed=9), resume=False)):
+        with pytest.raises(ConfigError, match="already holds a run .*overwrite=True"):
+            train_gan(data, **{"config": short, **kwargs}, run_dir=tmp_path)
+    assert load_model(tmp_path / "model").model_id == first.model_id  # untouched
+    shutil.rmtree(tmp_path / "checkpoint")  # a model with no checkpoint to resume is not replaced either
+    with pytest.raises(ConfigError, match="no checkpoint to resume"):
+        train_gan(data, short, run_dir=tmp_path)
+    other = train_gan(data, short.replace(seed=9), run_dir=tmp_path, resume=False, overwrite=True)
+    assert load_model(tmp_path / "model").model_id == other.model_id != first.model_id

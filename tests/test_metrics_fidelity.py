@@ -3,6 +3,7 @@ import pytest
 import xarray as xr
 
 from matdyn_nb.data import as_stack
+from matdyn_nb.gan import GenerativeModel
 from matdyn_nb.metrics.fidelity import fidelity_report
 
 
@@ -10,9 +11,12 @@ class Replay:
     """Stands in for a GenerativeModel: 'generates' given images, optionally shifted."""
 
     model_id = "replay"
+    units = ""
+    check_observed = GenerativeModel.check_observed
 
     def __init__(self, images, shift=0.0):
         self.images, self.shift = images, shift
+        self.template = images.isel(frame=0, drop=True)
 
     def sample(self, n, *, rng=None, batch_size=64):
         pick = np.random.default_rng(rng).integers(0, self.images.sizes["frame"], n)

@@ -6,6 +6,8 @@ identical (dims, coords, attrs). Files from elsewhere load as raw arrays wrapped
 metadata where it has one (ImageJ/TIFF resolution tags, HDF5 attributes).
 """
 
+import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -14,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from .._files import leftover, replace_directory, writable_folder
 from ..errors import StackError
 from ._metadata import metadata_from_json, metadata_to_json, stack_from_metadata
 from .stack import as_stack, check_stack, pixel_sizes, spatial_dims
@@ -80,6 +83,11 @@ def load_stack(path: str | os.PathLike, *, key: str | None = None, lazy: bool = 
     """
     path = Path(path)
     fmt = _format_of(path)
+    if not path.exists() and leftover(path).is_dir():
+        raise StackError(
+            f"no {str(path)!r}: an overwrite of it was interrupted, and its previous data are whole in "
+            f"{str(leftover(path))!r}; rename that back (os.rename) to load it, or save the stack again"
+        )
     if not path.exists():
         raise StackError(f"no such file: {str(path)!r}; check the path (relative to {os.getcwd()!r})")
     try:
@@ -115,10 +123,26 @@ def _stack_kwargs(stack: xr.DataArray) -> dict:
     return kwargs
 
 
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 24), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def _read_npy(path, key, lazy):
     data = np.load(path, mmap_mode="r" if lazy else None, allow_pickle=False)
     sidecar = _sidecar(path)
     stored = metadata_from_json(sidecar.read_text()) if sidecar.exists() else None
+    # the pair is renamed into place one file at a time: a save killed in between pairs new pixels
+    # with old metadata (a lazy load is not read, so not checked)
+    if stored is not None and "npy_sha256" in stored and not lazy and stored["npy_sha256"] != _file_sha256(path):
+        raise StackError(
+            f"{str(path)!r} and its metadata {str(sidecar)!r} come from different saves (a save_stack "
+            "interrupted between the two files?), so its channel names and pixel size may be wrong; save the "
+            "stack again, or delete the .json and load the bare array with load_stack(path, pixel_size=..., ...)"
+        )
     return data, stored, {}
 
 
@@ -253,7 +277,27 @@ def _read_netcdf(path, key, lazy):
 
 
 def _read_zarr(path, key, lazy):
-    return _read_xarray(path, key, lazy, lambda p: xr.open_zarr(p, consolidated=False, chunks={} if lazy else None))
+    found = _read_xarray(path, key, lazy, lambda p: xr.open_zarr(p, consolidated=False, chunks={} if lazy else None))
+    _check_zarr_chunks(path, key)
+    return found
+
+
+def _check_zarr_chunks(path: Path, key: str | None) -> None:
+    """A chunk file missing from a float array would read as NaN pixels: say so instead."""
+    import zarr
+
+    group = zarr.open_group(str(path), mode="r")
+    names = [n for n, a in group.arrays() if a.ndim >= 4]  # the image variables, not the coords
+    for name in [key] if key in names else names:
+        array = group[name]
+        missing = array.nchunks - array.nchunks_initialized
+        # integer arrays may leave out chunks equal to their fill value on purpose
+        fills_nan = np.issubdtype(array.dtype, np.floating) and array.fill_value is not None
+        if missing and fills_nan and np.isnan(array.fill_value):
+            raise StackError(
+                f"{str(path)!r} lacks {missing} of the {array.nchunks} chunk files of {name!r} (an interrupted copy "
+                "or write?); zarr would read them as NaN pixels; copy or save the store again"
+            )
 
 
 _READERS = {
@@ -294,11 +338,11 @@ def save_stack(stack: xr.DataArray, path: str | os.PathLike, *, overwrite: bool 
     path = Path(path)
     fmt = _format_of(path)
     targets = [path, _sidecar(path)] if fmt == "npy" else [path]
-    existing = [str(t) for t in targets if t.exists()]
+    existing = [str(t) for t in [*targets, leftover(path)] if t.exists()]
     if existing and not overwrite:
         raise StackError(f"{existing} already exist(s); pass overwrite=True or choose another path")
     _check_attrs(stack)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    writable_folder(path.parent, StackError, "the stack")
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
         _WRITERS[fmt](stack, tmp / path.name)
@@ -310,11 +354,8 @@ def save_stack(stack: xr.DataArray, path: str | os.PathLike, *, overwrite: bool 
 
 
 def _replace(src: Path, dst: Path) -> None:
-    if dst.is_dir():
-        old = dst.with_name(f".{dst.name}.old")
-        dst.rename(old)
-        src.rename(dst)
-        shutil.rmtree(old)
+    if src.is_dir():
+        replace_directory(src, dst)
     else:
         os.replace(src, dst)
 
@@ -334,7 +375,8 @@ def _check_attrs(stack: xr.DataArray) -> None:
 
 def _write_npy(stack, path):
     np.save(path, np.asarray(stack.data), allow_pickle=False)
-    _sidecar(path).write_text(metadata_to_json(stack))
+    meta = {**json.loads(metadata_to_json(stack)), "npy_sha256": _file_sha256(path)}
+    _sidecar(path).write_text(json.dumps(meta))
 
 
 def _write_npz(stack, path):

@@ -52,7 +52,7 @@ def as_stack(
     *,
     dims: Sequence[str] | None = None,
     pixel_size: float | Sequence[float] | None = None,
-    spatial_units: str = "px",
+    spatial_units: str | None = None,
     frame_interval: float | None = None,
     time_units: str = "s",
     channel_names: Sequence[str] | None = None,
@@ -68,7 +68,10 @@ def as_stack(
         Image data: ``(y, x)``, ``(frame, y, x)``, ``(frame, channel, y, x)`` or
         ``(frame, channel, z, y, x)`` by default; pass ``dims`` for other layouts
         (e.g. ``("z", "y", "x")`` for one volume). A numpy or dask array; it is not copied
-        or modified.
+        or modified. An :class:`xarray.DataArray` keeps its dims, coords and attrs: the
+        pixel size and spatial units come from its evenly spaced spatial coords (and their
+        ``units`` attr), channel names from its ``channel`` coord; arguments given here
+        override them.
     dims
         Names of the array's axes, from ``frame, channel, z, y, x`` in any order; missing
         ``frame``/``channel`` dims are added with length 1, and dims are put in the
@@ -77,7 +80,7 @@ def as_stack(
         Pixel (voxel) size in ``spatial_units``: one number, or one per spatial dim in
         ``(z,) y, x`` order. Defaults to 1 (pixel units).
     spatial_units
-        Units of the spatial coords, e.g. ``"nm"`` or ``"um"``.
+        Units of the spatial coords, e.g. ``"nm"`` or ``"um"`` (default ``"px"``).
     frame_interval
         Time between frames; adds a ``time`` coord on ``frame`` in ``time_units``.
     channel_names
@@ -101,6 +104,12 @@ def as_stack(
     >>> dict(da.sizes)
     {'frame': 3, 'channel': 1, 'y': 8, 'x': 8}
     """
+    if isinstance(array, xr.DataArray):
+        return _from_dataarray(
+            array, dims=dims, pixel_size=pixel_size, spatial_units=spatial_units, frame_interval=frame_interval,
+            time_units=time_units, channel_names=channel_names, units=units, long_name=long_name, attrs=attrs,
+        )  # fmt: skip
+    spatial_units = "px" if spatial_units is None else spatial_units
     data = array if hasattr(array, "ndim") else np.asarray(array)
     if dims is None:
         if data.ndim not in _DEFAULT_DIMS:
@@ -164,11 +173,73 @@ def as_stack(
     return check_stack(da)
 
 
+def _coord_spacing(array: xr.DataArray, dim: str) -> float:
+    """The spacing of ``array``'s coord on ``dim`` (1 without one), which must be even."""
+    if dim not in array.coords or array.sizes[dim] < 2:
+        return 1.0
+    values = np.asarray(array[dim].values, float)
+    steps = np.diff(values)
+    if not (np.all(np.isfinite(steps)) and steps[0] > 0 and np.allclose(steps, steps[0], rtol=1e-6, atol=0)):
+        raise StackError(
+            f"the {dim!r} coord is not evenly increasing ({values[:4].tolist()} ...), so it has no pixel size; "
+            f"resample the stack onto an even grid, or drop the coord (array.drop_vars({dim!r})) and give pixel_size="
+        )
+    return float(steps[0])
+
+
+def _from_dataarray(array: xr.DataArray, *, dims, pixel_size, spatial_units, frame_interval, **kwargs) -> xr.DataArray:
+    """:func:`as_stack` of a DataArray: its coords and attrs are kept where no argument overrides them."""
+    if dims is not None:
+        if len(tuple(dims)) != array.ndim:
+            raise StackError(
+                f"dims {tuple(dims)} name {len(tuple(dims))} axes but the DataArray {array.dims} has {array.ndim}; "
+                "give one name per axis"
+            )
+        array = array.rename(dict(zip(array.dims, dims, strict=True)))
+    space = [d for d in array.dims if d in ("z", "y", "x")]
+    coord_units = {str(array[d].attrs["units"]) for d in space if d in array.coords and "units" in array[d].attrs}
+    if spatial_units is None and len(coord_units) > 1:
+        raise StackError(
+            f"the spatial coords have different units {sorted(coord_units)}; convert them to one unit, or pass "
+            "spatial_units= (and pixel_size=) to replace them"
+        )
+    rebuilt = {"channel"}  # coords rebuilt from arguments (channel names always pass through channel_names)
+    if pixel_size is None:
+        pixel_size = [_coord_spacing(array, d) for d in space] or None
+    else:
+        rebuilt |= set(space)
+    if spatial_units is None:
+        spatial_units = coord_units.pop() if coord_units else "px"
+    else:
+        rebuilt |= set(space)
+    if kwargs["channel_names"] is None and "channel" in array.coords and array["channel"].ndim == 1:
+        kwargs["channel_names"] = [str(c) for c in array["channel"].values]
+    if frame_interval is not None:
+        rebuilt.add("time")
+    own = dict(array.attrs)
+    for key in ("units", "long_name"):
+        if kwargs[key] is None and key in own:
+            kwargs[key] = own.pop(key)
+    kwargs["attrs"] = {**own, **(kwargs["attrs"] or {})}
+    stack = as_stack(
+        array.data, dims=array.dims, pixel_size=pixel_size, spatial_units=spatial_units, frame_interval=frame_interval,
+        **kwargs,
+    )  # fmt: skip
+    kept = {}
+    for name, coord in array.coords.items():
+        if name in rebuilt or not set(coord.dims) <= set(stack.dims):
+            continue
+        kept[name] = coord.variable.copy()
+        kept[name].attrs = {**(stack.coords[name].attrs if name in stack.coords else {}), **coord.attrs}
+    return check_stack(stack.assign_coords(kept))
+
+
 def check_stack(
     stack: xr.DataArray,
     *,
     n_channels: int | None = None,
     ndim: int | None = None,
+    compute: bool = False,
 ) -> xr.DataArray:
     """Check that ``stack`` is a usable image stack and return it unchanged.
 
@@ -180,13 +251,15 @@ def check_stack(
         Required number of channels (e.g. the channel count a model was trained on).
     ndim
         Required spatial dimensionality, 2 or 3.
+    compute
+        Also scan lazy (dask-backed) data for NaN/inf, chunk by chunk; this reads it all.
 
     Raises
     ------
     StackError
         For a non-DataArray, wrong or misordered dims, an empty stack, a non-numeric dtype,
         NaN or infinite values, or a channel/dimensionality mismatch. Lazy (dask) data is
-        not scanned for NaN here, since that would compute it.
+        scanned for NaN only with ``compute=True``, since that reads it.
     """
     if not isinstance(stack, xr.DataArray):
         raise StackError(
@@ -214,12 +287,13 @@ def check_stack(
             f"({list(stack.channel.values)}); select channels with stack.sel(channel=[...]) "
             "or use a model trained on this channel count"
         )
-    if isinstance(stack.data, np.ndarray) and np.issubdtype(stack.dtype, np.floating):
-        bad = ~np.isfinite(stack.data)
-        if bad.any():
-            frames = np.unique(np.nonzero(bad)[0])
+    if np.issubdtype(stack.dtype, np.floating) and (compute or isinstance(stack.data, np.ndarray)):
+        # per-frame counts: a dask-backed stack is scanned chunk by chunk, never held whole
+        counts = (~np.isfinite(stack)).sum([d for d in stack.dims if d != "frame"]).values
+        if counts.any():
+            frames = np.nonzero(counts)[0]
             raise StackError(
-                f"{int(bad.sum())} NaN/inf pixel value(s) in frame(s) {frames[:10].tolist()}"
+                f"{int(counts.sum())} NaN/inf pixel value(s) in frame(s) {frames[:10].tolist()}"
                 f"{' ...' if frames.size > 10 else ''}; drop those frames "
                 "(stack.drop_sel(frame=[...])) or fill them (stack.fillna(value))"
             )

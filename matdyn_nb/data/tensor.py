@@ -32,7 +32,7 @@ def to_tensor(stack: xr.DataArray, *, device=None, dtype=None):
     """
     import torch
 
-    check_stack(stack)
+    stack = check_stack(stack.compute())  # read a lazy stack once, then scan it for NaN like any other
     array = np.array(stack.values, copy=True)
     return torch.as_tensor(array, dtype=dtype or torch.float32, device=device)
 

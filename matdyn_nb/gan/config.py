@@ -7,8 +7,10 @@ resolution a fade-in then a stabilise phase.
 """
 
 import dataclasses
+import difflib
 import json
 import math
+import numbers
 from dataclasses import dataclass
 
 from ..errors import ConfigError
@@ -17,6 +19,7 @@ __all__ = ["GANConfig", "PRESETS"]
 
 AUTHORS_FILTERS = (512, 512, 512, 512, 256, 128, 64, 32)
 PRECISIONS = ("float32", "bfloat16")
+_SEQUENCES = ("filters", "batch_sizes", "images_per_phase", "betas")
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,12 @@ class GANConfig:
     seed: int = 0  # seeds every random step of training: (seed, step) -> batch, z, gp mix
     name: str = "custom"  # preset name or a user label
 
+    def __post_init__(self):
+        # lists (a JSON run file, a user's literal) become tuples, so configs compare and hash alike
+        for name in _SEQUENCES:
+            if isinstance(getattr(self, name), list):
+                object.__setattr__(self, name, tuple(getattr(self, name)))
+
     @property
     def n_stages(self) -> int:
         """Number of resolutions trained: 4, 8, ..., ``resolution``."""
@@ -92,8 +101,10 @@ class GANConfig:
 
     def validate(self) -> "GANConfig":
         """Raise :class:`ConfigError` naming the first problem and its fix; return self."""
+        _check_integers(self)
+        _check_numbers(self)
         r = self.resolution
-        if not (isinstance(r, int) and r >= 4 and r & (r - 1) == 0):
+        if not (r >= 4 and r & (r - 1) == 0):
             raise ConfigError(
                 f"resolution {r} is not a power of two >= 4; fit the data first with "
                 "matdyn_nb.data.fit_to_grid(stack, size) and set resolution to that size"
@@ -123,7 +134,7 @@ class GANConfig:
             raise ConfigError(f"ema_beta must be in (0, 1) or None, got {self.ema_beta}")
         if self.ema_rampup is not None and not 0 < self.ema_rampup <= 1:
             raise ConfigError(f"ema_rampup must be in (0, 1] or None, got {self.ema_rampup}")
-        if self.final_images is not None and not (isinstance(self.final_images, int) and self.final_images >= 1):
+        if self.final_images is not None and self.final_images < 1:
             raise ConfigError(f"final_images must be a positive integer or None, got {self.final_images!r}")
         if not 0 <= self.augment_p < 1:
             raise ConfigError(
@@ -132,12 +143,16 @@ class GANConfig:
             )
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
-        positive = ("learning_rate", "n_critic", "mbstd_group_size", "checkpoint_every", "log_every")
+        positive = (
+            "learning_rate", "adam_eps", "n_critic", "mbstd_group_size", "checkpoint_every", "log_every", "n_snapshots"
+        )  # fmt: skip
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            raise ConfigError(f"betas must be two numbers in [0, 1) (Adam's beta1, beta2), got {self.betas}")
         if self.gp_weight < 0 or self.drift_weight < 0:
-            raise ConfigError("gp_weight and drift_weight must be >= 0")
+            raise ConfigError(f"gp_weight and drift_weight must be >= 0, got {self.gp_weight} and {self.drift_weight}")
         return self
 
     def replace(self, **changes) -> "GANConfig":
@@ -151,14 +166,8 @@ class GANConfig:
     def from_json(cls, text: str) -> "GANConfig":
         """Parse JSON written by :meth:`to_json`; unknown keys are an error."""
         values = json.loads(text)
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(f"unknown GANConfig field(s) {unknown}; known fields: {sorted(known)}")
+        check_keys(values, {f.name for f in dataclasses.fields(cls)}, "GANConfig")
         values.setdefault("ema_rampup", None)  # written before the ramp existed: trained without it
-        for name in ("filters", "batch_sizes", "images_per_phase", "betas"):
-            if name in values:
-                values[name] = tuple(values[name])
         return cls(**values).validate()
 
     @classmethod
@@ -184,6 +193,55 @@ class GANConfig:
         if key not in PRESETS:
             raise ConfigError(f"no preset {key}; available: {sorted(PRESETS)}")
         return cls(**{**PRESETS[key], "name": f"{case}-{size}"}).replace(**changes)
+
+
+def check_keys(values, known: set[str], where: str) -> None:
+    """Raise :class:`ConfigError` unless ``values`` is a dict of ``known`` keys; suggest the near miss."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where} must be a JSON object {{...}} of settings, got {type(values).__name__}")
+    unknown = sorted(set(values) - known)
+    if unknown:
+        named = []
+        for key in unknown:
+            near = difflib.get_close_matches(str(key), sorted(known), n=1)
+            named.append(f"{key!r} (did you mean {near[0]!r}?)" if near else repr(key))
+        raise ConfigError(f"unknown field(s) {', '.join(named)} in {where}; known fields: {sorted(known)}")
+
+
+_INTEGERS = (
+    "resolution", "channels", "ndim", "latent_dim", "n_critic", "mbstd_group_size", "checkpoint_every",
+    "log_every", "n_snapshots", "seed",
+)  # fmt: skip
+_NUMBERS = ("filters_scale", "learning_rate", "adam_eps", "gp_weight", "drift_weight", "augment_p")
+
+
+def _is_integer(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _check_integers(config: GANConfig) -> None:
+    """Counts and sizes must be integers: 32.0 or "32" from a run file is a typo, not a size."""
+    for name in _INTEGERS:
+        value = getattr(config, name)
+        if not _is_integer(value):
+            raise ConfigError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+    if config.final_images is not None and not _is_integer(config.final_images):
+        raise ConfigError(f"final_images must be a positive integer or None, got {config.final_images!r}")
+    for name in ("filters", "batch_sizes", "images_per_phase"):
+        values = getattr(config, name)
+        if not isinstance(values, tuple) or not values or not all(_is_integer(v) for v in values):
+            raise ConfigError(f"{name} must be a non-empty list of integers, got {values!r}")
+
+
+def _check_numbers(config: GANConfig) -> None:
+    """Rates, weights and probabilities must be finite real numbers: NaN passes every range check."""
+    named = [(name, getattr(config, name)) for name in _NUMBERS]
+    named += [(name, getattr(config, name)) for name in ("ema_beta", "ema_rampup") if getattr(config, name) is not None]
+    betas = config.betas if isinstance(config.betas, tuple) else (config.betas,)
+    named += [("betas", b) for b in betas]
+    for name, value in named:
+        if not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value):
+            raise ConfigError(f"{name} must be a finite number, got {value!r}")
 
 
 # Paper sizes follow the authors' configs (twins.md §0): each phase lasts

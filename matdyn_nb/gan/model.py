@@ -11,12 +11,14 @@ import xarray as xr
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .._files import atomic_directory
+from .._files import atomic_directory, writable_folder
 from .._random import RngLike, as_generator
 from .._version import __version__
 from ..data._metadata import metadata_from_json, metadata_to_json, stack_from_metadata
-from ..data.normalize import denormalize
+from ..data.normalize import denormalize, normalization_of
+from ..data.stack import check_stack, spatial_dims
 from ..errors import ConfigError, ModelFileError
+from ._device import resolve_device
 from .config import GANConfig
 from .layers import channels_last
 from .networks import Generator
@@ -80,7 +82,7 @@ class GenerativeModel:
 
     def to(self, device) -> "GenerativeModel":
         """Move the generator to ``device`` (in place) and return self."""
-        self.generator.to(device)
+        self.generator.to(resolve_device(device))
         return self
 
     def __repr__(self) -> str:
@@ -90,6 +92,88 @@ class GenerativeModel:
             f"<GenerativeModel {self.model_id} {self.config.name}: z[{self.latent_dim}] -> "
             f"{channels} {shape}, stage {self.provenance.get('stage_reached', '?')}>"
         )
+
+    @property
+    def units(self) -> str:
+        """Physical units of the generated images (``""`` when the training data had none)."""
+        if "norm_method" in self.template.attrs:
+            return normalization_of(self.template)["units"]
+        return str(self.template.attrs.get("units", ""))
+
+    def check_observed(self, images: xr.DataArray, *, min_frames: int = 1) -> xr.DataArray:
+        """``images`` as a ``(frame, channel, [z,] y, x)`` stack comparable with this model's output.
+
+        Everything that sets observed frames beside generated ones calls this, so a stack
+        of other channels, size, dimensionality or units is refused the same way everywhere.
+
+        Parameters
+        ----------
+        images
+            Observed frames ``(frame, channel, [z,] y, x)``, or one image without ``frame``.
+            Channels in another order are reordered; a normalised stack (``norm_*`` attrs)
+            is denormalised; a lazy stack is read.
+        min_frames
+            Fewest frames needed.
+
+        Returns
+        -------
+        xarray.DataArray
+            The frames in physical units, channels and dims in the model's order.
+
+        Raises
+        ------
+        ConfigError
+            For a non-DataArray, other dims, channels, spatial shape or units than the
+            model's, or fewer than ``min_frames`` frames; the message says which and how to fix it.
+        StackError
+            For NaN/inf pixels or a non-numeric dtype.
+        """
+        template = self.template
+        if not isinstance(images, xr.DataArray):
+            raise ConfigError(
+                f"the observed images must be an xarray.DataArray (frame, channel, [z,] y, x), got "
+                f"{type(images).__name__}; wrap arrays with matdyn_nb.data.as_stack(array, channel_names="
+                f"{[str(c) for c in template.channel.values]})"
+            )
+        if "frame" not in images.dims:
+            # A single image; a scalar frame coord left by .isel(frame=i) becomes its frame coord.
+            images = images.expand_dims("frame") if "frame" in images.coords else images.expand_dims(frame=[0])
+        if set(images.dims) != {"frame", *template.dims}:
+            raise ConfigError(
+                f"the observed images have dims {images.dims} but the model makes {len(spatial_dims(template))}D "
+                f"images with dims {template.dims} (plus 'frame'); rename/transpose them, or build them with "
+                "matdyn_nb.data.as_stack(..., dims=...)"
+            )
+        images = images.transpose("frame", *template.dims)
+        observed, expected = [str(c) for c in images.channel.values], [str(c) for c in template.channel.values]
+        if sorted(observed) != sorted(expected):
+            raise ConfigError(
+                f"the observed images have channels {observed} but the model was trained on {expected}; select or "
+                "rename channels with images.sel(channel=[...]) or images.assign_coords(channel=[...])"
+            )
+        if observed != expected:
+            images = images.sel(channel=template.channel.values)
+        shape = {d: images.sizes[d] for d in spatial_dims(template)}
+        wanted = {d: template.sizes[d] for d in spatial_dims(template)}
+        if shape != wanted:
+            raise ConfigError(
+                f"the observed images have spatial shape {shape} but the model makes {wanted}; "
+                f"resample them with matdyn_nb.data.fit_to_grid(images, {wanted[spatial_dims(template)[-1]]})"
+            )
+        if images.sizes["frame"] < min_frames:
+            raise ConfigError(f"{min_frames} or more observed frames are needed, got {images.sizes['frame']}")
+        images = check_stack(images.compute())  # StackError for NaN/inf or a non-numeric dtype
+        if "norm_method" in images.attrs:
+            images = denormalize(images)
+        units = str(images.attrs.get("units", ""))
+        if units and self.units and units != self.units:
+            looks = " (normalised values without their norm_* record?)" if units == "1" else ""
+            raise ConfigError(
+                f"the observed images are in units {units!r}{looks} but the model makes images in "
+                f"{self.units!r}; pass the stack in the model's physical units (a stack from "
+                "matdyn_nb.data.normalize keeps its record and is converted back)"
+            )
+        return images
 
     # ------------------------------------------------------------------ generation
 
@@ -139,7 +223,7 @@ class GenerativeModel:
         """
         values, lead, coords = self._latents(z)
         flat = values.reshape(-1, self.latent_dim)
-        device = torch.device(device) if device is not None else self.device
+        device = resolve_device(device, self.device)
         self.generator.to(device)
         out = np.empty((flat.shape[0],) + self.template.shape, np.float32)
         for start in range(0, flat.shape[0], batch_size):
@@ -194,6 +278,7 @@ class GenerativeModel:
         path = Path(path)
         if path.exists() and not overwrite:
             raise ModelFileError(f"{str(path)!r} already exists; pass overwrite=True or choose another folder")
+        writable_folder(path.parent, ModelFileError, "the model folder")
         weights = {k: v.detach().cpu().contiguous() for k, v in self.generator.state_dict().items()}
         meta = {
             "format": FORMAT_TAG,
@@ -234,9 +319,19 @@ def load_model(path: str | os.PathLike) -> GenerativeModel:
         meta = json.loads(meta_file.read_text())
     except ValueError as err:
         raise ModelFileError(f"{str(meta_file)!r} is corrupt ({err})") from err
-    if meta.get("format") != FORMAT_TAG:
-        raise ModelFileError(f"{str(path)!r} holds {meta.get('format')!r}, not a matdyn_nb model ({FORMAT_TAG})")
-    config = GANConfig.from_json(json.dumps(meta["config"]))
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_TAG:
+        found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+        raise ModelFileError(f"{str(path)!r} holds {found!r}, not a matdyn_nb model ({FORMAT_TAG})")
+    missing = [k for k in ("model_id", "config", "template", "provenance") if k not in meta]
+    if missing:
+        raise ModelFileError(
+            f"{str(meta_file)!r} lacks {missing}: it is incomplete or was edited; restore the folder written by "
+            "model.save(...) (or the run's model folder)"
+        )
+    try:
+        config = GANConfig.from_json(json.dumps(meta["config"]))
+    except (ConfigError, TypeError) as err:
+        raise ModelFileError(f"the config in {str(meta_file)!r} is not a valid GANConfig ({err})") from err
     generator = Generator(config)
     try:
         weights = load_file(path / "generator.safetensors")

@@ -3,6 +3,8 @@
 import copy
 import hashlib
 import json
+import math
+import shutil
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -12,13 +14,15 @@ import numpy as np
 import torch
 import xarray as xr
 
+from .._files import writable_folder
 from .._progress import progress_bar
 from .._version import __version__
 from ..data.grid import check_grid
 from ..data.normalize import normalization_of
 from ..data.stack import check_stack, spatial_dims
 from ..data.tensor import to_tensor
-from ..errors import ConfigError, PerformanceWarning, StackError
+from ..errors import ConfigError, PerformanceWarning, StackError, TrainingDiverged
+from ._device import resolve_device
 from .augment import augment
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import GANConfig
@@ -56,7 +60,7 @@ def _fingerprint(data: np.ndarray) -> str:
 
 
 def _check_training_data(images: xr.DataArray, config: GANConfig) -> None:
-    check_stack(images, n_channels=config.channels, ndim=config.ndim)
+    check_stack(images, n_channels=config.channels, ndim=config.ndim, compute=True)  # training reads it all anyway
     check_grid(images)
     sides = {images.sizes[d] for d in spatial_dims(images)}
     if sides != {config.resolution}:
@@ -106,9 +110,9 @@ def _gradient_penalty(critic, real, fake, generator) -> torch.Tensor:
 class _Trainer:
     """The state of one training run; ``run`` advances it step by step."""
 
-    def __init__(self, images: xr.DataArray, config: GANConfig, device, run_dir: Path | None):
+    def __init__(self, images: xr.DataArray, config: GANConfig, device: torch.device, run_dir: Path | None):
         self.config = config
-        self.device = torch.device(device)
+        self.device = device
         self.run_dir = run_dir
         self.template = data_template(images)
         full = to_tensor(images)  # [N, C, r, r(, r)]
@@ -130,6 +134,7 @@ class _Trainer:
         self.total_steps = self.schedule[-1].first_step + self.schedule[-1].n_steps
         self.stage_start = {p.stage: p.first_step for p in reversed(self.schedule)}
         self.step = 0
+        self.saved_step: int | None = None  # the step of the newest checkpoint on disk
         self.rows: list[dict] = []
         self.snapshots: list[np.ndarray] = []
         fixed = torch.Generator().manual_seed(_step_seed(config.seed, 0, _SNAPSHOT_STREAM))
@@ -146,6 +151,10 @@ class _Trainer:
     def save(self) -> None:
         if self.run_dir is None:
             return
+        # one bad update can leave the weights non-finite with every loss so far finite: never checkpoint them
+        for name, module in self._modules().items():
+            if not all(torch.isfinite(p).all() for p in module.parameters()):
+                raise self.diverged(f"the {name} weights became NaN or infinite")
         state = {
             "config": json.loads(self.config.to_json()),
             "next_step": self.step,
@@ -159,6 +168,24 @@ class _Trainer:
             state=state,
             tensors={f"snapshot.{i}": torch.from_numpy(s) for i, s in enumerate(self.snapshots)},
         )
+        self.saved_step = self.step
+
+    def diverged(self, what: str) -> TrainingDiverged:
+        """The error for a non-finite loss or weight at this step, saying how to go on."""
+        smaller = f"config.replace(learning_rate={self.config.learning_rate / 10:g})"
+        stage = locate(self.schedule, self.step).phase.stage
+        where = f"in step {self.step + 1} of {self.total_steps} (stage {stage}, {self.config.resolutions[stage]} px)"
+        if self.run_dir is None:
+            fix = f"nothing was saved (no run_dir): train again with a smaller learning rate, e.g. {smaller}"
+        elif self.saved_step is None:
+            fix = f"no checkpoint was written yet: train again with a smaller learning rate, e.g. {smaller}"
+        else:
+            fix = (
+                f"the last good checkpoint (step {self.saved_step}) is kept in {str(self.run_dir / 'checkpoint')!r}: "
+                f"resume it with a smaller learning rate, train_gan(images, {smaller}, "
+                f"run_dir={str(self.run_dir)!r})"
+            )
+        return TrainingDiverged(f"training diverged {where}: {what}; {fix}")
 
     def resume(self) -> bool:
         if self.run_dir is None or not (
@@ -169,10 +196,14 @@ class _Trainer:
             self.run_dir / "checkpoint", modules=self._modules(), optimizers={"opt_g": self.opt_g, "opt_d": self.opt_d}
         )
         saved = GANConfig.from_json(json.dumps(state["config"]))
-        if saved.replace(final_images=self.config.final_images) != self.config:
+        mutable = {"final_images": self.config.final_images, "learning_rate": self.config.learning_rate}
+        if saved.replace(**mutable) != self.config:
+            asked = json.loads(self.config.to_json())
+            differ = [k for k, v in json.loads(saved.to_json()).items() if k not in mutable and v != asked[k]]
             raise ConfigError(
-                f"the checkpoint in {str(self.run_dir)!r} was written with another configuration; "
-                "resume with the same config (only final_images may change), or train into a new run folder"
+                f"the checkpoint in {str(self.run_dir)!r} was written with another configuration ({', '.join(differ)} "
+                "differ); resume with the same config (only final_images and learning_rate may change), or train "
+                "into a new run folder"
             )
         if state["data_fingerprint"] != self.fingerprint:
             raise StackError(
@@ -195,7 +226,10 @@ class _Trainer:
                 "to keep the old one",
                 stacklevel=3,
             )
-        self.step = step
+        for optimizer in (self.opt_g, self.opt_d):  # a diverged run resumes with a smaller learning rate
+            for group in optimizer.param_groups:
+                group["lr"] = self.config.learning_rate
+        self.step = self.saved_step = step
         self.rows = state["history"]
         # a run resumed into a longer final phase: its old last snapshot was not a stage end after all
         done = sum(1 for p in self.schedule if p.kind == "stabilise" and p.first_step + p.n_steps <= step)
@@ -301,6 +335,9 @@ class _Trainer:
                 )
                 bar_stage = stage
             losses = self.train_step(position)
+            bad = {k: v for k, v in losses.items() if not math.isfinite(v)}
+            if bad:
+                raise self.diverged(", ".join(f"{k} = {v}" for k, v in bad.items()))
             tick_images += position.phase.batch_size * self.config.n_critic
             self.step += 1
             bar.update(1)
@@ -381,6 +418,22 @@ class _Trainer:
         )
 
 
+def _run_entries(run_dir: Path) -> list[Path]:
+    """The folders of a run in ``run_dir`` (checkpoint, model, and copies left by an interrupted swap)."""
+    names = ("checkpoint", ".checkpoint.old", "model", ".model.old")
+    return [run_dir / name for name in names if (run_dir / name).is_dir()]
+
+
+def _refuse_to_replace(run_dir: Path, resume: bool) -> None:
+    found = [p.name for p in _run_entries(run_dir)]
+    if found:
+        why = "resume=False was passed" if not resume else "it has no checkpoint to resume"
+        raise ConfigError(
+            f"run folder {str(run_dir)!r} already holds a run ({', '.join(found)}) and {why}; pass resume=True to "
+            "continue it, overwrite=True to replace it, or choose another run_dir (nothing was changed)"
+        )
+
+
 def train_gan(
     images: xr.DataArray,
     config: GANConfig,
@@ -388,6 +441,7 @@ def train_gan(
     device: str | torch.device = "cpu",
     run_dir: str | Path | None = None,
     resume: bool = True,
+    overwrite: bool = False,
     callbacks: Sequence[Callable[[dict], None]] = (),
     progress: bool | None = None,
 ) -> GenerativeModel:
@@ -412,7 +466,12 @@ def train_gan(
         Continue from the checkpoint in ``run_dir`` if there is one. It must come from the
         same data and config, except ``config.final_images``: a finished (or running) run
         resumes into a longer last phase and ends as a run trained with that schedule from
-        the start would; its ``model`` folder then holds the longer run.
+        the start would; its ``model`` folder then holds the longer run. The learning rate
+        may change too, e.g. to go on from the last checkpoint of a diverged run.
+    overwrite
+        Train from scratch and replace the run in ``run_dir`` (its checkpoint and model are
+        deleted first). Without it, a ``run_dir`` holding a run that is not resumed (with
+        ``resume=False``, or a model without a checkpoint) is an error.
     callbacks
         Functions called with a dict every ``config.log_every`` steps
         (``event="log"``, the history row) and at each stage end (``event="stage_end"``,
@@ -425,14 +484,27 @@ def train_gan(
     GenerativeModel
         The trained generator (its EMA copy when ``config.ema_beta`` is set) with
         ``history`` (an ``xr.Dataset`` over ``step``) and ``snapshots``.
+
+    Raises
+    ------
+    TrainingDiverged
+        When a loss or the weights become NaN or infinite; the last checkpoint written
+        before stays in ``run_dir``, and the message says how to resume it with a
+        smaller learning rate.
     """
     config = config.validate()
     _check_training_data(images, config)
     run_dir = Path(run_dir) if run_dir is not None else None
-    _warn_if_bfloat16_is_emulated(config, torch.device(device))
+    device = resolve_device(device)
+    _warn_if_bfloat16_is_emulated(config, device)
+    if run_dir is not None:
+        writable_folder(run_dir, ConfigError, "checkpoints")  # now, not after the first checkpoint_every steps
     trainer = _Trainer(images, config, device, run_dir)
-    if resume:
-        trainer.resume()
+    if run_dir is not None and overwrite:
+        for entry in _run_entries(run_dir):
+            shutil.rmtree(entry)
+    if not (resume and trainer.resume()) and run_dir is not None:
+        _refuse_to_replace(run_dir, resume)
     trainer.run(callbacks, progress)
     model = trainer.model()
     if run_dir is not None:

@@ -5,11 +5,14 @@ Monte Carlo result, a gamma sweep or the user's own table. NaN values never pass
 """
 
 import functools
+import math
 import operator
 import re
 from dataclasses import dataclass
 
 import xarray as xr
+
+from ..errors import ConfigError
 
 __all__ = ["AllOf", "AnyOf", "Criterion", "as_filter"]
 
@@ -35,8 +38,17 @@ class Criterion(_Combinable):
 
     def __post_init__(self):
         if self.op not in _OPS:
-            raise ValueError(f"criterion operator must be one of {sorted(_OPS)}, got {self.op!r}")
-        object.__setattr__(self, "value", float(self.value))
+            raise ConfigError(f"criterion operator must be one of {sorted(_OPS)}, got {self.op!r}")
+        try:
+            value = float(self.value)
+        except (TypeError, ValueError):
+            value = math.nan
+        if not math.isfinite(value):
+            raise ConfigError(
+                f"the limit of the criterion on {self.metric!r} must be a finite number, got {self.value!r}; "
+                "e.g. Criterion('iou', '>=', 0.5)"
+            )
+        object.__setattr__(self, "value", value)
 
     def __call__(self, values: xr.Dataset) -> xr.DataArray:
         if self.metric not in values:
@@ -95,11 +107,18 @@ def _parse(text: str) -> Filter:
         for term in re.split(r"\s+and\s+", alternative):
             match = _PATTERN.match(term)
             if match is None:
-                raise ValueError(
+                raise ConfigError(
                     f"cannot read the filter term {term!r} in {text!r}; write terms like 'iou >= 0.5' joined by "
                     "'and' / 'or' (no parentheses; 'and' binds tighter)"
                 )
-            terms.append(Criterion(match[1], match[2], float(match[3])))
+            try:
+                value = float(match[3])
+            except ValueError:
+                raise ConfigError(
+                    f"{match[3]!r} in the filter term {term!r} is not a number; write e.g. 'iou >= 0.5' or "
+                    "'mass_dev <= 2e-1'"
+                ) from None
+            terms.append(Criterion(match[1], match[2], value))
         alternatives.append(terms[0] if len(terms) == 1 else AllOf(tuple(terms)))
     return alternatives[0] if len(alternatives) == 1 else AnyOf(tuple(alternatives))
 

@@ -14,9 +14,9 @@ import xarray as xr
 from .._progress import progress_bar
 from .._random import RngLike, root_seed, seed_attr
 from .._version import __version__
-from ..data.normalize import denormalize, normalization_of
-from ..data.stack import check_stack, spatial_dims
+from ..data.normalize import normalization_of
 from ..errors import ConfigError
+from ..gan._device import resolve_device
 from ..gan.model import GenerativeModel
 
 __all__ = ["project"]
@@ -26,43 +26,6 @@ _CONVERGED_WITHIN = 0.1
 # Keys frames' generators apart from other uses of the same seed (perturb.py uses streams 0
 # and 1); numpy drops trailing zeros, so default_rng([root, 0]) would equal default_rng(root).
 _PROJECTION_STREAM = 2
-
-
-def _as_frames(images: xr.DataArray, template: xr.DataArray) -> xr.DataArray:
-    """``images`` as a ``(frame, *template.dims)`` stack in physical units, checked against the model."""
-    if not isinstance(images, xr.DataArray):
-        raise ConfigError(
-            f"images must be an xarray.DataArray (frame, channel, [z,] y, x), got {type(images).__name__}; "
-            "wrap arrays with matdyn_nb.data.as_stack(array, channel_names=[...])"
-        )
-    if "frame" not in images.dims:
-        # A single image; a scalar frame coord left by .isel(frame=i) becomes its frame coord.
-        images = images.expand_dims("frame") if "frame" in images.coords else images.expand_dims(frame=[0])
-    if set(images.dims) != {"frame", *template.dims}:
-        raise ConfigError(
-            f"images have dims {images.dims} but the model makes images with dims {template.dims} "
-            "(plus 'frame'); rename/transpose them, or build them with matdyn_nb.data.as_stack(..., dims=...)"
-        )
-    images = images.transpose("frame", *template.dims)
-    observed, expected = [str(c) for c in images.channel.values], [str(c) for c in template.channel.values]
-    if sorted(observed) != sorted(expected):
-        raise ConfigError(
-            f"images have channels {observed} but the model was trained on {expected}; select or rename "
-            "channels with images.sel(channel=[...]) or images.assign_coords(channel=[...])"
-        )
-    if observed != expected:
-        images = images.sel(channel=template.channel.values)
-    shape = {d: images.sizes[d] for d in spatial_dims(template)}
-    wanted = {d: template.sizes[d] for d in spatial_dims(template)}
-    if shape != wanted:
-        raise ConfigError(
-            f"images have spatial shape {shape} but the model makes {wanted}; "
-            f"resample them with matdyn_nb.data.fit_to_grid(images, {wanted})"
-        )
-    images = check_stack(images.compute())  # StackError for NaN/inf or a non-numeric dtype
-    if "norm_method" in images.attrs:
-        images = denormalize(images)
-    return images
 
 
 def _norm_record(template: xr.DataArray) -> tuple[np.ndarray, np.ndarray, str]:
@@ -232,7 +195,7 @@ def project(
     """
     _check_options(restarts, steps, lr, prior_weight, batch_size)
     template = model.template
-    images = _as_frames(images, template)
+    images = model.check_observed(images)
     offset, scale, template_units = _norm_record(template)
     units = str(images.attrs.get("units", template_units))
     n_frames, latent_dim, ndim = images.sizes["frame"], model.latent_dim, images.ndim
@@ -245,7 +208,7 @@ def project(
 
     generator = model.generator
     home = model.device
-    device = torch.device(device) if device is not None else home
+    device = resolve_device(device, home)
     was_training = generator.training
     needs_grad = [p.requires_grad for p in generator.parameters()]
     # One frame's restarts per optimisation batch (split further only when restarts > batch_size):

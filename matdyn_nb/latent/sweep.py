@@ -292,6 +292,7 @@ def calibrate_gamma(
     """
     if rule not in RULES:
         raise ConfigError(f"rule must be one of {RULES}, got {rule!r}")
+    observed = model.check_observed(observed, min_frames=2)  # the model's channels, size and units
     if rule == "latent_steps":
         if group is not None:
             raise ConfigError(

@@ -6,6 +6,7 @@ with the reference image (sample 0) by pairwise metrics, and kept or rejected by
 paper's brass run (3000 x 400 volumes) needs the memory of a chunk, not of the run.
 """
 
+import hashlib
 import json
 import os
 from collections.abc import Sequence
@@ -15,6 +16,7 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
+from .._files import writable_folder
 from .._progress import progress_bar
 from .._random import RngLike, root_seed
 from .._version import __version__
@@ -130,7 +132,9 @@ def _describe(ds: xr.Dataset, min_accepted: int) -> xr.Dataset:
     return ds
 
 
-def _run_attrs(model, *, root, gamma, distribution, n_samples, metrics, filt, keep, keep_mean, min_accepted, chunk):
+def _run_attrs(
+    model, refs, *, root, gamma, distribution, n_samples, metrics, filt, keep, keep_mean, min_accepted, chunk
+):
     d = model.latent_dim
     return {
         "Conventions": "CF-1.11",
@@ -142,6 +146,9 @@ def _run_attrs(model, *, root, gamma, distribution, n_samples, metrics, filt, ke
         "distance": latent_distance(gamma, d, distribution),
         "distribution": distribution,
         "latent_dim": d,
+        "n_references": refs.sizes["reference"],
+        # the reference latents themselves: references= given, or drawn from the seed
+        "references_sha256": hashlib.sha256(np.ascontiguousarray(refs.values, np.float32).tobytes()).hexdigest(),
         "n_samples": n_samples,
         "metrics_json": json.dumps([json.loads(m.to_json()) for m in metrics]),
         "filters": "" if filt is None else str(filt),
@@ -169,21 +176,44 @@ def _zarr_template(first: xr.Dataset, n_ref: int, chunk: int, refs: xr.DataArray
 
 
 def _open_store(path: Path, attrs: dict, resume: bool) -> xr.Dataset | None:
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"store {str(path)!r} is a file, not a zarr folder; choose a new store path")
+    if path.is_dir() and not any(path.iterdir()):
+        path.rmdir()  # an empty folder made for the store: write the store there
     if not path.exists():
+        writable_folder(path.parent, ConfigError, "the variations store")
         return None
     if not resume:
         raise ConfigError(
             f"store {str(path)!r} already exists; pass resume=True to continue that run, or choose a new path "
             "(nothing was overwritten)"
         )
-    existing = xr.open_zarr(path, consolidated=False)
+    try:
+        existing = xr.open_zarr(path, consolidated=False)
+    except Exception as err:  # zarr's and xarray's own errors for a folder that is no store
+        raise ConfigError(
+            f"{str(path)!r} is not a zarr store that sample_variations can resume ({type(err).__name__}: {err}); "
+            "choose a new store path"
+        ) from err
+    if "done" not in existing or "reference" not in existing.dims:
+        raise ConfigError(
+            f"{str(path)!r} is a zarr store of something else, not of sample_variations; choose a new path"
+        )
     differ = [k for k, v in attrs.items() if existing.attrs.get(k) != v]
     if differ:
+        shown = "; ".join(_difference(k, existing.attrs.get(k), attrs[k]) for k in differ)
         raise ConfigError(
-            f"store {str(path)!r} holds a run with other settings ({', '.join(differ)}); resume it with the same "
-            "model, gamma, seed and options, or write to a new path"
+            f"store {str(path)!r} holds a run with other settings ({shown}); resume it with the same "
+            "model, references, gamma, seed and options, or write to a new store path (to overwrite, delete the "
+            f"old store first: shutil.rmtree({str(path)!r}))"
         )
     return existing
+
+
+def _difference(name: str, stored, asked) -> str:
+    if name == "references_sha256":
+        return "references: other reference latents (references= or n_references and seed differ)"
+    return f"{name}: stored {stored!r}, asked {asked!r}"
 
 
 def sample_variations(
@@ -292,7 +322,7 @@ def sample_variations(
     refs = _references(model, n_references, references, root)
     n_ref = refs.sizes["reference"]
     attrs = _run_attrs(
-        model, root=root, gamma=gamma, distribution=distribution, n_samples=n_samples, metrics=metrics,
+        model, refs, root=root, gamma=gamma, distribution=distribution, n_samples=n_samples, metrics=metrics,
         filt=filt, keep=keep, keep_mean=keep_mean, min_accepted=min_accepted, chunk=chunk,
     )  # fmt: skip
     path = None if store is None else Path(store)

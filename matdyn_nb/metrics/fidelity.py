@@ -12,8 +12,7 @@ import xarray as xr
 from scipy.stats import wasserstein_distance
 
 from .._random import RngLike, as_generator, seed_attr
-from ..data.normalize import denormalize
-from ..data.stack import check_stack, spatial_dims
+from ..data.stack import spatial_dims
 from ..errors import ConfigError
 from .particles import detect_particles
 from .volume import clump_mask
@@ -119,7 +118,8 @@ def fidelity_report(
         A :class:`~matdyn_nb.gan.GenerativeModel`.
     observed
         The observed stack ``(frame, channel, ...)`` in physical units (a normalised stack
-        is denormalised first).
+        is denormalised first), with the model's channels and spatial shape (see
+        :meth:`~matdyn_nb.gan.GenerativeModel.check_observed`).
     n
         Number of generated images (the paper: 1000).
     rng
@@ -141,13 +141,9 @@ def fidelity_report(
         One row per ``metric``: ``w1``, ``w1_sd`` (in observed SDs), ``floor_sd``, means,
         SDs and counts; attrs record the model id, ``n`` and the seed.
     """
-    check_stack(observed)
-    if "norm_method" in observed.attrs:
-        observed = denormalize(observed)
     if n < 2:
         raise ConfigError(f"n must be >= 2, got {n}")
-    if observed.sizes["frame"] < 2:
-        raise ConfigError("the observed stack needs >= 2 frames for the split-half noise floor")
+    observed = model.check_observed(observed, min_frames=2)  # 2 frames for the split-half noise floor
     generator = as_generator(rng)
     if mask == "auto":
         mask = clump_mask if len(spatial_dims(observed)) == 3 else None

@@ -31,9 +31,10 @@ class GammaTuner(widgets.VBox):
     model
         A :class:`~matdyn_nb.gan.GenerativeModel` (2D images or 3D volumes).
     observed
-        Optional observed stack ``(frame, channel, ...)``: its frames can be picked as
-        the reference (inverted with :func:`~matdyn_nb.latent.project`) and the metric
-        between its consecutive frames is drawn as the observed band.
+        Optional observed stack ``(frame, channel, ...)`` with the model's channels and
+        size (see :meth:`~matdyn_nb.gan.GenerativeModel.check_observed`): its frames can be
+        picked as the reference (inverted with :func:`~matdyn_nb.latent.project`) and the
+        metric between its consecutive frames is drawn as the observed band.
     metrics
         Pairwise metrics (default: entropy difference for 2D, IOU and mass deviation for
         volumes).
@@ -85,7 +86,7 @@ class GammaTuner(widgets.VBox):
         project_options: dict | None = None,
     ):
         self.model = model
-        self.observed = observed
+        self.observed = None if observed is None else model.check_observed(observed)
         self.metrics = list(metrics) if metrics is not None else _default_metrics(model)
         self.filters = as_filter(filters)
         self.n_samples = n_samples
@@ -113,7 +114,7 @@ class GammaTuner(widgets.VBox):
         self.seed = widgets.BoundedIntText(
             value=0, min=0, max=2**31 - 1, description="reference seed", style={"description_width": "initial"}
         )
-        frames = [] if observed is None else list(range(observed.sizes["frame"]))
+        frames = [] if self.observed is None else list(range(self.observed.sizes["frame"]))
         self.frame = widgets.Dropdown(
             options=[_RANDOM] + [f"observed frame {f}" for f in frames], value=_RANDOM, description="reference"
         )

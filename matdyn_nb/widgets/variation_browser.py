@@ -6,6 +6,7 @@ import plotly.graph_objects as go
 import xarray as xr
 from plotly.subplots import make_subplots
 
+from ..errors import ConfigError
 from ._panel import ErrorLog, flat_view, heatmap_grid
 
 __all__ = ["VariationBrowser"]
@@ -44,8 +45,12 @@ class VariationBrowser(widgets.VBox):
     """
 
     def __init__(self, dataset: xr.Dataset, *, columns: int = 4, max_images: int = 12):
-        if "valid" not in dataset or "reference" not in dataset.dims:
-            raise ValueError("VariationBrowser needs a sample_variations dataset (with 'valid' over reference, sample)")
+        if not isinstance(dataset, xr.Dataset) or "valid" not in dataset or "reference" not in dataset.dims:
+            raise ConfigError(
+                "VariationBrowser needs a sample_variations dataset (the xarray.Dataset that "
+                f"matdyn_nb.latent.sample_variations returns, with 'valid' over reference, sample), got "
+                f"{type(dataset).__name__}; run sample_variations(model, ...) and pass its result"
+            )
         self.dataset = dataset
         self.metrics = _metric_names(dataset)
         has_images = "images" in dataset
