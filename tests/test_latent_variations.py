@@ -245,8 +245,17 @@ from conftest import make_tiny_model
 from matdyn_nb.latent import sample_variations, variations
 from matdyn_nb.metrics.pairwise import EntropyDiff
 
-chunk = variations._chunk
-variations._chunk = lambda *args, **kwargs: (time.sleep(0.3), chunk(*args, **kwargs))[1]  # time to kill it
+chunk, calls = variations._chunk, []
+
+
+def stall_after_three(*args, **kwargs):  # three chunks reach the store, then the run hangs until it is killed
+    calls.append(1)
+    if len(calls) > 3:
+        time.sleep(3600)
+    return chunk(*args, **kwargs)
+
+
+variations._chunk = stall_after_three
 sample_variations(make_tiny_model(), 8, 3, 1.0, rng=2, chunk=1, metrics=[EntropyDiff()], keep_images="all",
                   store={store!r})
 """
@@ -262,12 +271,12 @@ def test_a_store_killed_mid_run_resumes_to_the_same_result(tiny_model, tmp_path)
             done = int(xr.open_zarr(store, consolidated=False).done.values.sum())
         except Exception:  # not created yet, or caught mid-write
             done = 0
-        if 2 <= done < 8:
+        if done == 3:
             proc.send_signal(signal.SIGKILL)
             break
         time.sleep(0.05)
     proc.wait(30)
-    assert 2 <= done < 8, "the run ended before it could be killed mid-way"
+    assert done == 3, "the run was not killed mid-way"
     kwargs = dict(rng=2, chunk=1, metrics=[EntropyDiff()], keep_images="all")
     resumed = sample_variations(tiny_model, 8, 3, 1.0, store=store, resume=True, **kwargs)
     xr.testing.assert_identical(
