@@ -76,8 +76,11 @@ def tiny_model_3d():
     return make_tiny_model(3, ("Cu", "Cu2S", "CuS"))
 
 
-def moving_phase_movie(n: int = 64, n_frames: int = 8, *, v_px: float = 0.5, seed: int = 0):
+def moving_phase_movie(n: int = 64, n_frames: int = 8, *, v_px: float = 0.5, feature_px: float = 2.0, seed: int = 0):
     """A chart-like weak phase object (bars and discs, 0 to 0.6 rad, amplitude 0.85-1) moving along x.
+
+    Bars and gaps are 1-3 ``feature_px`` wide, discs 1-2.5 ``feature_px`` in radius, and
+    edges are blurred by 0.6 ``feature_px`` (band-limited, like a reconstruction).
 
     Returns ``(phase, amplitude)`` DataArrays ``(frame, y, x)`` with x in nm (30 nm/px)
     and a ``time`` coord (10 ms frames); the motion is an exact Fourier shift of a field
@@ -90,15 +93,15 @@ def moving_phase_movie(n: int = 64, n_frames: int = 8, *, v_px: float = 0.5, see
     width = 2 * n
     field = np.zeros((n, width))
     x = 0
-    while x < width - 8:
-        bar = int(rng.integers(2, 7))
+    while x < width - 4 * feature_px:
+        bar = int(round(rng.uniform(1, 3) * feature_px))
         field[: int(rng.integers(n // 2, n)), x : x + bar] = 1.0
-        x += bar + int(rng.integers(2, 7))
+        x += bar + int(round(rng.uniform(1, 3) * feature_px))
     yy, xx = np.indices(field.shape)
     for _ in range(6):
-        cy, cx, r = rng.uniform(0, n), rng.uniform(0, width), rng.uniform(2, 5)
+        cy, cx, r = rng.uniform(0, n), rng.uniform(0, width), rng.uniform(1, 2.5) * feature_px
         field[np.hypot(yy - cy, xx - cx) < r] = 0.5
-    field = ndimage.gaussian_filter(field, 1.2)  # band-limited, like a reconstruction
+    field = ndimage.gaussian_filter(field, 0.6 * feature_px)
     k = np.fft.fftfreq(width)
     spectrum = np.fft.fft(field, axis=-1)
     frames = np.stack(

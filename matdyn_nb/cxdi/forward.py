@@ -140,6 +140,11 @@ def simulate(
     obj = torch.from_numpy((amp * np.exp(1j * phi)).astype(np.complex64))
     with torch.no_grad():
         expected = intensity(torch.from_numpy(np.asarray(probes, np.complex64)), obj).numpy()
+    units = phase["x"].attrs.get("units", "nm") if "x" in phase.coords else "nm"
+    if units != "nm":
+        raise StackError(
+            f"the movie's x coord is in {units!r}; give it in nm (as_stack(..., pixel_size=P, spatial_units='nm'))"
+        )
     pixel = _step(phase, "x", "pixel_size_nm")
     if not pixel > 0:
         raise StackError("the movie has no pixel size: give it an x coord in nm or attrs['pixel_size_nm']")
