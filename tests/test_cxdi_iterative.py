@@ -21,7 +21,7 @@ from matdyn_nb.errors import ConfigError, StackError
 
 @pytest.fixture(scope="module")
 def data64():
-    phase, amplitude = moving_phase_movie(64, 8, v_px=0.5)
+    phase, amplitude = moving_phase_movie(64, 8, v_px=0.5, feature_px=3.0, seed=1)
     return simulate(phase, probe_modes(64, rng=0), photons_per_frame=4e3, amplitude=amplitude, rng=0)
 
 
@@ -54,7 +54,7 @@ def test_frames_are_independent_of_the_batching(data64):
 
 def test_truth_is_a_fixed_point(data64):
     result = mixed_state(data64, 5, init=truth_object(data64), measurement="intensity")
-    assert result.r_factor.values[0] < 1e-4
+    assert result.r_factor.values[0] < 1e-3  # eps in the modulus adds 1e-4 per dark pixel
 
 
 def test_mixed_state_rejects_bad_settings(data64):

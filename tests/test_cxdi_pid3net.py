@@ -18,7 +18,7 @@ from matdyn_nb.cxdi import (
 )
 from matdyn_nb.cxdi.losses import amplitude_se, mae_intensity, poisson_nll, tv3d
 from matdyn_nb.cxdi.metrics import align_global_phase, phase_ssim, r_factor, truth_object
-from matdyn_nb.errors import ConfigError, StackError
+from matdyn_nb.errors import ConfigError, ModelFileError, StackError
 
 
 def _net(name: str, n: int, **changes) -> PID3Net:
@@ -40,7 +40,7 @@ def test_forward_keeps_the_window_and_returns_counts_and_objects():
     predicted, obj, initial = net(x)
     assert predicted.shape == obj.shape == initial.shape == (2, 5, 30, 30)
     assert obj.is_complex() and predicted.min() >= 0
-    assert float(initial.abs().max()) <= 1.0  # sigmoid amplitude
+    assert float(initial.detach().abs().max()) <= 1.0  # sigmoid amplitude
     outside = ~net.mask.bool()
     assert float(initial.angle()[..., outside].abs().max()) == 0.0  # phase masked
     without = _net("tiny", 30, n_refine=0)
@@ -52,7 +52,7 @@ def test_config_round_trip_and_errors():
     config = PID3NetConfig.preset("small", seed=3)
     assert PID3NetConfig.from_json(config.to_json()) == config
     with pytest.raises(ConfigError, match="divisible"):
-        PID3NetConfig.preset("tiny", size=36)
+        PID3NetConfig.preset("tiny", size=34)
     with pytest.raises(ConfigError, match="loss"):
         PID3NetConfig.preset("tiny", loss="l2")
     with pytest.raises(ConfigError, match="unknown"):
@@ -84,19 +84,34 @@ def small_data():
     return simulate(phase, probe_modes(32, rng=0), photons_per_frame=1e3, amplitude=amplitude, rng=0)
 
 
-def test_training_resumes_exactly_and_saves_safetensors(small_data, tmp_path):
+def test_training_resumes_exactly_and_saves_safetensors(small_data, tmp_path, monkeypatch):
+    from matdyn_nb.cxdi import train
+
     config = PID3NetConfig.preset("tiny", steps=4, batch_size=2, checkpoint_every=2, log_every=1)
     whole = train_pid3net(small_data, config, progress=False)
     run = tmp_path / "run"
-    train_pid3net(small_data, config.replace(steps=2), run_dir=run, progress=False)
+    step = train._Trainer.train_step
+
+    def killed_at_step_3(self):
+        if self.step == 3:
+            raise KeyboardInterrupt
+        return step(self)
+
+    monkeypatch.setattr(train._Trainer, "train_step", killed_at_step_3)
+    with pytest.raises(KeyboardInterrupt):
+        train_pid3net(small_data, config, run_dir=run, progress=False)
+    monkeypatch.undo()
     resumed = train_pid3net(small_data, config, run_dir=run, progress=False)
     for (name, a), b in zip(whole.state_dict().items(), resumed.state_dict().values(), strict=True):
         assert torch.equal(a, b), name
     assert list(resumed.history.step.values) == [1, 2, 3, 4]
     loaded = load_pid3net(run / "model")
     assert not any(p.suffix in (".pt", ".pkl", ".pth") for p in run.rglob("*"))
-    np.testing.assert_array_equal(reconstruct(loaded, small_data).object, reconstruct(resumed, small_data).object)
-    with pytest.raises(ConfigError, match="another configuration"):
+    # same weights; the two copies' convolutions may sum in another order
+    np.testing.assert_allclose(
+        reconstruct(loaded, small_data).object, reconstruct(resumed, small_data).object, atol=1e-5
+    )
+    with pytest.raises(ModelFileError, match="another configuration"):
         train_pid3net(small_data, config.replace(filters=6), run_dir=run, progress=False)
 
 

@@ -13,6 +13,7 @@ import math
 import torch
 from torch import nn
 
+from ..errors import ConfigError, StackError
 from ._safe import angle, modulus
 from .config import PID3NetConfig
 from .forward import intensity
@@ -105,9 +106,9 @@ class PID3Net(nn.Module):
         self.config = config
         n = probes.shape[-1]
         if probes.ndim != 3 or probes.shape[-2] != n or n > config.size or mask.shape != (n, n):
-            raise ValueError(
+            raise ConfigError(
                 f"probes {tuple(probes.shape)} must be [K, N, N] with N <= config.size = {config.size} "
-                f"and mask [N, N], got mask {tuple(mask.shape)}"
+                f"and mask [N, N], got mask {tuple(mask.shape)}; pick a preset whose size fits N"
             )
         # stored as real pairs so that any safetensors version can hold them
         self.register_buffer("probes_ri", torch.view_as_real(probes.to(torch.complex64)).clone())
@@ -165,7 +166,7 @@ class PID3Net(nn.Module):
 
     def forward(self, sqrt_counts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         if sqrt_counts.ndim != 4 or sqrt_counts.shape[-2:] != (self.n, self.n):
-            raise ValueError(f"expected [B, T, {self.n}, {self.n}] amplitudes, got {tuple(sqrt_counts.shape)}")
+            raise StackError(f"expected [B, T, {self.n}, {self.n}] amplitudes, got {tuple(sqrt_counts.shape)}")
         initial = self.initial_object(sqrt_counts)
         obj = self.refine(initial, sqrt_counts)
         return intensity(self.probes, obj), obj, initial
