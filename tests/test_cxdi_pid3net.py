@@ -42,7 +42,7 @@ def test_forward_keeps_the_window_and_returns_counts_and_objects():
     assert obj.is_complex() and predicted.min() >= 0
     assert float(initial.detach().abs().max()) <= 1.0  # sigmoid amplitude
     outside = ~net.mask.bool()
-    assert float(initial.angle()[..., outside].abs().max()) == 0.0  # phase masked
+    assert float(initial.detach().angle()[..., outside].abs().max()) == 0.0  # phase masked
     without = _net("tiny", 30, n_refine=0)
     without.load_state_dict(net.state_dict())
     torch.testing.assert_close(without(x)[1], initial)
