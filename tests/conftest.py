@@ -74,3 +74,43 @@ def tiny_model():
 def tiny_model_3d():
     """A random-weight 3-channel 3D model (16^3, latent 8), Cu/Cu2S/CuS in [0, 1]."""
     return make_tiny_model(3, ("Cu", "Cu2S", "CuS"))
+
+
+def moving_phase_movie(n: int = 64, n_frames: int = 8, *, v_px: float = 0.5, feature_px: float = 2.0, seed: int = 0):
+    """A chart-like weak phase object (bars and discs, 0 to 0.6 rad, amplitude 0.85-1) moving along x.
+
+    Bars and gaps are 1-3 ``feature_px`` wide, discs 1-2.5 ``feature_px`` in radius, and
+    edges are blurred by 0.6 ``feature_px`` (band-limited, like a reconstruction).
+
+    Returns ``(phase, amplitude)`` DataArrays ``(frame, y, x)`` with x in nm (30 nm/px)
+    and a ``time`` coord (10 ms frames); the motion is an exact Fourier shift of a field
+    twice as wide, so the true speed is ``v_px`` px/frame.
+    """
+    import xarray as xr
+    from scipy import ndimage
+
+    rng = np.random.default_rng(seed)
+    width = 2 * n
+    field = np.zeros((n, width))
+    x = 0
+    while x < width - 4 * feature_px:
+        bar = int(round(rng.uniform(1, 3) * feature_px))
+        field[: int(rng.integers(n // 2, n)), x : x + bar] = 1.0
+        x += bar + int(round(rng.uniform(1, 3) * feature_px))
+    yy, xx = np.indices(field.shape)
+    for _ in range(6):
+        cy, cx, r = rng.uniform(0, n), rng.uniform(0, width), rng.uniform(1, 2.5) * feature_px
+        field[np.hypot(yy - cy, xx - cx) < r] = 0.5
+    field = ndimage.gaussian_filter(field, 0.6 * feature_px)
+    k = np.fft.fftfreq(width)
+    spectrum = np.fft.fft(field, axis=-1)
+    frames = np.stack(
+        [
+            np.fft.ifft(spectrum * np.exp(-2j * np.pi * k * v_px * t), axis=-1).real[:, n // 2 : n // 2 + n]
+            for t in range(n_frames)
+        ]
+    )
+    coords = {"x": ("x", np.arange(n) * 30.0, {"units": "nm"}), "time": ("frame", np.arange(n_frames) * 0.01)}
+    phase = xr.DataArray(0.6 * frames, dims=("frame", "y", "x"), coords=coords, attrs={"units": "rad"})
+    amplitude = xr.DataArray(np.clip(1 - 0.15 * frames, 0, 1), dims=("frame", "y", "x"), coords=coords)
+    return phase, amplitude

@@ -5,13 +5,13 @@ import tomllib
 from pathlib import Path
 
 import matdyn_nb
-from matdyn_nb import analysis, data, descriptors, gan, latent, metrics, twins, viewers, widgets
+from matdyn_nb import analysis, cxdi, data, descriptors, gan, latent, metrics, twins, viewers, widgets
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_public_names_exist():
-    for module in (matdyn_nb, analysis, data, descriptors, gan, latent, metrics, twins, viewers, widgets):
+    for module in (matdyn_nb, analysis, cxdi, data, descriptors, gan, latent, metrics, twins, viewers, widgets):
         for name in module.__all__:
             assert hasattr(module, name), name
 

@@ -1,0 +1,162 @@
+"""The mixed-state far-field forward model and the simulator of diffraction movies.
+
+For frame t and probe mode k: exit wave ``psi = P_k O_t``, far field
+``Psi = fftshift(fft2(psi, norm="ortho"))`` (unitary, zero frequency at ``n // 2``),
+expected counts ``I_t = sum_k |Psi_{t,k}|^2`` and measured counts ``n_t ~ Poisson(I_t)``
+(spec ``pid3net.md`` §1.3). The tensor functions take and return torch tensors and are
+differentiable; :func:`simulate` speaks xarray.
+"""
+
+import numpy as np
+import torch
+import xarray as xr
+
+from .._random import RngLike, as_generator, seed_attr
+from ..errors import StackError
+from ._dataset import diffraction_dataset
+from .optics import scale_probes
+
+__all__ = ["backpropagate", "exit_waves", "farfield", "intensity", "poisson_counts", "simulate"]
+
+
+def farfield(exit_wave: torch.Tensor) -> torch.Tensor:
+    """Unitary 2-D DFT over the last two axes with the zero frequency moved to the centre."""
+    return torch.fft.fftshift(torch.fft.fft2(exit_wave, norm="ortho"), dim=(-2, -1))
+
+
+def backpropagate(field: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`farfield`."""
+    return torch.fft.ifft2(torch.fft.ifftshift(field, dim=(-2, -1)), norm="ortho")
+
+
+def exit_waves(probes: torch.Tensor, obj: torch.Tensor) -> torch.Tensor:
+    """Far fields of every mode: ``[..., n, n]`` objects and ``[K, n, n]`` probes -> ``[..., K, n, n]``."""
+    return farfield(probes * obj.unsqueeze(-3))
+
+
+def intensity(probes: torch.Tensor, obj: torch.Tensor) -> torch.Tensor:
+    """Expected counts ``sum_k |F[P_k O]|^2``: ``[..., n, n]`` objects -> ``[..., n, n]``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> probes = torch.ones(1, 4, 4, dtype=torch.complex64)
+    >>> float(intensity(probes, torch.ones(4, 4, dtype=torch.complex64)).sum())  # Parseval
+    16.0
+    """
+    waves = exit_waves(probes, obj)
+    return (waves.real**2 + waves.imag**2).sum(dim=-3)
+
+
+def poisson_counts(expected: np.ndarray, rng: RngLike = None) -> np.ndarray:
+    """Photon counts ``n ~ Poisson(expected)``, independent per pixel, as int32."""
+    expected = np.asarray(expected, np.float64)
+    if not np.all(np.isfinite(expected)) or expected.min() < 0:
+        raise StackError("expected counts must be finite and >= 0")
+    return as_generator(rng).poisson(expected).astype(np.int32)
+
+
+def _movie_values(movie: xr.DataArray, name: str) -> np.ndarray:
+    if not isinstance(movie, xr.DataArray):
+        raise StackError(f"{name} must be an xarray.DataArray (frame, [channel,] y, x), got {type(movie).__name__}")
+    if "channel" in movie.dims:
+        # the twins split one phase into channels (nanoparticles: particle + background)
+        movie = movie.sum("channel", keep_attrs=True)
+    if movie.dims != ("frame", "y", "x"):
+        raise StackError(
+            f"{name} has dims {movie.dims}; give a movie (frame, y, x) or (frame, channel, y, x), e.g. "
+            "matdyn_nb.twins.ta_chart(...).images"
+        )
+    values = np.asarray(movie.values, np.float64)
+    if not np.all(np.isfinite(values)):
+        raise StackError(f"{name} holds NaN or infinite values; fill them (movie.fillna(0)) first")
+    return values
+
+
+def _step(movie: xr.DataArray, coord: str, attr: str) -> float:
+    if coord in movie.coords and movie.sizes[movie[coord].dims[0]] > 1:
+        values = movie[coord].values
+        return float(values[1] - values[0])
+    return float(movie.attrs.get(attr, np.nan))
+
+
+def simulate(
+    phase: xr.DataArray,
+    probes: np.ndarray,
+    *,
+    photons_per_frame: float | None = None,
+    amplitude: float | xr.DataArray = 1.0,
+    rng: RngLike = None,
+) -> xr.Dataset:
+    """Send a phase (and amplitude) movie through single-shot CXDI: diffraction counts with truth.
+
+    Parameters
+    ----------
+    phase
+        Object phase in rad, ``(frame, y, x)`` or ``(frame, channel, y, x)`` (channels are
+        summed: the nanoparticle twin splits its phase into particle and background), e.g.
+        ``ta_chart(...).images`` or its ``clean_phase``. The pixel size (nm) comes from the
+        ``x`` coord, the frame interval (s) from the ``time`` coord, or from
+        ``attrs["pixel_size_nm"]`` / ``attrs["frame_interval_s"]``.
+    probes
+        ``(K, n, n)`` complex probe modes (:func:`~matdyn_nb.cxdi.probe_modes`), the same
+        size as the frames.
+    photons_per_frame
+        Rescale the probes so a transparent frame gives this many counts in total (the
+        thesis: about 1.5-2 per pixel); None keeps their scale.
+    amplitude
+        Object amplitude in [0, 1]: a number or a movie like ``phase``.
+    rng
+        Seed or Generator of the Poisson noise.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``counts`` ``(frame, qy, qx)`` int32, ``probes``, ``mask``, and the truth
+        ``phase``, ``amplitude`` ``(frame, y, x)`` and noise-free ``intensity``; attrs
+        ``pixel_size_nm``, ``frame_interval_s``, ``photons_per_frame``, ``seed``.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> from matdyn_nb.cxdi import probe_modes, simulate
+    >>> movie = xr.DataArray(np.zeros((2, 32, 32)), dims=("frame", "y", "x"), attrs={"pixel_size_nm": 30.0})
+    >>> simulate(movie, probe_modes(32, rng=0), photons_per_frame=1e3, rng=0).counts.shape
+    (2, 32, 32)
+    """
+    phi = _movie_values(phase, "phase")
+    amp = _movie_values(amplitude, "amplitude") if isinstance(amplitude, xr.DataArray) else np.asarray(amplitude)
+    amp = np.broadcast_to(amp, phi.shape)
+    if amp.min() < 0 or amp.max() > 1:
+        raise StackError("amplitude must lie in [0, 1] (1 = transparent); rescale it by its maximum")
+    probes = np.asarray(probes)
+    if probes.ndim != 3 or probes.shape[1:] != phi.shape[1:]:
+        raise StackError(
+            f"probes {probes.shape} must be (mode, {phi.shape[1]}, {phi.shape[2]}) like the frames; "
+            f"make them with probe_modes({phi.shape[-1]}, ...)"
+        )
+    if photons_per_frame is not None:
+        probes = scale_probes(probes, photons_per_frame)
+    obj = torch.from_numpy((amp * np.exp(1j * phi)).astype(np.complex64))
+    with torch.no_grad():
+        expected = intensity(torch.from_numpy(np.asarray(probes, np.complex64)), obj).numpy()
+    units = phase["x"].attrs.get("units", "nm") if "x" in phase.coords else "nm"
+    if units != "nm":
+        raise StackError(
+            f"the movie's x coord is in {units!r}; give it in nm (as_stack(..., pixel_size=P, spatial_units='nm'))"
+        )
+    pixel = _step(phase, "x", "pixel_size_nm")
+    if not pixel > 0:
+        raise StackError("the movie has no pixel size: give it an x coord in nm or attrs['pixel_size_nm']")
+    return diffraction_dataset(
+        poisson_counts(expected, rng),
+        probes,
+        pixel_size_nm=pixel,
+        frame_interval_s=_step(phase, "time", "frame_interval_s"),
+        truth={"phase": phi, "amplitude": amp, "intensity": expected},
+        attrs={
+            "source": f"matdyn_nb.cxdi.simulate of {phase.attrs.get('source', 'a phase movie')}",
+            "photons_per_frame": float(np.sum(np.abs(probes) ** 2)),
+            "seed": seed_attr(rng),
+        },
+    )

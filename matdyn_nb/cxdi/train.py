@@ -1,0 +1,312 @@
+"""Self-supervised training of PID3Net on diffraction counts alone, with exact resume, and inference.
+
+Each step draws ``batch_size`` random windows of ``window`` consecutive frames (with
+replacement, keyed by ``(seed, step)``), predicts their counts through the fixed forward
+model and minimises the data loss plus the 3-D TV terms. No truth is read. A run folder
+holds ``checkpoint/`` (written by :mod:`matdyn_nb.gan.checkpoint`: weights, Adam
+moments, BatchNorm statistics, step, history) and the final ``model/``
+(``weights.safetensors`` + ``model.json``).
+"""
+
+import copy
+import hashlib
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+import xarray as xr
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .._files import atomic_directory, existing_directory
+from .._progress import progress_bar
+from .._version import __version__
+from ..errors import ConfigError, ModelFileError, StackError
+from ..gan.checkpoint import load_checkpoint, save_checkpoint
+from ._dataset import check_diffraction, reconstruction_dataset
+from .config import PID3NetConfig
+from .losses import diffraction_loss, tv3d
+from .pid3net import PID3Net, TemporalBlock
+
+__all__ = ["load_pid3net", "reconstruct", "save_pid3net", "train_pid3net"]
+
+FORMAT_TAG = "matdyn_nb.pid3net/1"
+HISTORY_FIELDS = {
+    "loss": "total loss",
+    "data_loss": "diffraction loss",
+    "tv_initial": "3-D TV of the network's object O0",
+    "tv_refined": "3-D TV of the refined object",
+    "tv_beta": "TV weight beta on the refined object",
+    "learning_rate": "Adam learning rate",
+    "refine_step": "refinement step alpha",
+}
+
+
+def _tensors(data: xr.Dataset) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    check_diffraction(data)
+    counts = torch.from_numpy(data["counts"].values.astype(np.float32))
+    probes = torch.from_numpy(data["probes"].values.astype(np.complex64))
+    mask = torch.from_numpy(data["mask"].values.astype(bool))
+    return counts, probes, mask
+
+
+def _fingerprint(counts: torch.Tensor) -> str:
+    return hashlib.sha256(counts.numpy().tobytes()).hexdigest()[:16]
+
+
+def _learning_rate(config: PID3NetConfig, step: int) -> float:
+    cosine = 0.5 * (1 + math.cos(math.pi * step / config.steps))
+    return config.learning_rate * (config.lr_final_fraction + (1 - config.lr_final_fraction) * cosine)
+
+
+def _tv_beta(config: PID3NetConfig, step: int) -> float:
+    return max(config.tv_refined - config.tv_refined_decay * step, min(config.tv_refined, 0.01))
+
+
+def _optimizer(net: PID3Net, config: PID3NetConfig) -> torch.optim.Adam:
+    # the authors' L2 penalty sits on the temporal blocks' convolution kernels only
+    blocks = [m for m in net.modules() if isinstance(m, TemporalBlock)]
+    kernels = [conv.weight for m in blocks for conv in (m.project, m.single, m.three, m.five, m.fuse)]
+    others = [p for p in net.parameters() if all(p is not k for k in kernels)]
+    return torch.optim.Adam(
+        [{"params": kernels, "weight_decay": config.weight_decay}, {"params": others, "weight_decay": 0.0}],
+        lr=config.learning_rate,
+    )
+
+
+class _Trainer:
+    def __init__(self, data: xr.Dataset, config: PID3NetConfig, device, run_dir: Path | None):
+        counts, probes, mask = _tensors(data)
+        if counts.shape[0] < config.window:
+            raise StackError(f"{counts.shape[0]} frames are fewer than one window of {config.window}; lower window")
+        self.config, self.run_dir, self.device = config, run_dir, torch.device(device)
+        self.fingerprint = _fingerprint(counts)
+        self.counts = counts.to(self.device)
+        self.sqrt_counts = counts.sqrt().to(self.device)
+        with torch.random.fork_rng(devices=[]):  # seeded initial weights, global RNG untouched
+            torch.manual_seed(config.seed)
+            self.net = PID3Net(config, probes, mask).to(self.device)
+        self.optimizer = _optimizer(self.net, config)
+        self.step = 0
+        self.rows: list[dict] = []
+
+    def save(self) -> None:
+        if self.run_dir is None:
+            return
+        save_checkpoint(
+            self.run_dir / "checkpoint",
+            modules={"net": self.net},
+            optimizers={"adam": self.optimizer},
+            state={
+                "config": json.loads(self.config.to_json()),
+                "next_step": self.step,
+                "data_fingerprint": self.fingerprint,
+                "history": self.rows,
+            },
+            tensors={},
+        )
+
+    def resume(self) -> None:
+        if self.run_dir is None or existing_directory(self.run_dir / "checkpoint") is None:
+            return
+        state, _ = load_checkpoint(
+            self.run_dir / "checkpoint", modules={"net": self.net}, optimizers={"adam": self.optimizer}
+        )
+        saved = PID3NetConfig.from_json(json.dumps(state["config"]))
+        if saved.replace(steps=self.config.steps) != self.config:
+            raise ConfigError(
+                f"the checkpoint in {str(self.run_dir)!r} was written with another configuration; resume with "
+                "the same config (only steps may change), or train into a new run folder"
+            )
+        if state["data_fingerprint"] != self.fingerprint:
+            raise StackError(
+                f"the checkpoint in {str(self.run_dir)!r} was trained on other counts; "
+                "resume with the same data, or train into a new run folder"
+            )
+        self.step, self.rows = int(state["next_step"]), state["history"]
+
+    def _windows(self) -> tuple[torch.Tensor, torch.Tensor]:
+        cfg = self.config
+        rng = np.random.default_rng([cfg.seed, self.step])
+        starts = rng.integers(0, self.counts.shape[0] - cfg.window + 1, cfg.batch_size)
+        index = torch.from_numpy(starts[:, None] + np.arange(cfg.window)).to(self.device)
+        return self.counts[index], self.sqrt_counts[index]  # [B, T, N, N]
+
+    def train_step(self) -> dict:
+        cfg = self.config
+        lr, beta = _learning_rate(cfg, self.step), _tv_beta(cfg, self.step)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        counts, sqrt_counts = self._windows()
+        predicted, obj, initial = self.net(sqrt_counts)
+        data_loss = diffraction_loss(cfg.loss, counts, predicted, min_count=cfg.min_count)
+        tv_initial, tv_refined = tv3d(initial), tv3d(obj)
+        loss = data_loss + cfg.tv_initial * tv_initial + beta * tv_refined
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return {
+            "loss": loss.item(),
+            "data_loss": data_loss.item(),
+            "tv_initial": tv_initial.item(),
+            "tv_refined": tv_refined.item(),
+            "tv_beta": beta,
+            "learning_rate": lr,
+            "refine_step": self.net.refine_step.item(),
+        }
+
+    def run(self, progress: bool | None) -> None:
+        self.net.train()
+        cfg = self.config
+        with progress_bar(total=cfg.steps, initial=self.step, progress=progress, desc="PID3Net") as bar:
+            while self.step < cfg.steps:
+                row = self.train_step()
+                self.step += 1
+                bar.update(1)
+                if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                    self.rows.append({"step": self.step, **row})
+                if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
+                    self.save()
+
+    def history(self) -> xr.Dataset:
+        steps = np.array([r["step"] for r in self.rows], dtype=np.int64)
+        return xr.Dataset(
+            {
+                name: xr.Variable("step", np.array([r[name] for r in self.rows], float), {"long_name": long_name})
+                for name, long_name in HISTORY_FIELDS.items()
+            },
+            coords={"step": xr.Variable("step", steps, {"long_name": "optimiser steps done"})},
+            attrs={"title": "matdyn_nb PID3Net training history", "config_json": self.config.to_json()},
+        )
+
+
+def train_pid3net(
+    data: xr.Dataset,
+    config: PID3NetConfig,
+    *,
+    device: str | torch.device = "cpu",
+    run_dir: str | Path | None = None,
+    resume: bool = True,
+    progress: bool | None = None,
+) -> PID3Net:
+    """Train PID3Net on the counts of a diffraction dataset (self-supervised: the truth is not read).
+
+    Parameters
+    ----------
+    data
+        A diffraction dataset (:func:`~matdyn_nb.cxdi.simulate`,
+        :func:`~matdyn_nb.cxdi.load_diffraction`) whose side is at most ``config.size``.
+    config
+        :meth:`PID3NetConfig.preset` (``"tiny"``, ``"small"``, ``"paper"``); ``config.seed``
+        keys the weights and every window draw, so the same seed gives the same network.
+    device
+        Where to train.
+    run_dir
+        Folder for checkpoints (every ``config.checkpoint_every`` steps) and the final
+        ``model`` folder; without it nothing is written.
+    resume
+        Continue from the checkpoint in ``run_dir``; the result is the same as an
+        uninterrupted run. Only ``config.steps`` may differ from the checkpoint's (the
+        learning-rate schedule then follows the new length from where it stopped).
+    progress
+        Show a tqdm bar (None: only on a terminal or in Jupyter).
+
+    Returns
+    -------
+    PID3Net
+        The trained network on the CPU in eval mode, with ``history`` (an ``xr.Dataset``
+        over ``step``).
+    """
+    config = config.validate()
+    run_dir = Path(run_dir) if run_dir is not None else None
+    trainer = _Trainer(data, config, device, run_dir)
+    if resume:
+        trainer.resume()
+    trainer.run(progress)
+    net = copy.deepcopy(trainer.net).to("cpu").eval()
+    net.history = trainer.history()
+    if run_dir is not None:
+        provenance = {"seed": config.seed, "steps": trainer.step, "data_fingerprint": trainer.fingerprint}
+        save_pid3net(net, run_dir / "model", provenance=provenance)
+    return net
+
+
+def reconstruct(net: PID3Net, data: xr.Dataset, *, batch_windows: int = 8) -> xr.Dataset:
+    """Reconstruct a movie with a trained PID3Net over non-overlapping windows.
+
+    Frames ``[T i, T i + T)`` are reconstructed together; leftover frames at the end
+    (fewer than a window) are dropped, as the authors do. BatchNorm runs in eval mode.
+
+    Returns
+    -------
+    xarray.Dataset
+        Like :func:`~matdyn_nb.cxdi.mixed_state`'s result (``object``, ``phase``,
+        ``amplitude``, ``mask``) plus the network's object before refinement,
+        ``phase_initial``.
+    """
+    counts, _, _ = _tensors(data)
+    if counts.shape[-1] != net.n:
+        raise StackError(f"the data are {counts.shape[-1]} px, the network {net.n} px; use a network trained on them")
+    t = net.config.window
+    n_windows = counts.shape[0] // t
+    if n_windows == 0:
+        raise StackError(f"{counts.shape[0]} frames are fewer than one window of {t}")
+    device = next(net.parameters()).device
+    windows = counts[: n_windows * t].sqrt().reshape(n_windows, t, net.n, net.n)
+    was_training = net.training
+    net.eval()
+    refined, initial = [], []
+    with torch.no_grad():
+        for first in range(0, n_windows, batch_windows):
+            _, obj, obj0 = net(windows[first : first + batch_windows].to(device))
+            refined.append(obj.cpu())
+            initial.append(obj0.cpu())
+    net.train(was_training)
+    obj = torch.cat(refined).reshape(-1, net.n, net.n).numpy()
+    result = reconstruction_dataset(obj, data, method="pid3net", attrs={"config_json": net.config.to_json()})
+    result["phase_initial"] = (
+        ("frame", "y", "x"),
+        torch.cat(initial).reshape(-1, net.n, net.n).angle().numpy(),
+        {"units": "rad", "long_name": "phase before refinement (O0)"},
+    )
+    return result
+
+
+def save_pid3net(net: PID3Net, path: str | Path, *, provenance: dict | None = None) -> None:
+    """Write ``net`` (weights, probes, mask, BatchNorm statistics) as safetensors + JSON, atomically."""
+    with atomic_directory(Path(path)) as tmp:
+        weights = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+        save_file(weights, tmp / "weights.safetensors")
+        meta = {
+            "format": FORMAT_TAG,
+            "matdyn_nb_version": __version__,
+            "config": json.loads(net.config.to_json()),
+            "provenance": provenance or {},
+        }
+        (tmp / "model.json").write_text(json.dumps(meta, indent=1))
+        history = getattr(net, "history", None)
+        if history is not None:
+            history.to_netcdf(tmp / "history.nc")
+
+
+def load_pid3net(path: str | Path) -> PID3Net:
+    """Load a network written by :func:`save_pid3net` or :func:`train_pid3net` (CPU, eval mode; no pickle)."""
+    folder = existing_directory(Path(path))
+    if folder is None:
+        raise ModelFileError(f"no PID3Net model at {str(path)!r}")
+    try:
+        meta = json.loads((folder / "model.json").read_text())
+        weights = load_file(folder / "weights.safetensors")
+    except (OSError, ValueError, SafetensorError) as err:
+        raise ModelFileError(f"the model in {str(folder)!r} is incomplete or corrupt ({err})") from err
+    if meta.get("format") != FORMAT_TAG:
+        raise ModelFileError(f"{str(folder)!r} is not a matdyn_nb PID3Net model")
+    config = PID3NetConfig.from_json(json.dumps(meta["config"]))
+    net = PID3Net(config, torch.view_as_complex(weights["probes_ri"]), weights["mask"])
+    net.load_state_dict(weights)
+    history = folder / "history.nc"
+    if history.exists():
+        net.history = xr.load_dataset(history)
+    return net.eval()

@@ -1,0 +1,137 @@
+"""PID3Net: size, shapes, losses, training with exact resume (pid3net.md §10.4.4-5)."""
+
+import numpy as np
+import pytest
+import torch
+from conftest import moving_phase_movie
+
+from matdyn_nb.cxdi import (
+    PID3Net,
+    PID3NetConfig,
+    count_parameters,
+    illuminated_mask,
+    load_pid3net,
+    probe_modes,
+    reconstruct,
+    simulate,
+    train_pid3net,
+)
+from matdyn_nb.cxdi.losses import amplitude_se, mae_intensity, poisson_nll, tv3d
+from matdyn_nb.cxdi.metrics import align_global_phase, phase_ssim, r_factor, truth_object
+from matdyn_nb.errors import ConfigError, ModelFileError, StackError
+
+
+def _net(name: str, n: int, **changes) -> PID3Net:
+    probes = probe_modes(n, rng=0)
+    config = PID3NetConfig.preset(name, **changes)
+    return PID3Net(config, torch.from_numpy(probes), torch.from_numpy(illuminated_mask(probes)))
+
+
+@pytest.mark.parametrize(
+    ("name", "n", "expected"), [("paper", 378, 1_179_086), ("small", 64, 69_306), ("tiny", 32, 18_250)]
+)
+def test_presets_have_the_pinned_parameter_counts(name, n, expected):
+    assert count_parameters(_net(name, n)) == expected
+
+
+def test_forward_keeps_the_window_and_returns_counts_and_objects():
+    net = _net("tiny", 30)  # padded to 32 inside
+    x = torch.rand(2, 5, 30, 30)
+    predicted, obj, initial = net(x)
+    assert predicted.shape == obj.shape == initial.shape == (2, 5, 30, 30)
+    assert obj.is_complex() and predicted.min() >= 0
+    assert float(initial.detach().abs().max()) <= 1.0  # sigmoid amplitude
+    outside = ~net.mask.bool()
+    assert float(initial.detach().angle()[..., outside].abs().max()) == 0.0  # phase masked
+    without = _net("tiny", 30, n_refine=0)
+    without.load_state_dict(net.state_dict())
+    torch.testing.assert_close(without(x)[1], initial)
+
+
+def test_config_round_trip_and_errors():
+    config = PID3NetConfig.preset("small", seed=3)
+    assert PID3NetConfig.from_json(config.to_json()) == config
+    with pytest.raises(ConfigError, match="divisible"):
+        PID3NetConfig.preset("tiny", size=34)
+    with pytest.raises(ConfigError, match="loss"):
+        PID3NetConfig.preset("tiny", loss="l2")
+    with pytest.raises(ConfigError, match="unknown"):
+        PID3NetConfig.from_json('{"width": 3}')
+    with pytest.raises(ConfigError, match="preset"):
+        PID3NetConfig.preset("huge")
+
+
+def test_losses():
+    counts = torch.tensor([[[[0.0, 3.0], [1.0, 5.0]]]])
+    exact = counts.clone()
+    assert mae_intensity(counts, exact) == 0
+    assert float(amplitude_se(counts, exact)) == pytest.approx(0, abs=1e-6)
+    # the Poisson NLL is smallest at the counts themselves
+    nll = poisson_nll(counts, exact)
+    assert poisson_nll(counts, exact * 1.1) > nll and poisson_nll(counts, exact * 0.9 + 0.1) > nll
+    floored = poisson_nll(counts, exact + 0.5, min_count=2.0)
+    assert floored == pytest.approx(float((exact + 0.5).sum() - 3 * np.log(3.5) - 5 * np.log(5.5)))
+    flat = torch.ones(2, 3, 4, 4, dtype=torch.complex64)
+    assert tv3d(flat) == 0
+    step = flat.clone()
+    step[:, 1:] *= 2
+    assert float(tv3d(step)) == pytest.approx(2 * 16 / (3 * 3 * 16))
+
+
+@pytest.fixture(scope="module")
+def small_data():
+    phase, amplitude = moving_phase_movie(32, 12, seed=1)
+    return simulate(phase, probe_modes(32, rng=0), photons_per_frame=1e3, amplitude=amplitude, rng=0)
+
+
+def test_training_resumes_exactly_and_saves_safetensors(small_data, tmp_path, monkeypatch):
+    from matdyn_nb.cxdi import train
+
+    config = PID3NetConfig.preset("tiny", steps=4, batch_size=2, checkpoint_every=2, log_every=1)
+    whole = train_pid3net(small_data, config, progress=False)
+    run = tmp_path / "run"
+    step = train._Trainer.train_step
+
+    def killed_at_step_3(self):
+        if self.step == 3:
+            raise KeyboardInterrupt
+        return step(self)
+
+    monkeypatch.setattr(train._Trainer, "train_step", killed_at_step_3)
+    with pytest.raises(KeyboardInterrupt):
+        train_pid3net(small_data, config, run_dir=run, progress=False)
+    monkeypatch.undo()
+    resumed = train_pid3net(small_data, config, run_dir=run, progress=False)
+    for (name, a), b in zip(whole.state_dict().items(), resumed.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+    assert list(resumed.history.step.values) == [1, 2, 3, 4]
+    loaded = load_pid3net(run / "model")
+    assert not any(p.suffix in (".pt", ".pkl", ".pth") for p in run.rglob("*"))
+    # same weights; the two copies' convolutions may sum in another order
+    np.testing.assert_allclose(
+        reconstruct(loaded, small_data).object, reconstruct(resumed, small_data).object, atol=1e-5
+    )
+    with pytest.raises(ModelFileError, match="another configuration"):
+        train_pid3net(small_data, config.replace(filters=6), run_dir=run, progress=False)
+
+
+def test_reconstruct_drops_leftover_frames_and_checks_size(small_data):
+    net = _net("tiny", 32)
+    result = reconstruct(net, small_data)
+    assert result.sizes["frame"] == 10 and result.phase.attrs["units"] == "rad"
+    with pytest.raises(StackError, match="px"):
+        reconstruct(_net("tiny", 30), small_data)
+
+
+@pytest.mark.slow  # 150 steps of the tiny preset: minutes on 2 shared cores, not the ~60 s CI allows
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_tiny_pid3net_recovers_the_phase_without_fitting_the_noise(seed):
+    torch.set_flush_denormal(True)
+    phase, amplitude = moving_phase_movie(32, 30, seed=seed)
+    data = simulate(phase, probe_modes(32, rng=seed), photons_per_frame=1e3, amplitude=amplitude, rng=seed)
+    net = train_pid3net(data, PID3NetConfig.preset("tiny", seed=seed), progress=False)
+    result = reconstruct(net, data)
+    truth = truth_object(data)[: result.sizes["frame"]]
+    aligned = align_global_phase(result, truth, data.mask)
+    assert phase_ssim(np.angle(aligned), np.angle(truth), data.mask) >= 0.75
+    assert abs(r_factor(data, result) - r_factor(data, truth)) <= 0.06
