@@ -76,7 +76,7 @@ def tiny_model_3d():
     return make_tiny_model(3, ("Cu", "Cu2S", "CuS"))
 
 
-def moving_phase_movie(n: int = 64, n_frames: int = 8, *, v_px: float = 0.5, feature_px: float = 2.0, seed: int = 0):
+def _moving_phase_movie(n: int = 64, n_frames: int = 8, *, v_px: float = 0.5, feature_px: float = 2.0, seed: int = 0):
     """A chart-like weak phase object (bars and discs, 0 to 0.6 rad, amplitude 0.85-1) moving along x.
 
     Bars and gaps are 1-3 ``feature_px`` wide, discs 1-2.5 ``feature_px`` in radius, and
@@ -114,3 +114,9 @@ def moving_phase_movie(n: int = 64, n_frames: int = 8, *, v_px: float = 0.5, fea
     phase = xr.DataArray(0.6 * frames, dims=("frame", "y", "x"), coords=coords, attrs={"units": "rad"})
     amplitude = xr.DataArray(np.clip(1 - 0.15 * frames, 0, 1), dims=("frame", "y", "x"), coords=coords)
     return phase, amplitude
+
+
+@pytest.fixture(scope="session")
+def moving_phase_movie():
+    """The phase-movie maker above (a fixture: ``from conftest import`` is ambiguous beside tests/e2e/)."""
+    return _moving_phase_movie

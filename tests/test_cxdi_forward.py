@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 import torch
 import xarray as xr
-from conftest import moving_phase_movie
 
 from matdyn_nb.cxdi import intensity, poisson_counts, probe_modes, simulate
 from matdyn_nb.errors import StackError
@@ -55,7 +54,7 @@ def test_poisson_mean_and_variance():
     assert poisson_counts(expected, rng=0).tobytes() == counts.tobytes()
 
 
-def test_simulate_returns_counts_with_truth_and_units():
+def test_simulate_returns_counts_with_truth_and_units(moving_phase_movie):
     phase, amplitude = moving_phase_movie(32, 4)
     data = simulate(phase, probe_modes(32, rng=0), photons_per_frame=1e3, amplitude=amplitude, rng=7)
     assert data.counts.dims == ("frame", "qy", "qx") and data.counts.dtype == np.int32
@@ -82,7 +81,7 @@ def test_simulate_sums_the_channels_of_a_twin_stack():
     assert data.attrs["frame_interval_s"] == pytest.approx(0.1)
 
 
-def test_simulate_rejects_mismatched_probes_and_bad_amplitude():
+def test_simulate_rejects_mismatched_probes_and_bad_amplitude(moving_phase_movie):
     phase, _ = moving_phase_movie(32, 2)
     with pytest.raises(StackError, match="probe_modes\\(32"):
         simulate(phase, probe_modes(16, rng=0))

@@ -4,14 +4,13 @@ import h5py
 import numpy as np
 import pytest
 import xarray as xr
-from conftest import moving_phase_movie
 
 from matdyn_nb.cxdi import load_diffraction, probe_modes, save_diffraction, simulate
 from matdyn_nb.errors import StackError
 
 
 @pytest.fixture(scope="module")
-def data():
+def data(moving_phase_movie):
     phase, amplitude = moving_phase_movie(16, 3)
     return simulate(phase, probe_modes(16, rng=0), photons_per_frame=200, amplitude=amplitude, rng=0)
 

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import xarray as xr
-from conftest import moving_phase_movie
 
 from matdyn_nb.cxdi import mixed_state, probe_modes, simulate
 from matdyn_nb.cxdi.metrics import (
@@ -20,7 +19,7 @@ from matdyn_nb.errors import ConfigError, StackError
 
 
 @pytest.fixture(scope="module")
-def data64():
+def data64(moving_phase_movie):
     phase, amplitude = moving_phase_movie(64, 8, v_px=0.5, feature_px=3.0, seed=1)
     return simulate(phase, probe_modes(64, rng=0), photons_per_frame=4e3, amplitude=amplitude, rng=0)
 

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import torch
-from conftest import moving_phase_movie
 
 from matdyn_nb.cxdi import (
     PID3Net,
@@ -79,7 +78,7 @@ def test_losses():
 
 
 @pytest.fixture(scope="module")
-def small_data():
+def small_data(moving_phase_movie):
     phase, amplitude = moving_phase_movie(32, 12, seed=1)
     return simulate(phase, probe_modes(32, rng=0), photons_per_frame=1e3, amplitude=amplitude, rng=0)
 
@@ -125,7 +124,7 @@ def test_reconstruct_drops_leftover_frames_and_checks_size(small_data):
 
 @pytest.mark.slow  # 150 steps of the tiny preset: minutes on 2 shared cores, not the ~60 s CI allows
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_tiny_pid3net_recovers_the_phase_without_fitting_the_noise(seed):
+def test_tiny_pid3net_recovers_the_phase_without_fitting_the_noise(seed, moving_phase_movie):
     torch.set_flush_denormal(True)
     phase, amplitude = moving_phase_movie(32, 30, seed=seed)
     data = simulate(phase, probe_modes(32, rng=seed), photons_per_frame=1e3, amplitude=amplitude, rng=seed)
