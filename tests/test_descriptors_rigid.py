@@ -217,7 +217,8 @@ def test_channel_selection(run):
             ),
             "motion is over",
         ),
-        (lambda ds, m: track_slit_widths(ds.images, ds, length_px=9, width_px=9), "select the reference"),
+        (lambda ds, m: track_slit_widths(ds.images, ds.isel(frame=[0, 1]), length_px=9, width_px=9), "leading dims"),
+        (lambda ds, m: track_slit_widths(ds.images, ds, motion=m, length_px=9, width_px=9), "per image"),
         (lambda ds, m: track_slit_widths(ds.images, xr.Dataset(), length_px=9, width_px=9), "slits lacks"),
     ],
 )

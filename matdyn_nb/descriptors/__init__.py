@@ -1,8 +1,8 @@
 """Descriptors of material variations: rigid motion and slits (Ta), traces and tracking (NP), composition (brass)."""
 
 from .composition import channel_iqr, radial_profile, variation_descriptor, variation_mass_ratios
-from .rigid import consecutive_iou, match_rigid, order_sequence, track_slit_widths
-from .slits import measure_slit_width
+from .rigid import consecutive_iou, match_rigid, order_sequence
+from .slits import locate_slits, measure_slit_width, track_slit_widths
 from .traces import extract_traces, trace_descriptors
 from .tracking import track_clouds, track_particles
 
@@ -10,6 +10,7 @@ __all__ = [
     "channel_iqr",
     "consecutive_iou",
     "extract_traces",
+    "locate_slits",
     "match_rigid",
     "measure_slit_width",
     "order_sequence",

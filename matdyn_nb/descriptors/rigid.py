@@ -3,8 +3,7 @@
 Template matching by normalised cross-correlation (NCC) gives each image's shift and
 rotation relative to a reference; the shifts or angles order a variation's samples post hoc
 into a translation or a rotation sequence; consecutive images of a sequence are compared by
-the IOU of their Ta masks; the slits of the reference are followed through the sequence and
-their widths measured.
+the IOU of their Ta masks (slits: :mod:`matdyn_nb.descriptors.slits`).
 
 Motion convention: the reference, rotated by ``rotation`` degrees about the image centre
 ``c = ((ny - 1) / 2, (nx - 1) / 2)`` (counter-clockwise as displayed, as
@@ -22,57 +21,16 @@ from skimage.filters import threshold_otsu
 from .._version import __version__
 from ..data import pixel_sizes
 from ..metrics import iou
-from .slits import measure_slit_width
+from ._images import MOTION_VARS, image_stack, leading_coords, leading_dims
 
-__all__ = ["consecutive_iou", "match_rigid", "order_sequence", "track_slit_widths"]
+__all__ = ["consecutive_iou", "match_rigid", "order_sequence"]
 
 _RIGID_NCC = 0.9  # twins.md §1.8: rigid = NCC >= 0.9 after the best shift and rotation
-_MOTION_VARS = ("shift_y_px", "shift_x_px", "rotation")
 _KINDS = ("auto", "translation", "rotation")
-_SLIT_VARS = ("slit_row_px", "slit_col_px")
 
 # least-squares quadratic a + b y + c x + d y^2 + e xy + f x^2 through a 3 x 3 neighbourhood
 _QY, _QX = (g.ravel() for g in np.mgrid[-1:2, -1:2])
 _QUAD_FIT = np.linalg.pinv(np.stack([np.ones(9), _QY, _QX, _QY**2, _QY * _QX, _QX**2], axis=1))
-
-
-def _image_stack(images, channel: str | None, what: str) -> xr.DataArray:
-    """``images`` as a DataArray ``(..., y, x)`` of one channel."""
-    if not isinstance(images, xr.DataArray):
-        raise TypeError(
-            f"{what} must be an xarray.DataArray with dims (..., 'y', 'x'), got {type(images).__name__}; "
-            "wrap a numpy array with matdyn_nb.data.as_stack"
-        )
-    missing = [d for d in ("y", "x") if d not in images.dims]
-    if missing:
-        raise ValueError(f"{what} lack the dims {missing}; pass a DataArray with dims (..., 'y', 'x')")
-    if "channel" in images.dims:
-        if channel is not None:
-            names = list(images["channel"].values)
-            if channel not in names:
-                raise ValueError(f"channel {channel!r} is not in the {what}' channels {names}")
-            images = images.sel(channel=channel, drop=True)
-        elif images.sizes["channel"] == 1:
-            images = images.isel(channel=0, drop=True)
-        else:
-            raise ValueError(
-                f"{what} have {images.sizes['channel']} channels {list(images['channel'].values)}; "
-                "pick one with channel=<name>"
-            )
-    if images.sizes["y"] < 3 or images.sizes["x"] < 3:
-        raise ValueError(f"{what} must be at least 3 x 3 px, got {images.sizes['y']} x {images.sizes['x']}")
-    empty = [d for d in images.dims if images.sizes[d] == 0]
-    if empty:
-        raise ValueError(f"{what} have no entries along {empty}")
-    return images.transpose(..., "y", "x")
-
-
-def _leading(images: xr.DataArray) -> tuple[str, ...]:
-    return tuple(d for d in images.dims if d not in ("y", "x"))
-
-
-def _leading_coords(images: xr.DataArray) -> dict:
-    return {name: c for name, c in images.coords.items() if not {"y", "x"} & set(c.dims)}
 
 
 def _angle_grid(angles) -> np.ndarray:
@@ -289,15 +247,15 @@ def match_rigid(
     >>> bool(abs(m.rotation - ds.angle).max() < 0.5)
     True
     """
-    images = _image_stack(images, channel, "images")
-    reference = _image_stack(reference, channel, "reference")
+    images = image_stack(images, channel, "images")
+    reference = image_stack(reference, channel, "reference")
     shape = (images.sizes["y"], images.sizes["x"])
     if (reference.sizes["y"], reference.sizes["x"]) != shape:
         raise ValueError(
             f"reference is {reference.sizes['y']} x {reference.sizes['x']} px but the images are "
             f"{shape[0]} x {shape[1]} px; pass a reference of the images' (y, x) shape"
         )
-    lead, ref_lead = _leading(images), _leading(reference)
+    lead, ref_lead = leading_dims(images), leading_dims(reference)
     shared = [d for d in ref_lead if d in lead and reference.sizes[d] == images.sizes[d]]
     if len(shared) != len(ref_lead):
         raise ValueError(
@@ -348,7 +306,7 @@ def match_rigid(
             "ncc": (dims, out[..., 3], {"units": "1", "long_name": "peak normalised cross-correlation"}),
             "rigid": (dims, out[..., 3] >= _RIGID_NCC, {"units": "1", "long_name": f"rigid (ncc >= {_RIGID_NCC})"}),
         },
-        coords=_leading_coords(images),
+        coords=leading_coords(images),
         attrs={
             "method": "normalised cross-correlation, skimage.feature.match_template (twins.md §1.8)",
             "motion_convention": "reference turned by `rotation` about the image centre, then shifted",
@@ -415,7 +373,7 @@ def order_sequence(motion: xr.Dataset, *, kind: str = "auto", dim: str | None = 
     """
     if kind not in _KINDS:
         raise ValueError(f"kind must be one of {_KINDS}, got {kind!r}")
-    missing = [v for v in _MOTION_VARS if v not in motion]
+    missing = [v for v in MOTION_VARS if v not in motion]
     if missing:
         raise ValueError(f"motion lacks {missing}; pass the output of match_rigid")
     lead = motion["rotation"].dims
@@ -429,7 +387,7 @@ def order_sequence(motion: xr.Dataset, *, kind: str = "auto", dim: str | None = 
     if kind == "auto" and radius is None:
         raise ValueError("motion lacks attrs['template_radius_px'] (set by match_rigid); pass kind explicitly")
     rest = [d for d in lead if d != dim]
-    ordered = motion[list(_MOTION_VARS)].transpose(*rest, dim)
+    ordered = motion[list(MOTION_VARS)].transpose(*rest, dim)
     n = motion.sizes[dim]
     shape = [motion.sizes[d] for d in rest]
     shift = np.stack([ordered.shift_y_px.values, ordered.shift_x_px.values], axis=-1).reshape(-1, n, 2)
@@ -459,7 +417,7 @@ def order_sequence(motion: xr.Dataset, *, kind: str = "auto", dim: str | None = 
 
 def _sequence_positions(images: xr.DataArray, order, dim: str | None) -> tuple[str, xr.DataArray]:
     """The sequence dim of ``images`` and the positions along it in sequence order (dims ``(..., seq)``)."""
-    lead = _leading(images)
+    lead = leading_dims(images)
     if dim is None and isinstance(order, xr.DataArray):
         dim = order.attrs.get("dim")
     if dim is None:
@@ -531,7 +489,7 @@ def consecutive_iou(
     >>> consecutive_iou(ds.images).sizes["pair"]
     2
     """
-    images = _image_stack(images, channel, "images")
+    images = image_stack(images, channel, "images")
     dim, positions = _sequence_positions(images, order, dim)
     seq = positions.dims[-1]
     if positions.sizes[seq] < 2:
@@ -569,158 +527,5 @@ def consecutive_iou(
             "long_name": "IOU of the Ta masks of consecutive images",
             "mask": "phase below the Otsu threshold inside the support",
             "dim": dim,
-        },
-    )
-
-
-def _reference_slits(slits: xr.Dataset) -> xr.Dataset:
-    """The slits of the reference with a centre (padded slots of the twin's table dropped)."""
-    missing = [v for v in _SLIT_VARS if v not in slits]
-    if missing:
-        raise ValueError(
-            f"slits lacks {missing}; pass a Dataset over 'slit' with slit_row_px, slit_col_px (and optionally "
-            "slit_angle_deg, slit_label), e.g. the twin's truth of the reference: ds.isel(frame=0)"
-        )
-    names = [v for v in (*_SLIT_VARS, "slit_angle_deg", "slit_label", "slit_id") if v in slits]
-    table = slits[names]
-    bad = {v: table[v].dims for v in names if table[v].dims != ("slit",)}
-    if bad:
-        raise ValueError(
-            f"slit variables must have dims ('slit',), got {bad}; select the reference's, e.g. .isel(frame=0)"
-        )
-    keep = np.isfinite(table.slit_row_px.values) & np.isfinite(table.slit_col_px.values)
-    if not keep.any():
-        raise ValueError("slits holds no slit with a finite centre (slit_row_px, slit_col_px)")
-    table = table.isel(slit=np.flatnonzero(keep))
-    if "slit_angle_deg" not in table:
-        table["slit_angle_deg"] = ("slit", np.zeros(table.sizes["slit"]))
-    return table
-
-
-def track_slit_widths(
-    images: xr.DataArray,
-    slits: xr.Dataset,
-    *,
-    length_px: float,
-    width_px: float,
-    motion: xr.Dataset | None = None,
-    channel: str | None = None,
-    percentiles: tuple[float, float] = (5.0, 95.0),
-    polarity: str = "bright",
-) -> xr.Dataset:
-    """Slit widths across a sequence of images, each slit followed from the reference.
-
-    The slits are given where they are in the reference; each image's matched motion (from
-    :func:`match_rigid` against that reference) moves their centres and turns their axes,
-    and :func:`~matdyn_nb.descriptors.measure_slit_width` measures each moved slit: one
-    profile per pixel along it, width between the 50 % crossings (twins.md §1.8).
-
-    Parameters
-    ----------
-    images
-        Phase images ``(..., [channel,] y, x)`` with physical spatial coords (widths are in
-        their units; in px without coords).
-    slits
-        The reference's slits over a ``slit`` dim: ``slit_row_px``, ``slit_col_px`` (centre,
-        px), optionally ``slit_angle_deg`` (long axis from the y axis, counter-clockwise as
-        displayed; default 0), ``slit_label`` and ``slit_id``. The twin's truth of the
-        reference image fits as it is (``ds.isel(frame=0)``); slots without a centre are dropped.
-    length_px
-        Length along each slit over which profiles are taken (one per pixel).
-    width_px
-        Length of each profile across the slit; it should span both pads.
-    motion
-        :func:`match_rigid`'s output for these images, over the same leading dims; default
-        none (the slits are where they are in the reference).
-    channel
-        Channel name, when the images have several channels.
-    percentiles, polarity
-        As for :func:`~matdyn_nb.descriptors.measure_slit_width`.
-
-    Returns
-    -------
-    xarray.Dataset
-        Over ``(..., slit)``: ``width_mean`` and ``width_sd`` (over the profiles), ``n_rows``
-        (profiles with a width), and the measured slit's ``center_row_px``,
-        ``center_col_px`` and ``angle_deg``; ``width`` ``(..., slit, row)`` per profile, to
-        pool the spread over rows and images (the paper's 311 +- 13 nm).
-
-    Examples
-    --------
-    >>> from matdyn_nb.twins import ta_chart
-    >>> ds = ta_chart("crop64", rng=0, n_frames=8, n_rotations=0, x0_nm=1000.0)
-    >>> res = track_slit_widths(ds.images, ds.isel(frame=0), length_px=24, width_px=22)
-    >>> res.width_mean.dims
-    ('frame', 'slit')
-    """
-    images = _image_stack(images, channel, "images")
-    table = _reference_slits(slits)
-    lead = _leading(images)
-    shape = (images.sizes["y"], images.sizes["x"])
-    n_img = int(np.prod([images.sizes[d] for d in lead]))
-    if motion is None:
-        move = np.zeros((n_img, 3))
-    else:
-        missing = [v for v in _MOTION_VARS if v not in motion]
-        if missing:
-            raise ValueError(f"motion lacks {missing}; pass match_rigid's output for these images")
-        sizes = {d: motion.sizes[d] for d in motion["rotation"].dims}
-        if sizes != {d: images.sizes[d] for d in lead}:
-            raise ValueError(
-                f"motion is over {sizes} but the images' leading dims are {dict((d, images.sizes[d]) for d in lead)}; "
-                "pass match_rigid's output for these images"
-            )
-        move = np.stack([motion[v].transpose(*lead).values.ravel() for v in _MOTION_VARS], axis=-1)
-    size = pixel_sizes(images)["x"]
-    units = images["x"].attrs.get("units", "px")
-    centre = np.array([(shape[0] - 1) / 2, (shape[1] - 1) / 2])
-    ref_points = np.stack([table.slit_row_px.values, table.slit_col_px.values], axis=-1) - centre  # [slit, 2]
-    values = np.asarray(images.values, float).reshape((n_img,) + shape)
-    n_slit = table.sizes["slit"]
-    widths, stats = [], []
-    for i, (dy, dx, turn) in enumerate(move):
-        a = np.deg2rad(turn)
-        rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
-        points = centre + ref_points @ rot.T + [dy, dx]
-        angles = table.slit_angle_deg.values + turn
-        for s in range(n_slit):
-            res = measure_slit_width(
-                values[i],
-                tuple(points[s]),
-                length_px=length_px,
-                width_px=width_px,
-                angle_deg=angles[s],
-                pixel_size=size,
-                percentiles=percentiles,
-                polarity=polarity,
-            )
-            widths.append(res.width.values)
-            stats.append((res.width_mean, res.width_sd, res.n_rows, points[s, 0], points[s, 1], angles[s]))
-    lead_shape = [images.sizes[d] for d in lead]
-    dims = (*lead, "slit")
-    stats = np.array(stats, float).reshape(lead_shape + [n_slit, 6])
-    label = {"units": units}
-    coords = {**_leading_coords(images), **{v: table[v] for v in ("slit_label", "slit_id") if v in table}}
-    return xr.Dataset(
-        {
-            "width": (
-                (*dims, "row"),
-                np.reshape(widths, lead_shape + [n_slit, -1]),
-                {**label, "long_name": "slit width per profile"},
-            ),
-            "width_mean": (dims, stats[..., 0], {**label, "long_name": "mean slit width over the profiles"}),
-            "width_sd": (dims, stats[..., 1], {**label, "long_name": "SD of the slit width over the profiles"}),
-            "n_rows": (dims, stats[..., 2].astype(int), {"units": "1", "long_name": "profiles with a width"}),
-            "center_row_px": (dims, stats[..., 3], {"units": "px", "long_name": "measured slit centre row"}),
-            "center_col_px": (dims, stats[..., 4], {"units": "px", "long_name": "measured slit centre column"}),
-            "angle_deg": (dims, stats[..., 5], {"units": "degree", "long_name": "measured slit axis angle"}),
-        },
-        coords={**coords, "row": ("row", res.row.values, res.row.attrs)},
-        attrs={
-            "method": "measure_slit_width at the reference slits moved by the matched motion (twins.md §1.8)",
-            "length_px": float(length_px),
-            "width_px": float(width_px),
-            "moved": int(motion is not None),
-            "matdyn_nb_version": __version__,
         },
     )

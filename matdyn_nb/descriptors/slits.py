@@ -1,10 +1,29 @@
-"""Slit width from perpendicular intensity profiles (twins.md §1.8, paper §3.2 / Fig. 4b)."""
+"""Slits of the Ta test chart: located in the image, measured by profiles (twins.md §1.8, paper Fig. 4b).
+
+A slit is the bright gap between two parallel Ta bars. :func:`locate_slits` finds the bars
+in each image (Otsu mask of the smoothed phase, elongated connected regions) and the gaps of
+slit width between neighbouring bars, so nothing needs the twin's truth;
+:func:`measure_slit_width` measures one slit; :func:`track_slit_widths` measures the slits of
+every image of a stack, either located per image or given in a reference and moved by the
+matched motion.
+"""
+
+import itertools
 
 import numpy as np
 import xarray as xr
 from scipy import ndimage
+from skimage.filters import threshold_otsu
+from skimage.measure import label, regionprops
 
-__all__ = ["measure_slit_width"]
+from .._version import __version__
+from ..data import pixel_sizes
+from ._images import MOTION_VARS, image_stack, leading_coords, leading_dims
+
+__all__ = ["locate_slits", "measure_slit_width", "track_slit_widths"]
+
+_SLIT_VARS = ("slit_row_px", "slit_col_px")
+_MAX_TURN_DEG = 10.0  # neighbouring bars further apart in angle than this do not bound one slit
 
 
 def measure_slit_width(
@@ -143,3 +162,329 @@ def _crossing_width(profile: np.ndarray, v: np.ndarray, threshold: float, v_cent
     if left.size == 0 or right.size == 0:
         return np.nan
     return float(right.min() - left.max())
+
+
+def _bars(image: np.ndarray, min_length_px: float, smooth_px: float) -> list[tuple[float, float, float, float, float]]:
+    """Elongated dark regions: (row, col, angle_deg, width_px, length_px) of each."""
+    smooth = ndimage.gaussian_filter(image, smooth_px) if smooth_px > 0 else image
+    dark = smooth < threshold_otsu(smooth)
+    bars = []
+    for region in regionprops(label(dark)):
+        length, width = region.axis_major_length, region.axis_minor_length
+        if length >= min_length_px and length >= 2.5 * max(width, 1.0):
+            # regionprops: angle from the row axis to the long axis, counter-clockwise as displayed
+            row, col = region.centroid
+            bars.append((row, col, float(np.rad2deg(region.orientation)), width, length))
+    return bars
+
+
+def _slits_between(bars, gap_px: tuple[float, float], labels: tuple[str, str] | None) -> list[tuple]:
+    """Slits (row, col, angle, gap, label) between neighbouring parallel bars, labelled by pairs."""
+    if len(bars) < 2:
+        return []
+    angle = np.deg2rad(np.median([b[2] for b in bars]))
+    across = np.array([-np.sin(angle), np.cos(angle)])  # (row, col), perpendicular to the bars
+    bars = sorted(bars, key=lambda b: float(np.dot(b[:2], across)))
+    found = []  # (index of the left bar, slit)
+    for i, (left, right) in enumerate(itertools.pairwise(bars)):
+        if abs(left[2] - right[2]) > _MAX_TURN_DEG:
+            continue
+        gap = float(np.dot(np.subtract(right[:2], left[:2]), across)) - (left[3] + right[3]) / 2
+        if gap_px[0] <= gap <= gap_px[1]:
+            row, col = (left[0] + right[0]) / 2, (left[1] + right[1]) / 2
+            found.append((i, [row, col, (left[2] + right[2]) / 2, gap, ""]))
+    if labels is not None:
+        # a pair shares its middle bar: the first slit gets labels[0], the second labels[1]
+        k = 0
+        while k < len(found) - 1:
+            if found[k + 1][0] == found[k][0] + 1:
+                found[k][1][4], found[k + 1][1][4] = labels
+                k += 2
+            else:
+                k += 1
+    return [tuple(slit) for _, slit in found]
+
+
+def locate_slits(
+    images: xr.DataArray,
+    *,
+    gap_px: tuple[float, float],
+    min_length_px: float,
+    smooth_px: float = 1.0,
+    polarity: str = "bright",
+    labels: tuple[str, str] | None = None,
+    channel: str | None = None,
+) -> xr.Dataset:
+    """Find the slits of each image from the image alone: gaps of slit width between parallel bars.
+
+    The phase is smoothed, thresholded at Otsu's level (twins.md §1.8: Ta below it), and the
+    connected dark regions that are long and thin are the bars; between two neighbouring
+    bars of about one orientation, a gap whose width lies in ``gap_px`` is a slit, centred
+    midway between the bars and oriented like them. Wider gaps (the space between slit
+    pairs) and other structures are not slits. Use it where no slit positions are known:
+    generated images, or a user's own frames.
+
+    Parameters
+    ----------
+    images
+        Phase images ``(..., [channel,] y, x)``.
+    gap_px
+        ``(low, high)``: the range of edge-to-edge gaps (px, from the bars' fitted ellipses)
+        counted as slits. The ellipse fit reads a gap about 1-2 px narrower than the 50 %
+        crossing width that :func:`measure_slit_width` gives.
+    min_length_px
+        Shortest bar (px along its axis) taken as a bar.
+    smooth_px
+        Gaussian smoothing (px) before thresholding; 0 for none.
+    polarity
+        ``"bright"``: the gaps are above the bars (phase of a transmitted gap between Ta);
+        ``"dark"``: below.
+    labels
+        Two names for the slits of a pair (two slits sharing their middle bar), first and
+        second along the direction perpendicular to the bars (left to right for vertical
+        bars), e.g. ``("d1", "d2")`` for the paper's chart. Slits outside a pair, and all
+        slits when None, get the label ``""``.
+    channel
+        Channel name, when the images have several channels.
+
+    Returns
+    -------
+    xarray.Dataset
+        Over ``(..., slit)``, padded with NaN (label ``""``) to the most slits found in one
+        image: ``slit_row_px``, ``slit_col_px`` (centre), ``slit_angle_deg`` (long axis from
+        the y axis, counter-clockwise as displayed), ``slit_gap_px`` (the gap between the
+        bars' ellipses), ``slit_label``; ``n_slits`` ``(...)``. It can be passed as the
+        ``slits`` of :func:`track_slit_widths` for the same images.
+
+    Examples
+    --------
+    >>> from matdyn_nb.twins import ta_chart
+    >>> ds = ta_chart("crop64", rng=0, n_frames=4, n_rotations=0)
+    >>> found = locate_slits(ds.images, gap_px=(5, 15), min_length_px=20, labels=("d1", "d2"))
+    >>> found.slit_col_px.dims
+    ('frame', 'slit')
+    """
+    if polarity not in ("bright", "dark"):
+        raise ValueError(f"polarity must be 'bright' or 'dark', got {polarity!r}")
+    low, high = (float(v) for v in gap_px)
+    if not 0 <= low < high:
+        raise ValueError(f"gap_px must be (low, high) with 0 <= low < high, got {gap_px!r}")
+    if not min_length_px > 0 or not smooth_px >= 0:
+        raise ValueError(f"min_length_px must be > 0 and smooth_px >= 0, got {min_length_px!r} and {smooth_px!r}")
+    if labels is not None and (len(labels) != 2 or not all(isinstance(x, str) and x for x in labels)):
+        raise ValueError(f"labels must be None or two non-empty names, e.g. ('d1', 'd2'), got {labels!r}")
+    images = image_stack(images, channel, "images")
+    lead = leading_dims(images)
+    lead_shape = [images.sizes[d] for d in lead]
+    values = np.asarray(images.values, float).reshape((-1, images.sizes["y"], images.sizes["x"]))
+    sign = 1.0 if polarity == "bright" else -1.0
+    found = [_slits_between(_bars(sign * v, min_length_px, smooth_px), (low, high), labels) for v in values]
+    n_slot = max(1, max(len(f) for f in found))
+    table = np.full((len(found), n_slot, 4), np.nan)
+    names = np.full((len(found), n_slot), "", dtype=object)
+    for i, slits in enumerate(found):
+        for s, (row, col, angle, gap, name) in enumerate(slits):
+            table[i, s] = row, col, angle, gap
+            names[i, s] = name
+    table = table.reshape(lead_shape + [n_slot, 4])
+    dims = (*lead, "slit")
+    px = {"units": "px"}
+    return xr.Dataset(
+        {
+            "slit_row_px": (dims, table[..., 0], {**px, "long_name": "located slit centre row"}),
+            "slit_col_px": (dims, table[..., 1], {**px, "long_name": "located slit centre column"}),
+            "slit_angle_deg": (dims, table[..., 2], {"units": "degree", "long_name": "slit axis from the y axis"}),
+            "slit_gap_px": (dims, table[..., 3], {**px, "long_name": "gap between the bounding bars' ellipses"}),
+            "slit_label": (dims, names.reshape(lead_shape + [n_slot]).astype(str), {"long_name": "slit name"}),
+            "n_slits": (lead, np.array([len(f) for f in found]).reshape(lead_shape), {"units": "1"}),
+        },
+        coords=leading_coords(images),
+        attrs={
+            "method": "gaps between elongated Otsu-dark regions of the smoothed phase",
+            "gap_px": [low, high],
+            "min_length_px": float(min_length_px),
+            "smooth_px": float(smooth_px),
+            "polarity": polarity,
+            "matdyn_nb_version": __version__,
+        },
+    )
+
+
+def _slit_table(slits: xr.Dataset, lead: dict[str, int]) -> tuple[xr.Dataset, bool]:
+    """The slits as given over ``slit`` alone (a reference's) or over the images' leading dims too.
+
+    A reference's slots without a centre are dropped (the twin's padded table); per-image
+    slots without one are kept and measured as missing.
+    """
+    missing = [v for v in _SLIT_VARS if v not in slits]
+    if missing:
+        raise ValueError(
+            f"slits lacks {missing}; pass a Dataset over 'slit' with slit_row_px, slit_col_px (and optionally "
+            "slit_angle_deg, slit_label), e.g. the twin's truth of the reference ds.isel(frame=0), or "
+            "locate_slits(images)"
+        )
+    names = [v for v in (*_SLIT_VARS, "slit_angle_deg", "slit_label", "slit_id") if v in slits]
+    table = slits[names]
+    dims = {v: table[v].dims for v in names}
+    if all(d == ("slit",) for d in dims.values()):
+        keep = np.isfinite(table.slit_row_px.values) & np.isfinite(table.slit_col_px.values)
+        if not keep.any():
+            raise ValueError("slits holds no slit with a finite centre (slit_row_px, slit_col_px)")
+        table = table.isel(slit=np.flatnonzero(keep))
+        per_image = False
+    elif all(set(d) == {"slit", *lead} for d in dims.values()) and all(table.sizes[d] == n for d, n in lead.items()):
+        table = table.transpose(*lead, "slit")
+        per_image = True
+    else:
+        raise ValueError(
+            f"slit variables must have dims ('slit',) (one reference's slits, e.g. ds.isel(frame=0)) or the images' "
+            f"leading dims {tuple(lead)} and 'slit' with the images' sizes (one set per image, e.g. "
+            f"locate_slits(images)); got {dims}"
+        )
+    if "slit_angle_deg" not in table:
+        table["slit_angle_deg"] = (table.slit_row_px.dims, np.zeros(table.slit_row_px.shape))
+    return table, per_image
+
+
+def track_slit_widths(
+    images: xr.DataArray,
+    slits: xr.Dataset,
+    *,
+    length_px: float,
+    width_px: float,
+    motion: xr.Dataset | None = None,
+    channel: str | None = None,
+    percentiles: tuple[float, float] = (5.0, 95.0),
+    polarity: str = "bright",
+) -> xr.Dataset:
+    """Slit widths across a stack of images: slits located per image, or followed from a reference.
+
+    ``slits`` is either one set per image (:func:`locate_slits` of these images, or a
+    twin's truth ``ds``), measured where it is; or the slits of a reference over ``slit``
+    alone, which each image's matched motion (from :func:`match_rigid` against that
+    reference) moves and turns. :func:`~matdyn_nb.descriptors.measure_slit_width` measures
+    each slit: one profile per pixel along it, width between the 50 % crossings (twins.md
+    §1.8).
+
+    Parameters
+    ----------
+    images
+        Phase images ``(..., [channel,] y, x)`` with physical spatial coords (widths are in
+        their units; in px without coords).
+    slits
+        ``slit_row_px``, ``slit_col_px`` (centre, px), optionally ``slit_angle_deg`` (long
+        axis from the y axis, counter-clockwise as displayed; default 0), ``slit_label`` and
+        ``slit_id``; over ``slit`` (a reference's; slots without a centre are dropped) or
+        over the images' leading dims and ``slit`` (one set per image; slots without a
+        centre give no width).
+    length_px
+        Length along each slit over which profiles are taken (one per pixel).
+    width_px
+        Length of each profile across the slit; it should span both pads.
+    motion
+        :func:`match_rigid`'s output for these images, over the same leading dims, to move a
+        reference's slits; default none (the slits are measured where they are given).
+    channel
+        Channel name, when the images have several channels.
+    percentiles, polarity
+        As for :func:`~matdyn_nb.descriptors.measure_slit_width`.
+
+    Returns
+    -------
+    xarray.Dataset
+        Over ``(..., slit)``: ``width_mean`` and ``width_sd`` (over the profiles), ``n_rows``
+        (profiles with a width, 0 for a missing slit), and the measured slit's
+        ``center_row_px``, ``center_col_px`` and ``angle_deg``; ``width`` ``(..., slit, row)``
+        per profile, to pool the spread over rows and images (the paper's 311 +- 13 nm).
+
+    Examples
+    --------
+    >>> from matdyn_nb.twins import ta_chart
+    >>> ds = ta_chart("crop64", rng=0, n_frames=8, n_rotations=0, x0_nm=1000.0)
+    >>> res = track_slit_widths(ds.images, ds.isel(frame=0), length_px=24, width_px=22)
+    >>> res.width_mean.dims
+    ('frame', 'slit')
+    """
+    images = image_stack(images, channel, "images")
+    lead = leading_dims(images)
+    lead_sizes = {d: images.sizes[d] for d in lead}
+    table, per_image = _slit_table(slits, lead_sizes)
+    shape = (images.sizes["y"], images.sizes["x"])
+    n_img = int(np.prod(list(lead_sizes.values())))
+    n_slit = table.sizes["slit"]
+    if motion is None:
+        move = np.zeros((n_img, 3))
+    elif per_image:
+        raise ValueError("motion moves one reference's slits; slits given per image are measured where they are")
+    else:
+        missing = [v for v in MOTION_VARS if v not in motion]
+        if missing:
+            raise ValueError(f"motion lacks {missing}; pass match_rigid's output for these images")
+        sizes = {d: motion.sizes[d] for d in motion["rotation"].dims}
+        if sizes != lead_sizes:
+            raise ValueError(
+                f"motion is over {sizes} but the images' leading dims are {lead_sizes}; "
+                "pass match_rigid's output for these images"
+            )
+        move = np.stack([motion[v].transpose(*lead).values.ravel() for v in MOTION_VARS], axis=-1)
+    size = pixel_sizes(images)["x"]
+    units = images["x"].attrs.get("units", "px")
+    centre = np.array([(shape[0] - 1) / 2, (shape[1] - 1) / 2])
+    given = np.stack([table.slit_row_px.values, table.slit_col_px.values], axis=-1).reshape(-1, n_slit, 2)
+    given_angle = table.slit_angle_deg.values.reshape(-1, n_slit)
+    values = np.asarray(images.values, float).reshape((n_img,) + shape)
+    rows = np.arange(-(length_px // 2), length_px - length_px // 2)
+    widths = np.full((n_img, n_slit, rows.size), np.nan)
+    stats = np.full((n_img, n_slit, 6), np.nan)
+    for i, (dy, dx, turn) in enumerate(move):
+        a = np.deg2rad(turn)
+        rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+        k = i if per_image else 0
+        points = centre + (given[k] - centre) @ rot.T + [dy, dx]
+        angles = given_angle[k] + turn
+        for s in range(n_slit):
+            if not np.all(np.isfinite(points[s])):
+                stats[i, s, 2] = 0
+                continue
+            res = measure_slit_width(
+                values[i],
+                tuple(points[s]),
+                length_px=length_px,
+                width_px=width_px,
+                angle_deg=angles[s],
+                pixel_size=size,
+                percentiles=percentiles,
+                polarity=polarity,
+            )
+            widths[i, s] = res.width.values
+            stats[i, s] = res.width_mean, res.width_sd, res.n_rows, points[s, 0], points[s, 1], angles[s]
+    lead_shape = list(lead_sizes.values())
+    dims = (*lead, "slit")
+    stats = stats.reshape(lead_shape + [n_slit, 6])
+    label = {"units": units}
+    coords = {**leading_coords(images), **{v: table[v] for v in ("slit_label", "slit_id") if v in table}}
+    return xr.Dataset(
+        {
+            "width": (
+                (*dims, "row"),
+                widths.reshape(lead_shape + [n_slit, rows.size]),
+                {**label, "long_name": "slit width per profile"},
+            ),
+            "width_mean": (dims, stats[..., 0], {**label, "long_name": "mean slit width over the profiles"}),
+            "width_sd": (dims, stats[..., 1], {**label, "long_name": "SD of the slit width over the profiles"}),
+            "n_rows": (dims, stats[..., 2].astype(int), {"units": "1", "long_name": "profiles with a width"}),
+            "center_row_px": (dims, stats[..., 3], {"units": "px", "long_name": "measured slit centre row"}),
+            "center_col_px": (dims, stats[..., 4], {"units": "px", "long_name": "measured slit centre column"}),
+            "angle_deg": (dims, stats[..., 5], {"units": "degree", "long_name": "measured slit axis angle"}),
+        },
+        coords={**coords, "row": ("row", rows, {"units": "px", "long_name": "position along the slit"})},
+        attrs={
+            "method": "measure_slit_width at slits given per image, or at a reference's slits moved by the "
+            "matched motion (twins.md §1.8)",
+            "length_px": float(length_px),
+            "width_px": float(width_px),
+            "moved": int(motion is not None),
+            "per_image": int(per_image),
+            "matdyn_nb_version": __version__,
+        },
+    )
