@@ -95,6 +95,21 @@ def test_map_to_stages_recovers_separable_stages():
     np.testing.assert_array_equal(scaled.mapped_stage.values, stages[gen_stage])
 
 
+def test_map_to_stages_leave_out_maps_observed_items_by_the_others():
+    observed = xr.DataArray([[0.0], [0.1], [0.2], [1.0], [1.1], [0.45]], dims=("frame", "feature"))
+    stage = xr.DataArray([0, 0, 0, 28, 28, 28], dims="frame")  # the last item sits among stage 0
+    by_itself = map_to_stages(observed, observed, stage, k=1, dim="frame")
+    assert by_itself.mapped_stage.values.tolist() == stage.values.tolist()  # each votes for itself
+    by_others = map_to_stages(observed, observed, stage, k=1, dim="frame", leave_out=np.arange(6))
+    assert by_others.mapped_stage.values.tolist() == [0, 0, 0, 28, 28, 0]
+    assert (by_others.neighbor_distance > 0).all()
+    none_left = map_to_stages(observed, observed, stage, k=1, dim="frame", leave_out=np.full(6, -1))
+    assert none_left.mapped_stage.values.tolist() == by_itself.mapped_stage.values.tolist()
+    for bad, match in (([0, 1], "one integer position"), (np.full(6, 6), r"\[0, 6\)"), (np.zeros(6) + 0.5, "integer")):
+        with pytest.raises(ValueError, match=match):
+            map_to_stages(observed, observed, stage, k=1, dim="frame", leave_out=bad)
+
+
 def test_map_to_stages_breaks_ties_by_the_nearest_neighbour():
     observed = xr.DataArray([[0.0], [1.0], [3.0], [4.0]], dims=("frame", "feature"))
     stage = xr.DataArray([0, 3, 3, 0], dims="frame")

@@ -18,6 +18,7 @@ def map_to_stages(
     k: int = 5,
     dim: str = "item",
     scale: str | None = None,
+    leave_out=None,
 ) -> xr.Dataset:
     """Give each generated item the majority stage of its ``k`` nearest observed items.
 
@@ -38,6 +39,12 @@ def map_to_stages(
     scale
         None (default: features used as given) or a method of :func:`scale_features`,
         fitted on the observed items and applied to both sets.
+    leave_out
+        None (default), or one position along the observed dim per generated item (-1 for
+        none): an observed item that may not vote for that item. When the "generated"
+        items are observed ones (the twin's oracle, or a baseline on the observations),
+        pass their own positions, so that each is mapped by the others as a new item would
+        be, not by itself.
 
     Returns
     -------
@@ -55,6 +62,8 @@ def map_to_stages(
     >>> gen = xr.DataArray([[0.05], [1.2]], dims=("item", "feature"))
     >>> map_to_stages(gen, obs, stage, k=2).mapped_stage.values.tolist()
     [0, 28]
+    >>> map_to_stages(obs, obs, stage, k=1, dim="frame", leave_out=[0, 1, 2, 3]).mapped_stage.values.tolist()
+    [0, 0, 28, 28]
     """
     if not isinstance(observed_stage, xr.DataArray) or observed_stage.ndim != 1:
         raise ValueError("observed_stage must be a 1-D DataArray over the observed items (e.g. ds.stage over 'frame')")
@@ -81,7 +90,25 @@ def map_to_stages(
     if scale is not None:
         centre, width = scaling_parameters(x_obs, scale)
         x_obs, x_gen = (x_obs - centre) / width, (x_gen - centre) / width
-    distance, index = NearestNeighbors(n_neighbors=int(k)).fit(x_obs).kneighbors(x_gen)
+    if leave_out is None:
+        distance, index = NearestNeighbors(n_neighbors=int(k)).fit(x_obs).kneighbors(x_gen)
+    else:
+        left = np.asarray(leave_out)
+        if left.shape != (x_gen.shape[0],) or not np.issubdtype(left.dtype, np.integer):
+            raise ValueError(
+                f"leave_out must hold one integer position per generated item ({x_gen.shape[0]}), "
+                f"got shape {left.shape}"
+            )
+        if left.min(initial=-1) < -1 or left.max(initial=-1) >= stage.size:
+            raise ValueError(f"leave_out positions must be -1 (none) or in [0, {stage.size})")
+        if k >= stage.size:
+            raise ValueError(f"with leave_out, k must be below the number of observed items ({stage.size})")
+        distance, index = NearestNeighbors(n_neighbors=int(k) + 1).fit(x_obs).kneighbors(x_gen)
+        # drop the left-out item where it came among the neighbours, else the farthest of the k + 1
+        keep = index != left[:, None]
+        keep[keep.all(axis=1), -1] = False
+        distance = distance[keep].reshape(-1, int(k))
+        index = index[keep].reshape(-1, int(k))
     stages, code = np.unique(stage, return_inverse=True)
     votes = code[index]  # [item, neighbour], neighbours nearest first
     fraction = np.stack([(votes == s).mean(axis=1) for s in range(stages.size)], axis=1)
