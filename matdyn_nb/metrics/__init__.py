@@ -4,8 +4,8 @@ pairwise metrics that compare Monte Carlo samples with their reference."""
 
 from .entropy import image_entropy
 from .fidelity import fidelity_report, wasserstein_table
-from .pairwise import AreaDiff, EntropyDiff, IoU, MassDeviation, PairMetric
-from .particles import ParticleDetection, detect_particles, particle_area
+from .pairwise import AreaDiff, EntropyDiff, IoU, MassDeviation, PairMetric, ParticleIoU
+from .particles import ParticleDetection, detect_particles, particle_area, particle_mask
 from .volume import REGIMES, channel_mass, clump_mask, iou, mass_deviation, mass_ratios, regime_label
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "IoU",
     "MassDeviation",
     "PairMetric",
+    "ParticleIoU",
     "REGIMES",
     "ParticleDetection",
     "channel_mass",
@@ -25,6 +26,7 @@ __all__ = [
     "mass_deviation",
     "mass_ratios",
     "particle_area",
+    "particle_mask",
     "regime_label",
     "wasserstein_table",
 ]

@@ -20,10 +20,10 @@ import xarray as xr
 
 from ..latent.filters import Criterion
 from .entropy import image_entropy
-from .particles import particle_area
+from .particles import particle_area, particle_mask
 from .volume import iou, mass_deviation
 
-__all__ = ["AreaDiff", "EntropyDiff", "IoU", "MassDeviation", "PairMetric"]
+__all__ = ["AreaDiff", "EntropyDiff", "IoU", "MassDeviation", "PairMetric", "ParticleIoU"]
 
 
 def _select(images: xr.DataArray, channel: str) -> xr.DataArray:
@@ -125,6 +125,38 @@ class AreaDiff(PairMetric):
             return particle_area(_select(x, self.channel), **self.detector).astype(np.float64)
 
         return abs(area(images) - area(reference))
+
+
+@dataclass(frozen=True, eq=False)
+class ParticleIoU(PairMetric):
+    """IOU of the detected particle masks: a position-aware check, unlike the entropy difference.
+
+    Entropy and total area are properties of the histogram and of the particle count; both
+    pass a sample whose particles all moved elsewhere. The IOU of the particle pixels
+    (:func:`~matdyn_nb.metrics.particle_mask`) between sample and reference falls as
+    particles move by more than their size, so its band over adjacent observed frames says
+    how far particles move in one frame interval.
+
+    Parameters
+    ----------
+    channel
+        A channel name, or ``"sum"`` for the composite.
+    detector
+        Keyword arguments of :func:`~matdyn_nb.metrics.particle_mask` (sigma, block_size,
+        offset, min_area, max_area, ...).
+    """
+
+    channel: str = "sum"
+    detector: dict = field(default_factory=dict)
+    name: ClassVar[str] = "particle_iou"
+    long_name: ClassVar[str] = "IOU of the particle masks with the reference"
+    larger_is_further: ClassVar[bool] = False
+
+    def _compare(self, images, reference):
+        def mask(x):
+            return particle_mask(_select(x, self.channel), **self.detector)
+
+        return iou(mask(images), mask(reference))
 
 
 @dataclass(frozen=True, eq=False)
