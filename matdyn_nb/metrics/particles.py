@@ -214,7 +214,7 @@ def particle_mask(
     >>> import numpy as np
     >>> img = np.zeros((32, 32))
     >>> img[10:14, 20:24] = -0.3
-    >>> int(particle_mask(img).sum())
+    >>> int(particle_mask(img, sigma=0).sum())
     16
     """
     _check(sigma, block_size, min_area, max_area)
