@@ -21,7 +21,10 @@ area), and the diffusion area mean_j |c_j - c_0|^2 / 4 beside D_eff x the frame 
 
 Also the latent-time continuity of the projected run (latent.latent_steps), and the two gamma
 rules: the paper's latent-steps rule and the metric-band rule (entropy and area differences,
-sweep extended until it binds). The JSON written to --out keeps every number, the CPU and
+sweep extended until it binds). --admissibility particle_iou adds the position-aware check
+(metrics.ParticleIoU, the IOU of the particle pixels) to the band rule's metrics and to the
+variations' filter: besides dH <= 0.2, a sample must keep a particle IOU with its reference at
+least the observed band's low end between adjacent frames. The JSON written to --out keeps every number, the CPU and
 the wall time.
 """
 
@@ -38,8 +41,8 @@ from matdyn_nb import twins
 from matdyn_nb.analysis import EXTENDED_FEATURES, PAPER_FEATURES, find_modes
 from matdyn_nb.descriptors import extract_traces, trace_descriptors, track_clouds, track_particles
 from matdyn_nb.gan import load_model, pretrained_model
-from matdyn_nb.latent import calibrate_gamma, sample_variations
-from matdyn_nb.metrics import AreaDiff, EntropyDiff
+from matdyn_nb.latent import calibrate_gamma, observed_band, sample_variations
+from matdyn_nb.metrics import AreaDiff, EntropyDiff, ParticleIoU
 
 ROOT = Path(__file__).resolve().parents[1]
 FEATURE_SETS = {"paper": PAPER_FEATURES, "extended": EXTENDED_FEATURES}
@@ -91,10 +94,24 @@ def tracking_rung(ds, tracks, frames, window: int) -> dict:
     return score(trace_descriptors(clouds), truth, "reference")
 
 
-def variation_rung(ds, model, gamma: float, n_samples: int, seed: int, **source) -> dict:
+def admissibility(kind: str, images: xr.DataArray) -> tuple[list, object, dict]:
+    """The band rule's metrics, the variations' metrics and filter, and the observed band used."""
+    if kind == "entropy":
+        return [EntropyDiff(), AreaDiff()], ([EntropyDiff()], EntropyDiff() <= 0.2), {}
+    band = observed_band(images, [ParticleIoU()], quantiles=(0.05, 0.95)).particle_iou_band
+    low = round(float(band.sel(stat="low")), 3)
+    checks = [EntropyDiff(), ParticleIoU()]
+    used = {
+        "particle_iou_adjacent_frames": {str(k): float(v) for k, v in zip(band.stat.values, band.values, strict=True)}
+    }
+    return [EntropyDiff(), AreaDiff(), ParticleIoU()], (checks, (EntropyDiff() <= 0.2) & (ParticleIoU() >= low)), used
+
+
+def variation_rung(ds, model, gamma: float, n_samples: int, seed: int, checks, **source) -> dict:
+    metrics, filters = checks
     variations = sample_variations(
-        model, n_samples=n_samples, gamma=gamma, rng=seed, metrics=[EntropyDiff()],
-        filters=EntropyDiff() <= 0.2, keep_images="all", progress=False, **source,
+        model, n_samples=n_samples, gamma=gamma, rng=seed, metrics=metrics,
+        filters=filters, keep_images="all", progress=False, **source,
     )  # fmt: skip
     traces = extract_traces(variations, rng=seed)
     truth = map_mode(ds, traces.centre_x.values, traces.centre_y.values)
@@ -126,8 +143,10 @@ def run_seed(args, model, ds: xr.Dataset, tracks: xr.Dataset, seed: int) -> dict
     out["continuity"]["adjacent_over_all"] = steps.attrs["adjacent_over_all"]
     out["continuity"]["relative_error_median"] = float(steps.relative_error.median())
     out["continuity"]["first_frame"] = first
+    band_metrics, checks, out["admissibility"] = admissibility(args.admissibility, images.isel(frame=slice(0, 200)))
+    out["admissibility"]["filter"] = str(checks[1])
     band = calibrate_gamma(
-        model, images.isel(frame=slice(0, 200)), [EntropyDiff(), AreaDiff()], n_references=args.cal[0],
+        model, images.isel(frame=slice(0, 200)), band_metrics, n_references=args.cal[0],
         n_samples=args.cal[1], rng=seed, progress=False,
     )  # fmt: skip
     out["gamma_rules"] = {
@@ -139,9 +158,11 @@ def run_seed(args, model, ds: xr.Dataset, tracks: xr.Dataset, seed: int) -> dict
     gammas = [g for g in gammas if np.isfinite(g)]
     out["R2"], out["R3"] = {}, {}
     for gamma in gammas:
-        out["R2"][f"gamma{gamma:g}"] = variation_rung(ds, model, gamma, args.n_samples, seed, references=steps.latent_z)
+        out["R2"][f"gamma{gamma:g}"] = variation_rung(
+            ds, model, gamma, args.n_samples, seed, checks, references=steps.latent_z
+        )
         out["R3"][f"gamma{gamma:g}"] = variation_rung(
-            ds, model, gamma, args.n_samples, seed, n_references=args.n_references
+            ds, model, gamma, args.n_samples, seed, checks, n_references=args.n_references
         )
     out["minutes"] = round((time.perf_counter() - start) / 60, 1)
     return out
@@ -234,6 +255,10 @@ def main() -> None:
     parser.add_argument("--n-samples", type=int, default=100, help="samples per reference (R2, R3)")
     parser.add_argument("--project-frames", type=int, default=40, help="consecutive frames projected (R2)")
     parser.add_argument("--cal", type=int, nargs=2, default=[100, 20], help="metric-band rule: references samples")
+    parser.add_argument(
+        "--admissibility", choices=["entropy", "particle_iou"], default="entropy",
+        help="the variations' physical check: dH <= 0.2 (the paper's), or also the particle IOU of adjacent frames",
+    )  # fmt: skip
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument(
         "--report", type=Path, nargs="+", default=None,
