@@ -4,6 +4,8 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
+
 import matdyn_nb
 from matdyn_nb import analysis, cxdi, data, descriptors, gan, latent, metrics, twins, viewers, widgets
 
@@ -21,6 +23,19 @@ def test_import_does_not_load_heavy_or_gui_modules():
         "import sys, matdyn_nb; "
         "print(sorted({m.split('.')[0] for m in sys.modules} & "
         "{'torch', 'napari', 'qtpy', 'PyQt6', 'PySide6', 'skimage', 'sklearn', 'h5py', 'tifffile', 'plotly'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("package", ["data", "twins", "metrics", "descriptors", "analysis"])
+def test_layers_below_the_engine_import_without_torch(package):
+    """The simulators, metrics, descriptors and analysis load in a fresh interpreter without
+    torch or the torch-backed engine (gan, latent): layers import one way (docs/architecture.md)."""
+    code = (
+        f"import sys, matdyn_nb.{package}; "
+        "engine = ('matdyn_nb.gan', 'matdyn_nb.latent'); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch' or m in engine))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

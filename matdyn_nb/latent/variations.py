@@ -21,7 +21,7 @@ from .._progress import progress_bar
 from .._random import RngLike, root_seed
 from .._version import __version__
 from ..errors import ConfigError
-from .filters import as_filter
+from ..metrics.filters import as_filter
 from .perturb import DISTRIBUTIONS, check_gamma, gamma_for_distance, latent_distance, perturbations, reference_latents
 
 __all__ = ["sample_variations"]

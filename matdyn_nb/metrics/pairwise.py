@@ -18,8 +18,8 @@ from typing import ClassVar
 import numpy as np
 import xarray as xr
 
-from ..latent.filters import Criterion
 from .entropy import image_entropy
+from .filters import Criterion
 from .particles import particle_area
 from .volume import iou, mass_deviation
 
