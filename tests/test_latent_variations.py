@@ -116,9 +116,9 @@ def test_volumes_with_iou_and_mass_filters(tiny_model_3d):
     )  # fmt: skip
     assert ds.images.dims == ("reference", "sample", "channel", "z", "y", "x")  # spatial z beside latent_z
     assert ds.z.dims == ("z",) and ds.z.attrs["units"] == "nm"
-    assert set(ds.criterion.values) == {"iou >= 0.5", "mass_dev <= 0.2"}
-    assert (ds.iou.isel(sample=0) == 1).all() and (ds.mass_dev.isel(sample=0) == 0).all()
-    expected = (ds.iou >= 0.5) & (ds.mass_dev <= 0.2) | (ds.sample == 0)
+    assert set(ds.criterion.values) == {"iou >= 0.5", "mass_deviation <= 0.2"}
+    assert (ds.iou.isel(sample=0) == 1).all() and (ds.mass_deviation.isel(sample=0) == 0).all()
+    expected = (ds.iou >= 0.5) & (ds.mass_deviation <= 0.2) | (ds.sample == 0)
     np.testing.assert_array_equal(ds.valid, expected.transpose("reference", "sample"))
 
 

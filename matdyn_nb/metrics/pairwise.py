@@ -163,7 +163,7 @@ class MassDeviation(PairMetric):
 
     kind: str = "total"
     threshold: float = 0.125
-    name: ClassVar[str] = "mass_dev"
+    name: ClassVar[str] = "mass_deviation"
     long_name: ClassVar[str] = "compositional mass deviation from the reference"
 
     def _compare(self, images, reference):
