@@ -37,9 +37,22 @@ def test_rotation_direction_and_centre():
     assert (y - 10, x - 10) == pytest.approx((-5 * np.sin(angle), 5 * np.cos(angle)), abs=1.0)
 
 
-def test_volume_rotates_in_plane(stack3d):
-    aug = rotate_augment(stack3d, 1, rng=0)
-    assert aug.dims == stack3d.dims and aug.sizes["z"] == stack3d.sizes["z"]
+def test_volume_rotates_in_plane():
+    volume = np.zeros((3, 21, 21))
+    volume[0, 10, 15] = 1.0  # 5 px right of the axis
+    volume[1, 5, 10] = 1.0  # 5 px above it
+    volume[2, 10, 10] = 1.0  # on the axis: stays
+    stack = as_stack(volume[None, None])  # (frame, channel, z, y, x)
+    aug = rotate_augment(stack, 1, max_angle=90, rng=0)
+    assert aug.dims == stack.dims and aug.sizes["z"] == 3
+    angle = np.deg2rad(aug.angle.values[1])
+    assert abs(np.sin(angle)) * 5 > 2  # large enough that an unrotated point misses by > 1 px
+    c, s = np.cos(angle), np.sin(angle)
+    # each z slice turns about the z axis by the documented convention, and stays at its z
+    for z, (dy, dx) in enumerate([(0, 5), (-5, 0), (0, 0)]):
+        rotated = aug.isel(frame=1, channel=0, z=z).values
+        y, x = np.unravel_index(np.argmax(rotated), rotated.shape)
+        assert (y - 10, x - 10) == pytest.approx((dy * c - dx * s, dx * c + dy * s), abs=1.0)
 
 
 def test_bad_arguments(stack2d):

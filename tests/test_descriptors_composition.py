@@ -80,8 +80,8 @@ def test_descriptor_is_the_population_variance_over_valid_samples():
 
 def test_descriptor_is_finite_on_the_oracle_and_separates_the_regimes(oracle):
     regime = oracle.regime.isel(sample=0).values
-    for reading in (1, 2):
-        d = variation_descriptor(oracle, reading=reading)
+    for iqr_over in ("voxels", "samples"):
+        d = variation_descriptor(oracle, iqr_over=iqr_over)
         assert d.dims == ("reference", "channel") and d.sizes["reference"] == 24
         assert np.isfinite(d.values).all()
         cus = d.sel(channel="CuS").values
@@ -145,8 +145,8 @@ def test_errors_name_the_problem():
         channel_iqr(xr.DataArray(np.zeros((3, 4, 4)), dims=("channel", "y", "x")))
     images = _volumes(np.zeros((1, 2, 3, 4, 4, 4)))
     valid = xr.DataArray(np.ones((1, 2), bool), dims=("reference", "sample"))
-    with pytest.raises(ValueError, match="reading"):
-        variation_descriptor(xr.Dataset({"images": images, "valid": valid}), reading=3)
+    with pytest.raises(ValueError, match="iqr_over must be"):
+        variation_descriptor(xr.Dataset({"images": images, "valid": valid}), iqr_over=2)
     partial = xr.Dataset({"images": images.rename(sample="image_sample"), "valid": valid})
     with pytest.raises(ValueError, match="keep_images='all'"):
         variation_descriptor(partial)
@@ -171,8 +171,8 @@ def test_descriptor_on_the_shipped_brass_model():
         keep_images="all",
         progress=False,
     )
-    for reading in (1, 2):
-        d = variation_descriptor(var, reading=reading, log=True)
+    for iqr_over in ("voxels", "samples"):
+        d = variation_descriptor(var, iqr_over=iqr_over, log=True)
         assert d.dims == ("reference", "channel") and d.shape == (3, 3)
         assert np.isfinite(d.values).all()
         assert d.channel.values.tolist() == CHANNELS

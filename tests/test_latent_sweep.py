@@ -37,7 +37,7 @@ def test_observed_band_pairs_consecutive_frames_within_groups():
     band = observed_band(stack, [IoU(), MassDeviation()], group="particle")
     assert list(band["first"].values) == [0, 1, 3, 4]  # never pairs frame 2 (particle 0) with 3 (particle 1)
     np.testing.assert_allclose(band.iou, [0.5, 2 / 3, 0.5, 2 / 3])
-    np.testing.assert_allclose(band.mass_dev, [1.0, 0.5, 1.0, 0.5])
+    np.testing.assert_allclose(band.mass_deviation, [1.0, 0.5, 1.0, 0.5])
     assert band.iou_band.sel(stat="low") <= band.iou_band.sel(stat="median")
     with pytest.raises(ConfigError, match="coordinate on 'frame'"):
         observed_band(stack, IoU(), group="nope")

@@ -10,7 +10,7 @@ import pytest
 import xarray as xr
 
 from matdyn_nb.errors import ConfigError
-from matdyn_nb.latent import Criterion, as_filter, gamma_for_distance, latent_distance, sample_variations
+from matdyn_nb.latent import gamma_for_distance, latent_distance, sample_variations
 from matdyn_nb.latent.perturb import perturbations, reference_latents
 from matdyn_nb.metrics.pairwise import AreaDiff, EntropyDiff, IoU, MassDeviation
 
@@ -116,9 +116,9 @@ def test_volumes_with_iou_and_mass_filters(tiny_model_3d):
     )  # fmt: skip
     assert ds.images.dims == ("reference", "sample", "channel", "z", "y", "x")  # spatial z beside latent_z
     assert ds.z.dims == ("z",) and ds.z.attrs["units"] == "nm"
-    assert set(ds.criterion.values) == {"iou >= 0.5", "mass_dev <= 0.2"}
-    assert (ds.iou.isel(sample=0) == 1).all() and (ds.mass_dev.isel(sample=0) == 0).all()
-    expected = (ds.iou >= 0.5) & (ds.mass_dev <= 0.2) | (ds.sample == 0)
+    assert set(ds.criterion.values) == {"iou >= 0.5", "mass_deviation <= 0.2"}
+    assert (ds.iou.isel(sample=0) == 1).all() and (ds.mass_deviation.isel(sample=0) == 0).all()
+    expected = (ds.iou >= 0.5) & (ds.mass_deviation <= 0.2) | (ds.sample == 0)
     np.testing.assert_array_equal(ds.valid, expected.transpose("reference", "sample"))
 
 
@@ -144,19 +144,6 @@ def test_zarr_store_streams_resumes_and_never_overwrites(tiny_model, tmp_path):
     )
     resumed = sample_variations(tiny_model, 5, 4, 1.0, store=partial, resume=True, **kwargs)
     xr.testing.assert_allclose(memory.drop_attrs(), resumed.load().drop_attrs())
-
-
-def test_filters_combine_and_parse():
-    values = xr.Dataset({"a": ("x", [0.0, 2, 0, 2]), "b": ("x", [3.0, 3, 0, 0]), "c": ("x", [0.0, 9, 9, 0])})
-    parsed = as_filter("a < 1 or b > 2 and c <= 3")
-    built = Criterion("a", "<", 1) | (Criterion("b", ">", 2) & Criterion("c", "<=", 3))
-    np.testing.assert_array_equal(parsed(values), [True, False, True, False])
-    np.testing.assert_array_equal(built(values), parsed(values))
-    assert str(parsed) == "a < 1 or b > 2 and c <= 3"
-    assert [str(leaf) for leaf in as_filter(["a < 1", "c <= 3"]).leaves()] == ["a < 1", "c <= 3"]
-    assert not Criterion("a", ">", 0)(xr.Dataset({"a": ("x", [np.nan])})).item()  # NaN never passes
-    with pytest.raises(ValueError, match="cannot read the filter term"):
-        as_filter("a == 1")
 
 
 def test_peak_memory_is_bounded_by_the_chunk_not_the_run(tiny_model):

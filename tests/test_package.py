@@ -1,8 +1,11 @@
+import ast
 import re
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
+
+import pytest
 
 import matdyn_nb
 from matdyn_nb import analysis, cxdi, data, descriptors, gan, latent, metrics, twins, viewers, widgets
@@ -24,6 +27,63 @@ def test_import_does_not_load_heavy_or_gui_modules():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("package", ["data", "twins", "metrics", "descriptors", "analysis"])
+def test_layers_below_the_engine_import_without_torch(package):
+    """The simulators, metrics, descriptors and analysis load in a fresh interpreter without
+    torch or the torch-backed engine (gan, latent): layers import one way (docs/architecture.md)."""
+    code = (
+        f"import sys, matdyn_nb.{package}; "
+        "engine = ('matdyn_nb.gan', 'matdyn_nb.latent'); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch' or m in engine))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+# docs/architecture.md: what each layer may import besides the foundations below; a module
+# outside this table (the command line) sits on top, and no layer may import it
+FOUNDATIONS = {"errors", "_files", "_progress", "_random", "_version"}
+MAY_IMPORT = {
+    "data": set(),
+    "metrics": {"data"},
+    "twins": {"data", "metrics"},
+    "descriptors": {"data", "metrics"},
+    "analysis": {"data", "metrics", "descriptors"},
+    "gan": {"data"},
+    "latent": {"data", "metrics", "gan"},
+    "cxdi": {"data", "metrics", "twins", "gan"},
+    "viewers": {"data", "metrics", "descriptors", "analysis"},
+    "widgets": {"data", "metrics", "descriptors", "analysis", "gan", "latent", "viewers"},
+}
+
+
+def _project_imports(path: Path) -> set[str]:
+    """Top-level matdyn_nb names a module imports, at module level or inside functions."""
+    package = path.relative_to(ROOT).with_suffix("").parts  # level 1 of .../x/__init__ is x itself
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = package[: len(package) - node.level]
+            names = [".".join(base + tuple(filter(None, [node.module, alias.name]))) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            names = [f"{node.module}.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        else:
+            continue
+        found |= {name.split(".")[1] for name in names if name.startswith("matdyn_nb.")}
+    return found
+
+
+@pytest.mark.parametrize("layer", [*MAY_IMPORT, *FOUNDATIONS])
+def test_layers_import_one_way(layer):
+    allowed = MAY_IMPORT.get(layer, set()) | (FOUNDATIONS if layer in MAY_IMPORT else set())
+    files = sorted((ROOT / "matdyn_nb" / layer).rglob("*.py")) or [ROOT / "matdyn_nb" / f"{layer}.py"]
+    for path in files:
+        wrong = _project_imports(path) - allowed - {layer}
+        assert not wrong, f"{path.relative_to(ROOT)} imports {sorted(wrong)}, outside its layer's {sorted(allowed)}"
 
 
 def _requirement_names(lines):

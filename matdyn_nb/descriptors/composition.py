@@ -139,7 +139,7 @@ def _per_voxel_iqr_variance(images: xr.DataArray, valid: np.ndarray, threshold: 
 def variation_descriptor(
     variations: xr.Dataset,
     *,
-    reading: int = 1,
+    iqr_over: str = "voxels",
     log: bool = False,
     eps: float = 1e-8,
     threshold: float = 0.125,
@@ -156,11 +156,13 @@ def variation_descriptor(
         (reference, sample): :func:`~matdyn_nb.latent.sample_variations` with
         ``keep_images="all"``, or :func:`~matdyn_nb.twins.brass_oracle` (its ``valid``
         is all true: add it with ``ds.assign(valid=xr.ones_like(ds.regime, bool))``).
-    reading
-        1 (default): IQR over the voxels of each sample's own clump mask
-        (:func:`channel_iqr`), then its variance over samples. 2: the IQR over samples of
-        each voxel, then its variance over the voxels of the union of the valid samples'
-        masks, which also picks up the jitter of the clump boundary between samples.
+    iqr_over
+        What each IQR runs over: the two readings of the paper's Var(IQR) (Fig. 8a).
+        ``"voxels"`` (default, reading 1): the IQR over the voxels of each sample's own
+        clump mask (:func:`channel_iqr`), then its variance over samples. ``"samples"``
+        (reading 2): the IQR over samples of each voxel, then its variance over the voxels
+        of the union of the valid samples' masks, which also picks up the jitter of the
+        clump boundary between samples.
     log
         Return log10(D + eps): the descriptor is heavy-tailed, and clustering or MDS
         behave better on its log.
@@ -185,12 +187,15 @@ def variation_descriptor(
     >>> dict(variation_descriptor(var).sizes)
     {'reference': 2, 'channel': 3}
     """
-    if reading not in (1, 2):
-        raise ValueError(f"reading must be 1 (IQR over each sample's mask) or 2 (per-voxel IQR), got {reading!r}")
+    if iqr_over not in ("voxels", "samples"):
+        raise ValueError(
+            "iqr_over must be 'voxels' (IQR over each sample's clump mask) or 'samples' (IQR over samples at each "
+            f"voxel), got {iqr_over!r}"
+        )
     if log and not (np.isfinite(eps) and eps > 0):
         raise ValueError(f"eps must be a positive number for log=True, got {eps!r}")
     images, valid = _variation_images(variations)
-    if reading == 1:
+    if iqr_over == "voxels":
         d = channel_iqr(images, threshold=threshold).where(valid).var("sample", ddof=0, skipna=True)
         how = "variance over valid samples of the IQR inside each sample's clump mask"
     else:
@@ -211,7 +216,7 @@ def variation_descriptor(
     d.attrs = {
         "long_name": how,
         "units": units,
-        "reading": reading,
+        "iqr_over": iqr_over,
         "log": int(log),
         "threshold": threshold,
         **({"eps": eps} if log else {}),

@@ -1,6 +1,10 @@
-"""Monte Carlo in latent space: material variations, gamma calibration, inversion of observed frames."""
+"""Monte Carlo in latent space: material variations, gamma calibration, inversion of observed frames.
 
-from .filters import AllOf, AnyOf, Criterion, as_filter
+The filters (``Criterion``, ``as_filter``, ...) live in :mod:`matdyn_nb.metrics.filters`, beside the
+metrics they name; they are offered here too because ``sample_variations(filters=...)`` takes them.
+"""
+
+from ..metrics.filters import AllOf, AnyOf, Criterion, as_filter
 from .perturb import DISTRIBUTIONS, gamma_for_distance, latent_distance
 from .project import project
 from .steps import gamma_from_steps, latent_steps

@@ -21,7 +21,7 @@ from .._progress import progress_bar
 from .._random import RngLike, root_seed
 from .._version import __version__
 from ..errors import ConfigError
-from .filters import as_filter
+from ..metrics.filters import as_filter
 from .perturb import DISTRIBUTIONS, check_gamma, gamma_for_distance, latent_distance, perturbations, reference_latents
 
 __all__ = ["sample_variations"]
@@ -64,15 +64,16 @@ def _references(model, n_references: int | None, references, root: int) -> xr.Da
     return xr.DataArray(z.astype(np.float32), dims=("reference", "latent"), coords={"reference": idx, **extra})
 
 
-def _keep(keep_images, n_samples: int) -> int:
+def _keep(keep_images: str | int, n_samples: int) -> int:
     """Number of leading samples whose images are kept (0 = none, n_samples + 1 = all)."""
-    if keep_images in ("none", None, False):
-        return 0
-    if keep_images in ("all", True):
-        return n_samples + 1
-    if isinstance(keep_images, (int, np.integer)) and keep_images >= 0:
+    if isinstance(keep_images, str) and keep_images in ("none", "all"):
+        return 0 if keep_images == "none" else n_samples + 1
+    if isinstance(keep_images, (int, np.integer)) and not isinstance(keep_images, bool) and keep_images >= 0:
         return min(int(keep_images), n_samples + 1)
-    raise ConfigError(f"keep_images must be 'none', 'all' or a number of leading samples, got {keep_images!r}")
+    raise ConfigError(
+        f"keep_images must be 'none', 'all' or a number k >= 0 of leading samples (sample 0 the reference), "
+        f"got {keep_images!r}"
+    )
 
 
 def _chunk(model, z: xr.DataArray, eps: np.ndarray, *, metrics, filt, keep: int, keep_mean: bool, batch_size, device):
@@ -270,10 +271,11 @@ def sample_variations(
         ``(reference, sample)`` named after it.
     filters
         Criteria on those metrics, e.g. ``EntropyDiff() <= 0.2``,
-        ``"iou >= 0.5 and mass_dev <= 0.2"`` or a list (all must pass).
+        ``"iou >= 0.5 and mass_deviation <= 0.2"`` or a list (all must pass).
     keep_images
-        ``"none"`` (default), ``"all"`` (variable ``images`` over ``sample``) or an int k
-        (the first k samples, over a dim ``image_sample``).
+        Which images to keep: ``"none"`` (default), ``"all"`` (variable ``images`` over
+        ``sample``) or an int k, the first k samples (the reference and k - 1
+        perturbed ones, over a dim ``image_sample``).
     keep_mean
         Also keep ``valid_mean``, the pixel-wise mean of the accepted samples.
     min_accepted

@@ -1,15 +1,20 @@
 """Metrics on images and volumes: entropy, particles, IOU, masses, composition, and the
-fidelity of a generative model (Wasserstein distances to the observed data), and the
-pairwise metrics that compare Monte Carlo samples with their reference."""
+fidelity of a generative model (Wasserstein distances to the observed data), the
+pairwise metrics that compare Monte Carlo samples with their reference, and the filters
+(criteria such as ``iou >= 0.5``) on their values."""
 
 from .entropy import image_entropy
 from .fidelity import fidelity_report, wasserstein_table
+from .filters import AllOf, AnyOf, Criterion, as_filter
 from .pairwise import AreaDiff, EntropyDiff, IoU, MassDeviation, PairMetric, ParticleIoU
 from .particles import ParticleDetection, detect_particles, particle_area, particle_mask
 from .volume import REGIMES, channel_mass, clump_mask, iou, mass_deviation, mass_ratios, regime_label
 
 __all__ = [
+    "AllOf",
+    "AnyOf",
     "AreaDiff",
+    "Criterion",
     "EntropyDiff",
     "IoU",
     "MassDeviation",
@@ -17,6 +22,7 @@ __all__ = [
     "ParticleIoU",
     "REGIMES",
     "ParticleDetection",
+    "as_filter",
     "channel_mass",
     "clump_mask",
     "detect_particles",

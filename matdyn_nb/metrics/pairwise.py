@@ -18,8 +18,8 @@ from typing import ClassVar
 import numpy as np
 import xarray as xr
 
-from ..latent.filters import Criterion
 from .entropy import image_entropy
+from .filters import Criterion
 from .particles import particle_area, particle_mask
 from .volume import iou, mass_deviation
 
@@ -195,7 +195,7 @@ class MassDeviation(PairMetric):
 
     kind: str = "total"
     threshold: float = 0.125
-    name: ClassVar[str] = "mass_dev"
+    name: ClassVar[str] = "mass_deviation"
     long_name: ClassVar[str] = "compositional mass deviation from the reference"
 
     def _compare(self, images, reference):

@@ -9,7 +9,7 @@ import xarray as xr
 
 from ..errors import ConfigError
 from ..latent import DEFAULT_GAMMAS, gamma_sweep, latent_distance, observed_band, project, sample_variations
-from ..latent.filters import as_filter
+from ..metrics.filters import as_filter
 from ._panel import ErrorLog, flat_view, heatmap_grid
 
 __all__ = ["GammaTuner"]

@@ -17,6 +17,10 @@ from ..errors import ConfigError
 __all__ = ["AllOf", "AnyOf", "Criterion", "as_filter"]
 
 _OPS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt}
+# metric names renamed after stores and filter strings were written with the old one: a
+# criterion finds its metric under either spelling
+_RENAMED = {"mass_dev": "mass_deviation"}
+_OTHER_SPELLING = {**_RENAMED, **{new: old for old, new in _RENAMED.items()}}
 _PATTERN = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=|<|>)\s*([-+0-9.eE]+)\s*$")
 
 
@@ -51,12 +55,13 @@ class Criterion(_Combinable):
         object.__setattr__(self, "value", value)
 
     def __call__(self, values: xr.Dataset) -> xr.DataArray:
-        if self.metric not in values:
+        name = self.metric if self.metric in values else _OTHER_SPELLING.get(self.metric, self.metric)
+        if name not in values:
             raise KeyError(
                 f"filter {self} needs the metric {self.metric!r}, but only {sorted(values.data_vars)} were "
                 "computed; add that metric to metrics="
             )
-        return _OPS[self.op](values[self.metric], self.value)
+        return _OPS[self.op](values[name], self.value)
 
     def leaves(self) -> tuple["Criterion", ...]:
         return (self,)
@@ -116,7 +121,7 @@ def _parse(text: str) -> Filter:
             except ValueError:
                 raise ConfigError(
                     f"{match[3]!r} in the filter term {term!r} is not a number; write e.g. 'iou >= 0.5' or "
-                    "'mass_dev <= 2e-1'"
+                    "'mass_deviation <= 2e-1'"
                 ) from None
             terms.append(Criterion(match[1], match[2], value))
         alternatives.append(terms[0] if len(terms) == 1 else AllOf(tuple(terms)))
@@ -128,8 +133,8 @@ def as_filter(spec) -> Filter | None:
 
     Examples
     --------
-    >>> str(as_filter("iou >= 0.5 and mass_dev <= 0.2"))
-    'iou >= 0.5 and mass_dev <= 0.2'
+    >>> str(as_filter("iou >= 0.5 and mass_deviation <= 0.2"))
+    'iou >= 0.5 and mass_deviation <= 0.2'
     >>> str(as_filter(["entropy_diff <= 0.2"]))
     'entropy_diff <= 0.2'
     """
