@@ -1,7 +1,7 @@
 """The nanoparticle ladder: where between the truth and the paper's protocol the dynamic modes are lost.
 
 Usage: .venv/bin/python scripts/np_ladder.py [--seeds 0 1 2] [--frame-interval 1.0] [--model nanoparticles-small]
-       [--gammas 1 2] [--windows 1 5] [--out docs/validation/np-ladder-fi1.json] [--report JSON ...]
+       [--gammas 1 2] [--windows 1 5] [--out docs/validation/np-ladder-fi1.json] [--report JSON ... [--plot PNG]]
 
 The twin is the one the model was trained on (--twin-seed, 0 for the shipped model): a
 generator learns one twin's particles, so its variations are scored against that twin's mode
@@ -240,6 +240,52 @@ def report(result: dict) -> str:
     return "\n".join(lines)
 
 
+def map_plot(runs: list[dict], path: Path) -> None:
+    """The applicability map as a picture: ARI per rung against the frame interval, and the diffusion area."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = sorted(runs, key=lambda r: r["args"]["frame_interval"])
+    interval = [r["args"]["frame_interval"] for r in runs]
+    rows = {
+        "R0 oracle +-1 frame": ("R0", "w1"), "R0 oracle +-5 frames": ("R0", "w5"),
+        "R1 tracking +-1 frame": ("R1", "w1"), "R1 tracking +-5 frames": ("R1", "w5"),
+        "R2 observed refs, gamma 1": ("R2", "gamma1"), "R2 observed refs, gamma 2": ("R2", "gamma2"),
+        "R3 random refs, gamma 1": ("R3", "gamma1"), "R3 random refs, gamma 2": ("R3", "gamma2"),
+    }  # fmt: skip
+    fig, axes = plt.subplots(1, 3, figsize=(15, 5.0))
+    for label, (rung, key) in rows.items():
+        style = {"R0": "k", "R1": "tab:blue", "R2": "tab:orange", "R3": "tab:red"}[rung]
+        dash = "-" if key in ("w1", "gamma1") else "--"
+        for ax, field in zip(axes[:2], ("ari_paper", "ari_extended"), strict=True):
+            values = [np.mean([s[rung][key][field] for s in r["seeds"]]) for r in runs]
+            ax.plot(interval, values, dash, color=style, marker="o", label=label)
+        if rung in ("R2", "R3"):
+            areas = [np.mean([s[rung][key]["diffusion_area_mean"] for s in r["seeds"]]) for r in runs]
+            axes[2].plot(interval, areas, dash, color=style, marker="o", label=label)
+    truth = [np.mean([s["d_eff_x_interval"] for s in r["seeds"]]) for r in runs]
+    (truth_line,) = axes[2].plot(interval, truth, ":", color="k", marker="s", label="truth: D_eff x frame interval")
+    for ax, title in zip(axes, ("ARI, paper pair", "ARI, extended set (+ log diffusion area)",
+                                "diffusion area (nm²)"), strict=True):  # fmt: skip
+        ax.set_xscale("log")
+        ax.minorticks_off()
+        ax.set_xticks(interval, [f"{i:g} s" for i in interval])
+        ax.set_xlabel("frame interval")
+        ax.set_title(title)
+    axes[0].axhline(0, color="grey", lw=0.5)
+    axes[1].axhline(0, color="grey", lw=0.5)
+    axes[2].set_yscale("log")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8)
+    axes[2].legend(handles=[truth_line], fontsize=8, loc="upper left")
+    seeds = sorted({len(r["seeds"]) for r in runs})
+    fig.suptitle(f"Nanoparticle twin: where the modes are recovered ({'/'.join(map(str, seeds))} seed(s) per cell)")
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
+    fig.savefig(path, dpi=110)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="sampling seeds (Monte Carlo, frames)")
@@ -264,7 +310,17 @@ def main() -> None:
         "--report", type=Path, nargs="+", default=None,
         help="print the markdown table of JSONs written before (their seeds side by side; same model and twin)",
     )  # fmt: skip
+    parser.add_argument(
+        "--plot", type=Path, default=None,
+        help="with --report: draw the applicability map of runs at several frame intervals into this PNG",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.plot is not None:
+        if args.report is None:
+            parser.error("--plot draws the runs given by --report")
+        map_plot([json.loads(path.read_text()) for path in args.report], args.plot)
+        print(args.plot)
+        return
     if args.report is not None:
         runs = [json.loads(path.read_text()) for path in args.report]
         if len({(r["model_id"], r["twin_seed"], r["args"]["frame_interval"]) for r in runs}) > 1:
