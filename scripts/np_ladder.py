@@ -13,8 +13,8 @@ area), and the diffusion area mean_j |c_j - c_0|^2 / 4 beside D_eff x the frame 
 
 - R0, oracle: the twin's true positions within +-w frame intervals (41 points, 10 nm
   localisation error, as notebook 02).
-- R1, tracking: trackpy on the observed frames (locate, link with a 10 px max jump), each
-  particle's positions over +-w frames.
+- R1, tracking: trackpy on the observed frames (locate, link with a 10 px max jump, or
+  --search-range), each particle's positions over +-w frames.
 - R2, observed references: a run of consecutive observed frames projected into the latent
   space (latent.project), variations around them at each gamma, traces as notebook 02.
 - R3, the paper's protocol: random references z ~ N(0, I), variations, traces.
@@ -131,6 +131,9 @@ def run_seed(args, model, ds: xr.Dataset, tracks: xr.Dataset, seed: int) -> dict
 
     out["R0"] = {f"w{w}": oracle_rung(ds, frames, w, interval, seed) for w in args.windows}
     out["R1"] = {f"w{w}": tracking_rung(ds, tracks, frames, w) for w in args.windows}
+    if args.no_variations:
+        out["minutes"] = round((time.perf_counter() - start) / 60, 1)
+        return out
 
     first = int(gen.integers(0, images.sizes["frame"] - args.project_frames))
     run = images.isel(frame=slice(first, first + args.project_frames))
@@ -203,7 +206,7 @@ def report(result: dict) -> str:
     """Markdown: one row per rung and window/gamma, seeds side by side; then continuity and the gamma rules."""
     seeds = result["seeds"]
     interval = result["args"]["frame_interval"]
-    oracle = np.mean([s["R0"]["w1"]["ari_paper"] for s in seeds])
+    oracle = np.mean([s["R0"]["w1"]["ari_paper"] for s in seeds]) if "w1" in seeds[0]["R0"] else float("nan")
     names = {"R0": "R0 oracle", "R1": "R1 tracking", "R2": "R2 observed refs", "R3": "R3 random refs"}
     lines = [
         "| rung | window / gamma | ARI, paper pair (per seed) | mean / oracle | ARI, extended (per seed) "
@@ -211,6 +214,8 @@ def report(result: dict) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for rung, name in names.items():
+        if rung not in seeds[0]:
+            continue
         by_key = [_by_rule(s, rung, result["args"]["gammas"]) for s in seeds]
         keys = sorted({k for rows in by_key for k in rows}, key=_order)
         for key in keys:
@@ -225,6 +230,8 @@ def report(result: dict) -> str:
                 f"| {cells('ari_extended', 3)} | {cells('diffusion_area_mean', 0)} "
                 f"| {' / '.join(str(r['n_items']) for r in rows)} |"
             )
+    if "continuity" not in seeds[0]:
+        return "\n".join(lines)
     lines += ["", "| seed | latent-time rank correlation (p) | adjacent / all-pairs latent distance "
               "| projection relative error | gamma: latent-steps rule | gamma: metric band (binds) "
               "| D_eff x frame interval (nm²) | minutes |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
@@ -302,6 +309,12 @@ def main() -> None:
     parser.add_argument("--project-frames", type=int, default=40, help="consecutive frames projected (R2)")
     parser.add_argument("--cal", type=int, nargs=2, default=[100, 20], help="metric-band rule: references samples")
     parser.add_argument(
+        "--search-range", type=float, default=10.0, help="R1: trackpy's largest jump between frames (px)"
+    )
+    parser.add_argument(
+        "--no-variations", action="store_true", help="only R0 and R1 (no projection, gamma rules, R2, R3)"
+    )
+    parser.add_argument(
         "--admissibility", choices=["entropy", "particle_iou"], default="entropy",
         help="the variations' physical check: dH <= 0.2 (the paper's), or also the particle IOU of adjacent frames",
     )  # fmt: skip
@@ -331,7 +344,7 @@ def main() -> None:
     model = load_model(args.model) if Path(args.model).is_dir() else pretrained_model(args.model)
     overrides = {} if args.frame_interval == 1.0 else {"frame_interval": args.frame_interval}
     ds = twins.nanoparticles("crop64", rng=args.twin_seed, **overrides).compute()
-    tracks = track_particles(ds["images"], minmass=0.05, search_range_px=10.0)
+    tracks = track_particles(ds["images"], minmass=0.05, search_range_px=args.search_range)
     start = time.perf_counter()
     result = {
         "command": "scripts/np_ladder.py",
