@@ -177,6 +177,8 @@ _RULES = {"latent_steps": "gamma of the latent-steps rule", "metric_band": "gamm
 def _by_rule(seed: dict, rung: str, fixed: list[float]) -> dict:
     """A seed's rows of a rung, the rules' gammas (which differ between seeds) under the rule's name."""
     rows = dict(seed[rung])
+    if "gamma_rules" not in seed:  # a run of R0 and R1 only
+        return rows
     for rule, label in _RULES.items():
         key = f"gamma{round(seed['gamma_rules'][rule], 3):g}"
         if key in rows and key not in {f"gamma{g:g}" for g in fixed}:
