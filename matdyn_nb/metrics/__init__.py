@@ -4,7 +4,7 @@ pairwise metrics that compare Monte Carlo samples with their reference."""
 
 from .entropy import image_entropy
 from .fidelity import fidelity_report, wasserstein_table
-from .pairwise import AreaDiff, EntropyDiff, IoU, MassDeviation, PairMetric
+from .pairwise import PAIR_METRICS, AreaDiff, EntropyDiff, IoU, MassDeviation, PairMetric, pairwise_metric
 from .particles import ParticleDetection, detect_particles, particle_area
 from .volume import REGIMES, channel_mass, clump_mask, iou, mass_deviation, mass_ratios, regime_label
 
@@ -13,6 +13,7 @@ __all__ = [
     "EntropyDiff",
     "IoU",
     "MassDeviation",
+    "PAIR_METRICS",
     "PairMetric",
     "REGIMES",
     "ParticleDetection",
@@ -24,6 +25,7 @@ __all__ = [
     "iou",
     "mass_deviation",
     "mass_ratios",
+    "pairwise_metric",
     "particle_area",
     "regime_label",
     "wasserstein_table",
