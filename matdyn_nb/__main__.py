@@ -148,6 +148,7 @@ def _train(args: argparse.Namespace) -> int:
     )
     return 0
 
+
 SAMPLE_FILE_EXAMPLE = """{
   "model": "runs/brass-small/model",
   "n_references": 3000,
@@ -230,7 +231,7 @@ def _sample_references(source: str):
         return xr.open_dataset(path, engine="zarr" if path.suffix == ".zarr" else None)["latent_z"].load()
     except (OSError, ValueError, KeyError) as err:
         raise ConfigError(
-            f'cannot read reference latents from {source!r} ({type(err).__name__}: {err}); give an .npy array '
+            f"cannot read reference latents from {source!r} ({type(err).__name__}: {err}); give an .npy array "
             "[n, latent] or a .nc/.zarr dataset with a latent_z variable (e.g. project(...) saved with to_netcdf)"
         ) from err
 
@@ -244,7 +245,10 @@ def _dask_client(spec: dict):
     from distributed import Client, LocalCluster
 
     if "workers" in spec:
-        with LocalCluster(n_workers=spec["workers"], threads_per_worker=1) as cluster, Client(cluster) as client:
+        with (
+            LocalCluster(n_workers=spec["workers"], threads_per_worker=1, dashboard_address=None) as cluster,
+            Client(cluster) as client,
+        ):
             yield client
         return
     try:
@@ -297,7 +301,7 @@ def _calibrated_gamma(spec: dict, model, metrics, client, progress) -> float:
     gamma = float(calibration.attrs["gamma"])
     if gamma != gamma:
         raise ConfigError(
-            f"the calibration found no admissible gamma (kept in {saved}); widen its \"gammas\", or give "
+            f'the calibration found no admissible gamma (kept in {saved}); widen its "gammas", or give '
             '"gamma" in the run file instead'
         )
     return gamma

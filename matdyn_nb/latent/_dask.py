@@ -25,9 +25,7 @@ def as_client(client):
     try:
         from distributed import Client
     except ImportError as err:
-        raise ConfigError(
-            "client= needs dask.distributed, which is not installed; pip install distributed"
-        ) from err
+        raise ConfigError("client= needs dask.distributed, which is not installed; pip install distributed") from err
     if client is True:
         try:
             return Client.current()

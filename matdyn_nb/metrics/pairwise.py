@@ -188,8 +188,7 @@ def pairwise_metric(spec: str | dict) -> PairMetric:
     fields = {"metric": spec} if isinstance(spec, str) else spec
     if not isinstance(fields, dict) or not isinstance(fields.get("metric"), str):
         raise ConfigError(
-            f'a metric is a name such as "iou" or an object such as {{"metric": "iou", "threshold": 0.2}}, '
-            f"got {spec!r}"
+            f'a metric is a name such as "iou" or an object such as {{"metric": "iou", "threshold": 0.2}}, got {spec!r}'
         )
     params = dict(fields)
     name = params.pop("metric")
