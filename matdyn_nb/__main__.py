@@ -101,23 +101,35 @@ def run_config(spec: dict) -> "GANConfig":
 _RUN_FILE_TYPES = {
     "data": str, "twin": dict, "prepare": dict, "gan": dict, "run_dir": str, "device": str, "seed": int,
 }  # fmt: skip
-_JSON_NAMES = {str: "string", dict: "object {...}", int: "integer"}
+_NUMBER = (int, float)
+_JSON_NAMES = {
+    str: "string", dict: "object {...}", int: "integer", list: "list [...]", bool: "true or false",
+    _NUMBER: "number", (str, list): "string or list of strings", (str, int): '"none", "all" or an integer',
+}  # fmt: skip
+
+
+def _check_run_keys(spec, name: str, types: dict, required: tuple, example: str) -> None:
+    """Every key of a run file known and of its type, the ``required`` ones there, so a typo fails before any work."""
+    from .gan.config import check_keys
+
+    check_keys(spec, set(types), f"run file {name!r}")
+    missing = [k for k in required if k not in spec]
+    if missing:
+        raise ConfigError(f"run file {name!r} lacks {missing}; it looks like:\n{example}")
+    for key, kind in types.items():
+        value = spec.get(key)
+        if key in spec and (not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool)):
+            raise ConfigError(
+                f'"{key}" in run file {name!r} must be a JSON {_JSON_NAMES[kind]}, got {value!r}; '
+                f"it looks like:\n{example}"
+            )
 
 
 def _check_run_file(spec, name: str) -> None:
-    """Every key of a run file known and of its type, so a typo fails before any work."""
+    """A train run file checked before any work (see :func:`_check_run_keys`)."""
     from .gan.config import check_keys
 
-    check_keys(spec, set(_RUN_FILE_TYPES), f"run file {name!r}")
-    missing = [k for k in ("data", "gan", "run_dir") if k not in spec]
-    if missing:
-        raise ConfigError(f"run file {name!r} lacks {missing}; it looks like:\n{RUN_FILE_EXAMPLE}")
-    for key, kind in _RUN_FILE_TYPES.items():
-        if key in spec and (not isinstance(spec[key], kind) or isinstance(spec[key], bool)):
-            raise ConfigError(
-                f'"{key}" in run file {name!r} must be a JSON {_JSON_NAMES[kind]}, got {spec[key]!r}; '
-                f"it looks like:\n{RUN_FILE_EXAMPLE}"
-            )
+    _check_run_keys(spec, name, _RUN_FILE_TYPES, ("data", "gan", "run_dir"), RUN_FILE_EXAMPLE)
     known = set(inspect.signature(prepare_for_training).parameters) - {"stack"}
     check_keys(spec.get("prepare", {}), known, f'the "prepare" entry of run file {name!r}')
 
@@ -161,34 +173,17 @@ SAMPLE_FILE_EXAMPLE = """{
   "seed": 0
 }"""
 
-_NUMBER = (int, float)
 _SAMPLE_FILE_TYPES = {
     "model": str, "store": str, "n_samples": int, "n_references": int, "references": str, "gamma": _NUMBER,
     "distance": _NUMBER, "calibrate": dict, "distribution": str, "metrics": list, "filters": (str, list),
     "keep_images": (str, int), "keep_mean": bool, "min_accepted": int, "chunk": int, "batch_size": int,
     "device": str, "scheduler": str, "workers": int, "seed": int,
 }  # fmt: skip
-_SAMPLE_JSON_NAMES = {
-    str: "string", dict: "object {...}", int: "integer", list: "list [...]", bool: "true or false",
-    _NUMBER: "number", (str, list): "string or list of strings", (str, int): '"none", "all" or an integer',
-}  # fmt: skip
 
 
 def _check_sample_file(spec, name: str) -> None:
-    """Every key of a sample run file known, of its type, and one choice each, so a typo fails before any work."""
-    from .gan.config import check_keys
-
-    check_keys(spec, set(_SAMPLE_FILE_TYPES), f"run file {name!r}")
-    missing = [k for k in ("model", "store", "n_samples") if k not in spec]
-    if missing:
-        raise ConfigError(f"run file {name!r} lacks {missing}; it looks like:\n{SAMPLE_FILE_EXAMPLE}")
-    for key, kind in _SAMPLE_FILE_TYPES.items():
-        value = spec.get(key)
-        if key in spec and (not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool)):
-            raise ConfigError(
-                f'"{key}" in run file {name!r} must be a JSON {_SAMPLE_JSON_NAMES[kind]}, got {value!r}; '
-                f"it looks like:\n{SAMPLE_FILE_EXAMPLE}"
-            )
+    """A sample run file checked before any work: keys and types, and one choice from each group."""
+    _check_run_keys(spec, name, _SAMPLE_FILE_TYPES, ("model", "store", "n_samples"), SAMPLE_FILE_EXAMPLE)
     for group in (("n_references", "references"), ("gamma", "distance", "calibrate"), ("scheduler", "workers")):
         given = [k for k in group if k in spec]
         if len(given) > 1 or (not given and group[0] != "scheduler"):
@@ -199,6 +194,7 @@ def _check_sample_file(spec, name: str) -> None:
     if spec.get("workers", 1) < 1:
         raise ConfigError(f'"workers" in run file {name!r} must be a positive integer, got {spec["workers"]}')
     if "calibrate" in spec:
+        from .gan.config import check_keys
         from .latent import calibrate_gamma
 
         own = {"model", "observed", "metrics", "rng", "distribution", "client", "progress"}
