@@ -378,7 +378,7 @@ def sample_variations(
         ``train_gan(run_dir=...)`` or ``model.save``), which, like ``store``, must be on
         a filesystem every worker sees; workers write their chunks into the store
         themselves. The result is identical to the run in this process, byte for byte
-        in the store (docs/validation.md §3; README "Running on a cluster").
+        in the store (docs/validation.md §2; README "Running on a cluster").
     progress
         Progress bar over references (None: only on a terminal or in Jupyter).
 
