@@ -2,7 +2,9 @@
 
 ``prepare`` turns an image stack (a file, or a twin experiment) into a training-ready
 stack; ``train`` runs a GAN training described by a JSON run file, headless and
-resumable (run it again after an interruption). A run file on a twin may hold a ``"twin"``
+resumable (run it again after an interruption); ``sample`` runs the latent Monte Carlo
+described by a JSON run file into a zarr store, in this process or on a dask cluster,
+resumable the same way. A run file on a twin may hold a ``"twin"``
 entry of twin parameters, e.g. ``{"n_frames": 2000}``.
 """
 
@@ -12,6 +14,7 @@ import inspect
 import json
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -98,36 +101,50 @@ def run_config(spec: dict) -> "GANConfig":
 _RUN_FILE_TYPES = {
     "data": str, "twin": dict, "prepare": dict, "gan": dict, "run_dir": str, "device": str, "seed": int,
 }  # fmt: skip
-_JSON_NAMES = {str: "string", dict: "object {...}", int: "integer"}
+_NUMBER = (int, float)
+_JSON_NAMES = {
+    str: "string", dict: "object {...}", int: "integer", list: "list [...]", bool: "true or false",
+    _NUMBER: "number", (str, list): "string or list of strings", (str, int): '"none", "all" or an integer',
+}  # fmt: skip
+
+
+def _check_run_keys(spec, name: str, types: dict, required: tuple, example: str) -> None:
+    """Every key of a run file known and of its type, the ``required`` ones there, so a typo fails before any work."""
+    from .gan.config import check_keys
+
+    check_keys(spec, set(types), f"run file {name!r}")
+    missing = [k for k in required if k not in spec]
+    if missing:
+        raise ConfigError(f"run file {name!r} lacks {missing}; it looks like:\n{example}")
+    for key, kind in types.items():
+        value = spec.get(key)
+        if key in spec and (not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool)):
+            raise ConfigError(
+                f'"{key}" in run file {name!r} must be a JSON {_JSON_NAMES[kind]}, got {value!r}; '
+                f"it looks like:\n{example}"
+            )
 
 
 def _check_run_file(spec, name: str) -> None:
-    """Every key of a run file known and of its type, so a typo fails before any work."""
+    """A train run file checked before any work (see :func:`_check_run_keys`)."""
     from .gan.config import check_keys
 
-    check_keys(spec, set(_RUN_FILE_TYPES), f"run file {name!r}")
-    missing = [k for k in ("data", "gan", "run_dir") if k not in spec]
-    if missing:
-        raise ConfigError(f"run file {name!r} lacks {missing}; it looks like:\n{RUN_FILE_EXAMPLE}")
-    for key, kind in _RUN_FILE_TYPES.items():
-        if key in spec and (not isinstance(spec[key], kind) or isinstance(spec[key], bool)):
-            raise ConfigError(
-                f'"{key}" in run file {name!r} must be a JSON {_JSON_NAMES[kind]}, got {spec[key]!r}; '
-                f"it looks like:\n{RUN_FILE_EXAMPLE}"
-            )
+    _check_run_keys(spec, name, _RUN_FILE_TYPES, ("data", "gan", "run_dir"), RUN_FILE_EXAMPLE)
     known = set(inspect.signature(prepare_for_training).parameters) - {"stack"}
     check_keys(spec.get("prepare", {}), known, f'the "prepare" entry of run file {name!r}')
+
+
+def _read_run_file(name: str, example: str):
+    try:
+        return json.loads(Path(name).read_text())
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"cannot read run file {name!r} ({err}); it looks like:\n{example}") from err
 
 
 def _train(args: argparse.Namespace) -> int:
     from .gan import train_gan
 
-    try:
-        spec = json.loads(Path(args.run_file).read_text())
-    except (OSError, ValueError) as err:
-        raise ConfigError(
-            f"cannot read run file {args.run_file!r} ({err}); it looks like:\n{RUN_FILE_EXAMPLE}"
-        ) from err
+    spec = _read_run_file(args.run_file, RUN_FILE_EXAMPLE)
     _check_run_file(spec, args.run_file)
     seed = spec.get("seed", 0)
     config = run_config(spec)
@@ -140,6 +157,178 @@ def _train(args: argparse.Namespace) -> int:
     print(
         f"done: {model} after {model.provenance['steps']} steps; last d_loss {float(last.d_loss):.3f}, "
         f"{float(model.history.images_per_s.median()):.0f} images/s; model in {run_dir / 'model'}"
+    )
+    return 0
+
+
+SAMPLE_FILE_EXAMPLE = """{
+  "model": "runs/brass-small/model",
+  "n_references": 3000,
+  "n_samples": 400,
+  "gamma": 0.5,
+  "metrics": ["iou", "mass_deviation"],
+  "filters": "iou >= 0.5 and mass_deviation <= 0.2",
+  "store": "runs/brass-variations.zarr",
+  "scheduler": "tcp://scheduler-host:8786",
+  "seed": 0
+}"""
+
+_SAMPLE_FILE_TYPES = {
+    "model": str, "store": str, "n_samples": int, "n_references": int, "references": str, "gamma": _NUMBER,
+    "distance": _NUMBER, "calibrate": dict, "distribution": str, "metrics": list, "filters": (str, list),
+    "keep_images": (str, int), "keep_mean": bool, "min_accepted": int, "chunk": int, "batch_size": int,
+    "device": str, "scheduler": str, "workers": int, "seed": int,
+}  # fmt: skip
+
+
+def _check_sample_file(spec, name: str) -> None:
+    """A sample run file checked before any work: keys and types, and one choice from each group."""
+    _check_run_keys(spec, name, _SAMPLE_FILE_TYPES, ("model", "store", "n_samples"), SAMPLE_FILE_EXAMPLE)
+    for group in (("n_references", "references"), ("gamma", "distance", "calibrate"), ("scheduler", "workers")):
+        given = [k for k in group if k in spec]
+        if len(given) > 1 or (not given and group[0] != "scheduler"):
+            raise ConfigError(
+                f"run file {name!r} must give {'at most' if group[0] == 'scheduler' else 'exactly'} one of "
+                f"{list(group)}, got {given or 'none'}"
+            )
+    if spec.get("workers", 1) < 1:
+        raise ConfigError(f'"workers" in run file {name!r} must be a positive integer, got {spec["workers"]}')
+    if "calibrate" in spec:
+        from .gan.config import check_keys
+        from .latent import calibrate_gamma
+
+        own = {"model", "observed", "metrics", "rng", "distribution", "client", "progress"}
+        known = (set(inspect.signature(calibrate_gamma).parameters) - own) | {"observed", "twin"}
+        check_keys(spec["calibrate"], known, f'the "calibrate" entry of run file {name!r}')
+        if not isinstance(spec["calibrate"].get("observed"), str):
+            raise ConfigError(
+                f'the "calibrate" entry of run file {name!r} needs "observed": the observed stack (a file or '
+                'twin:NAME[:PRESET]) whose frames set gamma, e.g. {"observed": "stages.nc", "group": "particle"}'
+            )
+
+
+def _sample_model(source: str):
+    from .gan import load_model, pretrained_model
+
+    return pretrained_model(source.split(":", 1)[1]) if source.startswith("pretrained:") else load_model(source)
+
+
+def _sample_references(source: str):
+    """Reference latents from a file: an ``.npy`` array [n, latent] or a dataset holding ``latent_z``."""
+    import numpy as np
+    import xarray as xr
+
+    path = Path(source)
+    if not path.exists():
+        raise ConfigError(f'"references" file {source!r} does not exist; give an .npy [n, latent] or a .nc/.zarr')
+    try:
+        if path.suffix == ".npy":
+            return np.load(path, allow_pickle=False)
+        return xr.open_dataset(path, engine="zarr" if path.suffix == ".zarr" else None)["latent_z"].load()
+    except (OSError, ValueError, KeyError) as err:
+        raise ConfigError(
+            f"cannot read reference latents from {source!r} ({type(err).__name__}: {err}); give an .npy array "
+            "[n, latent] or a .nc/.zarr dataset with a latent_z variable (e.g. project(...) saved with to_netcdf)"
+        ) from err
+
+
+@contextmanager
+def _dask_client(spec: dict):
+    """A client on the run file's scheduler, on a local cluster of ``workers`` processes, or None."""
+    if "scheduler" not in spec and "workers" not in spec:
+        yield None
+        return
+    from distributed import Client, LocalCluster
+
+    if "workers" in spec:
+        with (
+            LocalCluster(n_workers=spec["workers"], threads_per_worker=1, dashboard_address=None) as cluster,
+            Client(cluster) as client,
+        ):
+            yield client
+        return
+    try:
+        client = Client(spec["scheduler"], timeout="30s")
+    except (OSError, ValueError) as err:
+        raise ConfigError(
+            f"cannot reach the dask scheduler at {spec['scheduler']!r} ({type(err).__name__}: {err}); start it "
+            "(dask scheduler, or a dask-jobqueue cluster) and give its address, e.g. tcp://host:8786"
+        ) from err
+    with client:
+        yield client
+
+
+def _calibrated_gamma(spec: dict, model, metrics, client, progress) -> float:
+    """The gamma of the run file's "calibrate" entry, kept beside the store so a resumed run reuses it."""
+    import xarray as xr
+
+    from .latent import calibrate_gamma
+
+    options = dict(spec["calibrate"])
+    source, twin = options.pop("observed"), options.pop("twin", None)
+    seed = spec.get("seed", 0)
+    store = Path(spec["store"])
+    saved = store.with_name(f"{store.name}.calibration.nc")
+    recipe = json.dumps(
+        {"model_id": model.model_id, "seed": seed, "calibrate": spec["calibrate"],
+         "metrics": [m.to_json() for m in metrics], "distribution": spec.get("distribution", "uniform")},
+        sort_keys=True,
+    )  # fmt: skip
+    if saved.exists():
+        calibration = xr.load_dataset(saved)
+        if calibration.attrs.get("recipe") != recipe:
+            raise ConfigError(
+                f"{str(saved)!r} holds a calibration with other settings (model, seed, metrics or the "
+                '"calibrate" entry); delete it to calibrate again, or choose a new store'
+            )
+        print(f"gamma {calibration.attrs['gamma']:.4g} from the calibration kept in {saved}")
+    else:
+        observed = source_stack(source, seed=seed, twin=twin)
+        calibration = calibrate_gamma(
+            model, observed, metrics, rng=seed, distribution=spec.get("distribution", "uniform"), client=client,
+            progress=progress, **options,
+        )  # fmt: skip
+        calibration.attrs["recipe"] = recipe
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        partial = saved.with_name(f".{saved.name}.tmp")
+        calibration.to_netcdf(partial)
+        partial.replace(saved)
+        print(f"calibrated gamma {calibration.attrs['gamma']:.4g} ({calibration.attrs['rule']}); kept in {saved}")
+    gamma = float(calibration.attrs["gamma"])
+    if gamma != gamma:
+        raise ConfigError(
+            f'the calibration found no admissible gamma (kept in {saved}); widen its "gammas", or give '
+            '"gamma" in the run file instead'
+        )
+    return gamma
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from .latent import sample_variations
+    from .metrics import pairwise_metric
+
+    start = time.perf_counter()
+    spec = _read_run_file(args.run_file, SAMPLE_FILE_EXAMPLE)
+    _check_sample_file(spec, args.run_file)
+    metrics = [pairwise_metric(m) for m in spec.get("metrics", [])]
+    model = _sample_model(spec["model"])
+    references = _sample_references(spec["references"]) if "references" in spec else None
+    with _dask_client(spec) as client:
+        where = "in this process" if client is None else f"on dask scheduler {client.scheduler.address}"
+        gamma = _calibrated_gamma(spec, model, metrics, client, args.progress) if "calibrate" in spec else None
+        print(f"sampling variations of {model} {where} into {spec['store']}")
+        ds = sample_variations(
+            model, spec.get("n_references"), spec["n_samples"], spec.get("gamma", gamma), rng=spec.get("seed", 0),
+            references=references, distance=spec.get("distance"), distribution=spec.get("distribution", "uniform"),
+            metrics=metrics, filters=spec.get("filters"), keep_images=spec.get("keep_images", "none"),
+            keep_mean=spec.get("keep_mean", False), min_accepted=spec.get("min_accepted", 10),
+            chunk=spec.get("chunk", 8), store=spec["store"], resume=True, batch_size=spec.get("batch_size", 64),
+            device=spec.get("device"), client=client, progress=args.progress,
+        )  # fmt: skip
+    print(
+        f"done: {ds.sizes['reference']} references x {ds.attrs['n_samples']} samples at gamma "
+        f"{ds.attrs['gamma']:.4g}; acceptance median {float(ds.acceptance.load().median()):.2f}, "
+        f"{int(ds.flagged.sum())} reference(s) flagged; store {spec['store']}; {time.perf_counter() - start:.1f} s"
     )
     return 0
 
@@ -170,6 +359,20 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("run_file", help="JSON: data, [twin], prepare, gan (preset + overrides), run_dir, device, seed")
     train.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bars")
     train.set_defaults(run=_train)
+    sample = commands.add_parser(
+        "sample",
+        help="run the latent Monte Carlo from a JSON run file, here or on a dask cluster (resumes if interrupted)",
+        epilog=f"run file example:\n{SAMPLE_FILE_EXAMPLE}\n"
+        'Instead of "n_references": "references" (an .npy [n, latent] or a .nc/.zarr with latent_z). Instead of '
+        '"gamma": "distance", or "calibrate": {"observed": STACK, ...calibrate_gamma options}. Instead of '
+        '"scheduler": "workers": N (a local cluster), or neither (this process). "model" may be pretrained:NAME.',
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sample.add_argument(
+        "run_file", help="JSON: model, references or n_references, gamma or calibrate, metrics, filters, store, ..."
+    )
+    sample.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bars")
+    sample.set_defaults(run=_sample)
     return parser
 
 

@@ -291,6 +291,10 @@ LATENT = [
      "references: other reference latents"),
     ("store other gamma", lambda c: c.store(gamma=0.5), ConfigError, "gamma: stored 1.0, asked 0.5"),
     ("store without resume", lambda c: c.store(resume=False), ConfigError, "already exists; pass resume=True"),
+    ("client none active", lambda c: sample_variations(c.model, 2, 2, 1.0, client=True), ConfigError,
+     "client=True runs on the active dask client, but there is none"),
+    ("client an address", lambda c: sample_variations(c.model, 2, 2, 1.0, client="tcp://h:8786"), ConfigError,
+     "client must be a dask.distributed.Client"),
     ("project channels", lambda c: project(c.model, c.observed.assign_coords(channel=["x", "y"])), ConfigError,
      r"channels \['x', 'y'\] but the model was trained on"),
     ("project lr 0", lambda c: project(c.model, c.observed, lr=0), ConfigError, "lr must be"),
@@ -359,15 +363,57 @@ RUN_FILES = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("spec", "message"), [pytest.param(s, m, id=n) for n, s, m in RUN_FILES])
-def test_a_bad_run_file_exits_2_with_an_error_line(tmp_path, capsys, spec, message):
-    run_file = tmp_path / "run.json"
-    run_file.write_text(spec if isinstance(spec, str) else json.dumps(spec))
-    assert main(["train", str(run_file)]) == 2
+GOOD_SAMPLE = {"model": "pretrained:nanoparticles-small", "n_references": 2, "n_samples": 2, "gamma": 1.0,
+               "store": "v.zarr"}  # fmt: skip
+CALIBRATE = {"observed": "twin:nanoparticles:crop64"}
+
+SAMPLE_FILES = [
+    ("not JSON", "{model: 1", "cannot read run file"),
+    ("missing keys", {"model": "m"}, r"lacks \['store', 'n_samples'\]"),
+    ("misspelled key", {**GOOD_SAMPLE, "n_referencs": 2}, "'n_referencs' \\(did you mean 'n_references'\\?\\)"),
+    ("no gamma", {k: v for k, v in GOOD_SAMPLE.items() if k != "gamma"},
+     r"exactly one of \['gamma', 'distance', 'calibrate'\], got none"),
+    ("gamma and calibrate", {**GOOD_SAMPLE, "calibrate": CALIBRATE}, r"exactly one of .*got \['gamma', 'calibrate'\]"),
+    ("gamma text", {**GOOD_SAMPLE, "gamma": "0.5"}, '"gamma" .* must be a JSON number'),
+    ("gamma true", {**GOOD_SAMPLE, "gamma": True}, '"gamma" .* must be a JSON number'),
+    ("keep_mean text", {**GOOD_SAMPLE, "keep_mean": "yes"}, '"keep_mean" .* must be a JSON true or false'),
+    ("references and count", {**GOOD_SAMPLE, "references": "z.npy"},
+     r"exactly one of \['n_references', 'references'\]"),
+    ("scheduler and workers", {**GOOD_SAMPLE, "scheduler": "tcp://h:8786", "workers": 2},
+     r"at most one of \['scheduler', 'workers'\]"),
+    ("workers 0", {**GOOD_SAMPLE, "workers": 0}, '"workers" .* must be a positive integer'),
+    ("calibrate typo", {**GOOD_SAMPLE, "gamma": None, "calibrate": {**CALIBRATE, "gamas": [1.0]}},
+     "'gamas' \\(did you mean 'gammas'\\?\\)"),
+    ("calibrate without observed", {**GOOD_SAMPLE, "gamma": None, "calibrate": {"rule": "latent_steps"}},
+     'needs "observed"'),
+    ("metric unknown", {**GOOD_SAMPLE, "metrics": ["ioo"]}, "unknown metric 'ioo'; choose one of"),
+    ("metric parameter", {**GOOD_SAMPLE, "metrics": [{"metric": "iou", "treshold": 0.2}]},
+     r"unknown parameter\(s\) \['treshold'\] of metric 'iou'"),
+    ("metric number", {**GOOD_SAMPLE, "metrics": [3]}, 'a metric is a name such as "iou"'),
+    ("filter term", {**GOOD_SAMPLE, "metrics": ["iou"], "filters": "iou = 0.5"}, "cannot read the filter term"),
+    ("model folder", {**GOOD_SAMPLE, "model": "nowhere"}, "not a matdyn_nb model folder"),
+    ("model pretrained", {**GOOD_SAMPLE, "model": "pretrained:gold"}, "no pretrained model 'gold'"),
+    ("references missing", {**{k: v for k, v in GOOD_SAMPLE.items() if k != "n_references"}, "references": "z.npy"},
+     "'z.npy' does not exist"),
+    ("n_samples 0", {**GOOD_SAMPLE, "n_samples": 0}, "n_samples must be a positive integer"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("command", "spec", "message"),
+    [pytest.param("train", s, m, id=f"train {n}") for n, s, m in RUN_FILES]
+    + [pytest.param("sample", s, m, id=f"sample {n}") for n, s, m in SAMPLE_FILES],
+)
+def test_a_bad_run_file_exits_2_with_an_error_line(tmp_path, monkeypatch, capsys, command, spec, message):
+    monkeypatch.chdir(tmp_path)  # a relative store or run folder stays in tmp_path
+    if not isinstance(spec, str):  # None stands for a key left out
+        spec = json.dumps({k: v for k, v in spec.items() if v is not None} if isinstance(spec, dict) else spec)
+    (tmp_path / "run.json").write_text(spec)
+    assert main([command, "run.json"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "Traceback" not in err
     assert re.search(message, err), err
 
 
 def test_the_table_is_large_enough():
-    assert len(ROWS) + len(RUN_FILES) >= 60
+    assert len(ROWS) + len(RUN_FILES) + len(SAMPLE_FILES) >= 80

@@ -79,3 +79,24 @@ def test_twin_parameters_reach_the_simulator_and_only_a_twin():
         source_stack("twin:nanoparticles:smoke32", twin={"n_frame": 7})
     with pytest.raises(ConfigError, match="not twin:NAME"):
         source_stack("frames.npy", twin={"n_frames": 7})
+
+
+def test_sample_calibrates_once_and_a_resumed_run_reuses_the_calibration(tmp_path, capsys):
+    spec = {
+        "model": "pretrained:nanoparticles-small", "n_references": 3, "n_samples": 2, "chunk": 2,
+        "calibrate": {"observed": "twin:nanoparticles:crop64", "twin": {"n_frames": 6}, "gammas": [0.5, 1.0],
+                      "n_references": 2, "n_samples": 2, "extend_to": None},
+        "metrics": ["entropy_diff"], "filters": "entropy_diff <= 0.2", "store": str(tmp_path / "v.zarr"),
+    }  # fmt: skip
+    (tmp_path / "run.json").write_text(json.dumps(spec))
+    assert main(["sample", str(tmp_path / "run.json"), "--no-progress"]) == 0
+    calibration = xr.load_dataset(tmp_path / "v.zarr.calibration.nc")
+    stored = xr.open_zarr(tmp_path / "v.zarr", consolidated=False)
+    assert stored.attrs["gamma"] == calibration.attrs["gamma"] and bool(stored.done.all())
+    assert "calibrated gamma" in capsys.readouterr().out
+    assert main(["sample", str(tmp_path / "run.json"), "--no-progress"]) == 0
+    assert "from the calibration kept in" in capsys.readouterr().out
+    spec["calibrate"]["gammas"] = [0.25, 0.5]
+    (tmp_path / "run.json").write_text(json.dumps(spec))
+    assert main(["sample", str(tmp_path / "run.json"), "--no-progress"]) == 2
+    assert "holds a calibration with other settings" in capsys.readouterr().err

@@ -51,6 +51,12 @@ class GenerativeModel:
         JSON-safe facts about training (seed, steps, stage reached, data fingerprint).
     history, snapshots
         Training history ``(step)`` and snapshot images ``(stage, sample, ...)``, if known.
+
+    Attributes
+    ----------
+    folder
+        The folder this model was loaded from or last saved to (absolute), else None:
+        where the workers of a distributed Monte Carlo load it from.
     """
 
     def __init__(
@@ -70,6 +76,7 @@ class GenerativeModel:
         self.history = history
         self.snapshots = snapshots
         self.model_id = _model_id(generator)
+        self.folder: Path | None = None
 
     @property
     def latent_dim(self) -> int:
@@ -295,6 +302,7 @@ class GenerativeModel:
                 self.history.to_netcdf(tmp / "history.nc", engine="netcdf4")
             if self.snapshots is not None:
                 self.snapshots.to_dataset(name="snapshots").to_netcdf(tmp / "snapshots.nc", engine="netcdf4")
+        self.folder = path.resolve()
         return path
 
 
@@ -353,6 +361,7 @@ def load_model(path: str | os.PathLike) -> GenerativeModel:
             f"the weights in {str(path)!r} are not those of model {meta['model_id']} recorded in model.json "
             f"(they hash to {model.model_id}); the folder mixes files from different models"
         )
+    model.folder = path.resolve()
     return model
 
 

@@ -47,6 +47,7 @@ def gamma_sweep(
     chunk: int = 8,
     batch_size: int = 64,
     device=None,
+    client=None,
     progress: bool | None = None,
 ) -> xr.Dataset:
     """Metric curves against gamma: the same references at every gamma, samples redrawn by scaling.
@@ -63,8 +64,9 @@ def gamma_sweep(
         Pairwise metrics, e.g. ``[EntropyDiff(), AreaDiff()]`` or ``[IoU(), MassDeviation()]``.
     rng
         Seed or Generator; references and unit perturbations are shared by all gammas.
-    distribution, chunk, batch_size, device, progress
-        As in :func:`~matdyn_nb.latent.sample_variations`.
+    distribution, chunk, batch_size, device, client, progress
+        As in :func:`~matdyn_nb.latent.sample_variations` (``client``: each gamma's
+        chunks run as tasks on a dask cluster).
     quantiles
         Lower and upper quantile of the band.
 
@@ -83,7 +85,7 @@ def gamma_sweep(
     runs = [
         sample_variations(
             model, n_references, n_samples, gamma, rng=root, distribution=distribution, metrics=metrics,
-            chunk=chunk, batch_size=batch_size, device=device, progress=progress,
+            chunk=chunk, batch_size=batch_size, device=device, client=client, progress=progress,
         ).isel(sample=slice(1, None))
         for gamma in gammas
     ]  # fmt: skip
@@ -239,6 +241,7 @@ def calibrate_gamma(
     distribution: str = "uniform",
     project_frames: int = 40,
     project_options: dict | None = None,
+    client=None,
     progress: bool | None = None,
 ) -> xr.Dataset:
     """Choose gamma from the observed frames, by the metric band or by the latent steps between frames.
@@ -277,6 +280,9 @@ def calibrate_gamma(
     project_frames, project_options
         Frames projected for ``rule="latent_steps"`` and keyword arguments of
         :func:`~matdyn_nb.latent.project` (e.g. ``{"restarts": 4, "steps": 150}``).
+    client
+        Runs the sweeps of ``rule="metric_band"`` on a dask cluster, as in
+        :func:`gamma_sweep`; the projection of ``rule="latent_steps"`` runs in this process.
 
     Returns
     -------
@@ -304,7 +310,7 @@ def calibrate_gamma(
         )  # fmt: skip
     metrics = _check_metrics(metrics)
     band = observed_band(observed, metrics, group=group, quantiles=observed_quantiles)
-    options = dict(rng=root_seed(rng), distribution=distribution, progress=progress)
+    options = dict(rng=root_seed(rng), distribution=distribution, client=client, progress=progress)
     sweep = gamma_sweep(model, gammas, n_references, n_samples, metrics, **options)
     admissible = _admissible(sweep, band, metrics)
     step = float(np.diff(sweep.gamma.values)[-1]) if sweep.sizes["gamma"] > 1 else float(sweep.gamma.values[-1])

@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import dask.array as da
@@ -21,7 +22,12 @@ from .._progress import progress_bar
 from .._random import RngLike, root_seed
 from .._version import __version__
 from ..errors import ConfigError
+<<<<<<< HEAD
 from ..metrics.filters import as_filter
+=======
+from ._dask import as_client, model_folder, worker_model
+from .filters import as_filter
+>>>>>>> issue20
 from .perturb import DISTRIBUTIONS, check_gamma, gamma_for_distance, latent_distance, perturbations, reference_latents
 
 __all__ = ["sample_variations"]
@@ -217,6 +223,88 @@ def _difference(name: str, stored, asked) -> str:
     return f"{name}: stored {stored!r}, asked {asked!r}"
 
 
+@dataclass(frozen=True)
+class _Job:
+    """What every chunk of one run shares besides the model: shipped as it is to dask workers."""
+
+    n_samples: int
+    gamma: float
+    root: int
+    distribution: str
+    metrics: tuple
+    filt: object
+    keep: int
+    keep_mean: bool
+    batch_size: int
+    device: object
+    attrs: dict
+    chunk: int
+    path: Path | None
+
+
+def _run_chunk(model, job: _Job, start: int, z: xr.DataArray, template: xr.DataArray | None) -> xr.Dataset | None:
+    """References ``start, start + 1, ...`` (latents ``z``) decoded, measured and filtered.
+
+    Without a store the chunk's dataset comes back; with one it is written to its region
+    (the store's chunks along ``reference`` are the run's chunks, so no two chunks share a
+    zarr chunk and they may be written in any order, from any process) and None comes
+    back. ``template`` (all the references) is given to the chunk that creates the store.
+    """
+    stop = start + z.sizes["reference"]
+    eps = perturbations(range(start, stop), job.n_samples, model.latent_dim, job.gamma, job.root, job.distribution)
+    part = _chunk(
+        model, z, eps, metrics=job.metrics, filt=job.filt, keep=job.keep, keep_mean=job.keep_mean,
+        batch_size=job.batch_size, device=job.device,
+    )  # fmt: skip
+    part.attrs = job.attrs
+    if job.path is None:
+        return part
+    if template is not None:
+        _zarr_template(part, template.sizes["reference"], job.chunk, template).to_zarr(
+            job.path, compute=False, consolidated=False
+        )
+    region = {"reference": slice(start, stop)}
+    keep_vars = [k for k, v in part.data_vars.items() if "reference" in v.dims]
+    part[keep_vars].drop_vars([c for c in part.coords]).to_zarr(job.path, region=region, consolidated=False)
+    xr.Dataset({"done": ("reference", np.ones(stop - start, bool))}).to_zarr(
+        job.path, region=region, consolidated=False
+    )
+    return None
+
+
+def _remote_chunk(folder: str, model_id: str, job: _Job, start: int, z, template) -> xr.Dataset | None:
+    """:func:`_run_chunk` as a dask task: the worker's copy of the model, loaded once per process."""
+    return _run_chunk(worker_model(folder, model_id), job, start, z, template)
+
+
+def _run_on_client(client, folder: str, model_id: str, job: _Job, refs: xr.DataArray, todo: list, bar) -> list:
+    """The chunks ``todo`` as tasks on ``client``; their datasets in order (none with a store)."""
+    from distributed import as_completed
+
+    def submit(start: int, stop: int, template=None):
+        z = refs.isel(reference=slice(start, stop))
+        return client.submit(_remote_chunk, folder, model_id, job, start, z, template, pure=False)
+
+    if job.path is not None and not job.path.exists() and todo:
+        (start, stop), todo = todo[0], todo[1:]
+        submit(start, stop, refs).result()  # the chunk that creates the store, before any other writes
+        bar.update(stop - start)
+        if not job.path.exists():
+            raise ConfigError(
+                f"the dask workers wrote the store {str(job.path)!r} where this process cannot see it; put the "
+                "store on a filesystem that this process and every worker share, at the same path"
+            )
+    futures = [submit(start, stop) for start, stop in todo]
+    sizes = {future.key: stop - start for future, (start, stop) in zip(futures, todo, strict=True)}
+    try:
+        for future in as_completed(futures):
+            future.result()  # a worker's exception is raised here, with its own type and message
+            bar.update(sizes[future.key])
+        return [future.result() for future in futures] if job.path is None else []
+    finally:
+        client.cancel(futures)
+
+
 def sample_variations(
     model,
     n_references: int | None = None,
@@ -237,6 +325,7 @@ def sample_variations(
     resume: bool = False,
     batch_size: int = 64,
     device=None,
+    client=None,
     progress: bool | None = None,
 ) -> xr.Dataset:
     """Generate material variations z_i + eps_ij, measure them and keep the admissible ones.
@@ -288,6 +377,14 @@ def sample_variations(
         continues a run with the same settings.
     batch_size, device
         Passed to :meth:`GenerativeModel.generate`.
+    client
+        Run the chunks as tasks on a dask cluster: a ``dask.distributed.Client``, or
+        True for the active one (None: in this process). Each worker loads the model
+        once from ``model.folder`` (a model from ``load_model``, ``pretrained_model``,
+        ``train_gan(run_dir=...)`` or ``model.save``), which, like ``store``, must be on
+        a filesystem every worker sees; workers write their chunks into the store
+        themselves. The result is identical to the run in this process, byte for byte
+        in the store (docs/validation.md §2; README "Running on a cluster").
     progress
         Progress bar over references (None: only on a terminal or in Jupyter).
 
@@ -327,35 +424,26 @@ def sample_variations(
         model, refs, root=root, gamma=gamma, distribution=distribution, n_samples=n_samples, metrics=metrics,
         filt=filt, keep=keep, keep_mean=keep_mean, min_accepted=min_accepted, chunk=chunk,
     )  # fmt: skip
-    path = None if store is None else Path(store)
+    path = None if store is None else Path(store).absolute()  # absolute: workers may start elsewhere
+    client = as_client(client)
+    folder = None if client is None else model_folder(model)
     existing = None if path is None else _open_store(path, attrs, resume)
     done = np.zeros(n_ref, bool) if existing is None else existing.done.values
-    parts = []
+    job = _Job(
+        n_samples=n_samples, gamma=gamma, root=root, distribution=distribution, metrics=metrics, filt=filt,
+        keep=keep, keep_mean=keep_mean, batch_size=batch_size, device=device, attrs=attrs, chunk=chunk, path=path,
+    )  # fmt: skip
+    todo = [(a, min(a + chunk, n_ref)) for a in range(0, n_ref, chunk) if not done[a : a + chunk].all()]
     with progress_bar(total=n_ref, progress=progress, desc="variations", unit="ref") as bar:
         bar.update(int(done.sum()))
-        for start in range(0, n_ref, chunk):
-            stop = min(start + chunk, n_ref)
-            if done[start:stop].all():
-                continue
-            z = refs.isel(reference=slice(start, stop))
-            eps = perturbations(range(start, stop), n_samples, model.latent_dim, gamma, root, distribution)
-            part = _chunk(
-                model, z, eps, metrics=metrics, filt=filt, keep=keep, keep_mean=keep_mean,
-                batch_size=batch_size, device=device,
-            )  # fmt: skip
-            part.attrs = attrs
-            if path is None:
-                parts.append(part)
-            else:
-                if not path.exists():
-                    _zarr_template(part, n_ref, chunk, refs).to_zarr(path, compute=False, consolidated=False)
-                region = {"reference": slice(start, stop)}
-                keep_vars = [k for k, v in part.data_vars.items() if "reference" in v.dims]
-                part[keep_vars].drop_vars([c for c in part.coords]).to_zarr(path, region=region, consolidated=False)
-                xr.Dataset({"done": ("reference", np.ones(stop - start, bool))}).to_zarr(
-                    path, region=region, consolidated=False
-                )
-            bar.update(stop - start)
+        if client is None:
+            parts = []
+            for start, stop in todo:
+                template = refs if path is not None and not path.exists() else None
+                parts.append(_run_chunk(model, job, start, refs.isel(reference=slice(start, stop)), template))
+                bar.update(stop - start)
+        else:
+            parts = _run_on_client(client, folder, model.model_id, job, refs, todo, bar)
     if path is None:
         ds = xr.concat(parts, dim="reference", data_vars="minimal", coords="minimal", compat="override",
                        join="override") if len(parts) > 1 else parts[0]  # fmt: skip

@@ -6,7 +6,16 @@ pairwise metrics that compare Monte Carlo samples with their reference, and the 
 from .entropy import image_entropy
 from .fidelity import fidelity_report, wasserstein_table
 from .filters import AllOf, AnyOf, Criterion, as_filter
-from .pairwise import AreaDiff, EntropyDiff, IoU, MassDeviation, PairMetric, ParticleIoU
+from .pairwise import (
+    PAIR_METRICS,
+    AreaDiff,
+    EntropyDiff,
+    IoU,
+    MassDeviation,
+    PairMetric,
+    ParticleIoU,
+    pairwise_metric,
+)
 from .particles import ParticleDetection, detect_particles, particle_area, particle_mask
 from .volume import REGIMES, channel_mass, clump_mask, iou, mass_deviation, mass_ratios, regime_label
 
@@ -18,6 +27,7 @@ __all__ = [
     "EntropyDiff",
     "IoU",
     "MassDeviation",
+    "PAIR_METRICS",
     "PairMetric",
     "ParticleIoU",
     "REGIMES",
@@ -31,6 +41,7 @@ __all__ = [
     "iou",
     "mass_deviation",
     "mass_ratios",
+    "pairwise_metric",
     "particle_area",
     "particle_mask",
     "regime_label",

@@ -13,17 +13,28 @@ The definitions are those of twins.md §4.2 and §3.6 (paper §3.3.1, §3.4.1).
 
 import json
 from dataclasses import asdict, dataclass, field
+from dataclasses import fields as dataclass_fields
 from typing import ClassVar
 
 import numpy as np
 import xarray as xr
 
+from ..errors import ConfigError
 from .entropy import image_entropy
 from .filters import Criterion
 from .particles import particle_area, particle_mask
 from .volume import iou, mass_deviation
 
-__all__ = ["AreaDiff", "EntropyDiff", "IoU", "MassDeviation", "PairMetric", "ParticleIoU"]
+__all__ = [
+    "PAIR_METRICS",
+    "AreaDiff",
+    "EntropyDiff",
+    "IoU",
+    "MassDeviation",
+    "PairMetric",
+    "ParticleIoU",
+    "pairwise_metric",
+]
 
 
 def _select(images: xr.DataArray, channel: str) -> xr.DataArray:
@@ -200,3 +211,35 @@ class MassDeviation(PairMetric):
 
     def _compare(self, images, reference):
         return mass_deviation(images, reference, threshold=self.threshold, kind=self.kind)
+
+
+PAIR_METRICS = {cls.name: cls for cls in (EntropyDiff, AreaDiff, ParticleIoU, IoU, MassDeviation)}
+
+
+def pairwise_metric(spec: str | dict) -> PairMetric:
+    """A pairwise metric from its name or its ``to_json`` form (run files, stored ``metrics_json``).
+
+    Examples
+    --------
+    >>> pairwise_metric("iou")
+    IoU(threshold=0.125)
+    >>> pairwise_metric({"metric": "entropy_diff", "channel": "particle"}).channel
+    'particle'
+    """
+    fields = {"metric": spec} if isinstance(spec, str) else spec
+    if not isinstance(fields, dict) or not isinstance(fields.get("metric"), str):
+        raise ConfigError(
+            f'a metric is a name such as "iou" or an object such as {{"metric": "iou", "threshold": 0.2}}, got {spec!r}'
+        )
+    params = dict(fields)
+    name = params.pop("metric")
+    if name not in PAIR_METRICS:
+        raise ConfigError(f"unknown metric {name!r}; choose one of {sorted(PAIR_METRICS)}")
+    cls = PAIR_METRICS[name]
+    known = {f.name: f.default for f in dataclass_fields(cls)}
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        raise ConfigError(f"unknown parameter(s) {unknown} of metric {name!r}; it takes {sorted(known)}")
+    # JSON has no tuples: a list stands for a tuple where the default is one (EntropyDiff.value_range)
+    params = {k: tuple(v) if isinstance(known[k], tuple) and isinstance(v, list) else v for k, v in params.items()}
+    return cls(**params)
