@@ -22,12 +22,8 @@ from .._progress import progress_bar
 from .._random import RngLike, root_seed
 from .._version import __version__
 from ..errors import ConfigError
-<<<<<<< HEAD
 from ..metrics.filters import as_filter
-=======
 from ._dask import as_client, model_folder, worker_model
-from .filters import as_filter
->>>>>>> issue20
 from .perturb import DISTRIBUTIONS, check_gamma, gamma_for_distance, latent_distance, perturbations, reference_latents
 
 __all__ = ["sample_variations"]
