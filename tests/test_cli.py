@@ -100,3 +100,18 @@ def test_sample_calibrates_once_and_a_resumed_run_reuses_the_calibration(tmp_pat
     (tmp_path / "run.json").write_text(json.dumps(spec))
     assert main(["sample", str(tmp_path / "run.json"), "--no-progress"]) == 2
     assert "holds a calibration with other settings" in capsys.readouterr().err
+
+
+def test_sample_starts_from_reference_latents_in_a_file(tmp_path, capsys):
+    z = np.random.default_rng(2).standard_normal((3, 32)).astype(np.float32)
+    np.save(tmp_path / "z.npy", z)
+    spec = {
+        "model": "pretrained:nanoparticles-small", "references": str(tmp_path / "z.npy"), "n_samples": 2,
+        "distance": 0.05, "store": str(tmp_path / "v.zarr"), "seed": 4,
+    }  # fmt: skip
+    (tmp_path / "run.json").write_text(json.dumps(spec))
+    assert main(["sample", str(tmp_path / "run.json"), "--no-progress"]) == 0
+    stored = xr.open_zarr(tmp_path / "v.zarr", consolidated=False)
+    np.testing.assert_array_equal(stored.latent_z.values, z)
+    assert stored.attrs["seed"] == 4 and stored.attrs["distance"] == pytest.approx(0.05)
+    assert "done: 3 references x 2 samples" in capsys.readouterr().out

@@ -5,6 +5,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import distributed
 import numpy as np
 import pytest
 import xarray as xr
@@ -16,8 +17,6 @@ from matdyn_nb.gan import pretrained_model
 from matdyn_nb.latent import gamma_sweep, sample_variations
 from matdyn_nb.latent._dask import worker_model
 from matdyn_nb.metrics.pairwise import EntropyDiff
-
-distributed = pytest.importorskip("distributed")
 
 RUN = dict(
     n_references=5, n_samples=3, gamma=1.0, rng=0, metrics=[EntropyDiff()], filters="entropy_diff <= 0.2",
