@@ -26,6 +26,9 @@ FIGURE = """import plotly.graph_objects as go
 go.Figure(go.Heatmap(z=[[SEED, 1], [2, 3]]))"""
 WIDGET = """import ipywidgets
 
+from matdyn_nb._progress import progress_bar
+
+sum(progress_bar(range(3)))  # the run sets TQDM_DISABLE: no progress-bar widget in the report
 ipywidgets.IntSlider(SEED)"""
 TABLE = """import pandas as pd
 
@@ -129,6 +132,7 @@ def test_run_writes_the_notebook_the_report_and_the_closing_table(tmp_path, caps
     html = (out / "05_tiny_study.html").read_text()
     assert "plotly-graph-div" in html and "window.Plotly = Plotly" in html  # plotly.js inline: opens offline
     assert "IntSlider: an interactive widget; open 05_tiny_study.ipynb in JupyterLab" in html
+    assert html.count("an interactive widget") == 1
     assert not list(out.glob(".*"))  # no temporary files left
 
 
