@@ -112,3 +112,65 @@ def test_tuner_slider_spans_an_extended_calibration_and_refuses_one_without_curv
     assert tuner.gamma.max == 3.0 and list(tuner.curves.data[1].x) == [0.25, 0.5, 3.0]
     with pytest.raises(ConfigError, match="no curves for"):
         GammaTuner(tiny_model, observed, metrics=[EntropyDiff()], calibration=calibration[["admissible"]])
+
+
+def _monitor_data():
+    from matdyn_nb.data import as_stack, normalize
+
+    rng = np.random.default_rng(0)
+    frames = rng.random((8, 2, 8, 8)).astype(np.float32)
+    return normalize(as_stack(frames, pixel_size=1.0, spatial_units="nm", channel_names=["a", "b"]), "minmax")
+
+
+MONITOR_CONFIG = dict(resolution=8, channels=2, latent_dim=4, filters=(8, 8), batch_sizes=(2, 2), log_every=1,
+                      n_snapshots=3, images_per_phase=(4,))  # fmt: skip
+
+
+def test_training_monitor_draws_losses_status_and_snapshots_live():
+    from matdyn_nb.gan import GANConfig, train_gan
+    from matdyn_nb.widgets import TrainingMonitor
+
+    seen = []
+    monitor = TrainingMonitor(min_interval=0)
+    spy = lambda event: seen.append((event["event"], len(monitor.losses.data[0].x)))  # noqa: E731
+    model = train_gan(_monitor_data(), GANConfig(**MONITOR_CONFIG), callbacks=[monitor, spy], progress=False)
+    steps = list(model.history.step.values)
+    assert [len(trace.x) for trace in monitor.losses.data] == [len(steps)] * 3
+    assert list(monitor.losses.data[0].x) == steps
+    np.testing.assert_allclose(monitor.losses.data[2].y, model.history.gp.values)
+    logs = [n for kind, n in seen if kind == "log"]
+    assert logs == list(range(1, len(steps) + 1))  # the curves grew with each row, during the training
+    assert [s.x0 for s in monitor.losses.layout.shapes] == [3]  # the first row of stage 1 is marked
+    assert monitor.status.value.startswith(f"done: step {steps[-1]}/{steps[-1]} · stage 1 (8 px) · fade-in alpha 1.00")
+    assert len(monitor.snapshots.data) == 3
+    expected = model.snapshots.isel(stage=-1, sample=0).sum("channel").values
+    np.testing.assert_allclose(np.array(monitor.snapshots.data[0].z), expected, rtol=1e-6)
+    assert "after stage 1 (8 px)" in monitor.snapshots.layout.title.text
+    assert monitor.errors.outputs == ()
+
+
+def test_training_monitor_on_a_resumed_run_starts_from_its_history(tmp_path):
+    from matdyn_nb.gan import GANConfig, train_gan
+    from matdyn_nb.widgets import TrainingMonitor
+
+    config = GANConfig(**MONITOR_CONFIG)
+    first = train_gan(_monitor_data(), config, run_dir=tmp_path / "run", progress=False)
+    monitor = TrainingMonitor(min_interval=3600)  # redraws only at the start and the stage ends
+    at_start = []
+    longer = config.replace(final_images=12)
+    with pytest.warns(UserWarning, match="resuming"):
+        train_gan(_monitor_data(), longer, run_dir=tmp_path / "run", progress=False,
+                  callbacks=[monitor, lambda e: at_start.append(len(monitor.losses.data[0].x)) if e["event"] == "start"
+                             else None])  # fmt: skip
+    assert at_start == [first.history.sizes["step"]]  # the old curves drawn before the first new step
+    assert len(monitor.history) == len(monitor.losses.data[0].x) > first.history.sizes["step"]
+    assert monitor.status.value.startswith("done: ")
+
+
+def test_training_monitor_errors_are_shown_not_raised():
+    from matdyn_nb.widgets import TrainingMonitor
+
+    monitor = TrainingMonitor()
+    monitor({"event": "log", "step": 1})  # a row without losses: the panel says so, the training goes on
+    assert monitor.status.value.startswith("error: KeyError")
+    assert any("Traceback" in out["text"] for out in monitor.errors.outputs)

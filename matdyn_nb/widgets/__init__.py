@@ -6,6 +6,7 @@ matdyn_nb`` does).
 """
 
 from .gamma_tuner import GammaTuner
+from .training_monitor import TrainingMonitor
 from .variation_browser import VariationBrowser
 
-__all__ = ["GammaTuner", "VariationBrowser"]
+__all__ = ["GammaTuner", "TrainingMonitor", "VariationBrowser"]
