@@ -174,3 +174,82 @@ def test_training_monitor_errors_are_shown_not_raised():
     monitor({"event": "log", "step": 1})  # a row without losses: the panel says so, the training goes on
     assert monitor.status.value.startswith("error: KeyError")
     assert any("Traceback" in out["text"] for out in monitor.errors.outputs)
+
+
+@pytest.fixture(scope="module")
+def brass_like_modes(tiny_model_3d):
+    from matdyn_nb import analysis
+    from matdyn_nb.descriptors import variation_descriptor
+
+    variations = sample_variations(tiny_model_3d, 6, 3, 0.5, rng=0, keep_images="all")
+    descriptor = variation_descriptor(variations, log=True)
+    channels = [str(c) for c in descriptor.channel.values]
+    modes = analysis.find_modes(descriptor.to_dataset("channel"), channels, dim="reference", n_groups=2,
+                                scaling="zscore", truth=["A", "B", "A", "C", "B", "A"])  # fmt: skip
+    embedding = analysis.embed_mds(analysis.scale_features(descriptor, "zscore", dim="reference"), rng=0,
+                                   dim="reference")  # fmt: skip
+    return modes, variations, embedding
+
+
+def test_cluster_explorer_click_shows_that_variation(brass_like_modes):
+    from types import SimpleNamespace
+
+    from matdyn_nb.widgets import ClusterExplorer
+
+    modes, variations, embedding = brass_like_modes
+    explorer = ClusterExplorer(modes, variations, embedding=embedding)
+    assert explorer.scatter.layout.xaxis.title.text == "MDS 1"
+    assert explorer.status.value.startswith(f"reference 0 · group {int(modes.group[0])} · truth A · Cu ")
+    assert explorer.detail.layout.meta["reference"] == 0  # the variation_figure of reference 0
+    groups = [t for t in explorer.scatter.data if t.customdata is not None]
+    assert sorted(i for t in groups for i in t.customdata) == list(range(6))  # each item once, coloured by group
+    symbols = {t.name: set(t.marker.symbol) for t in groups}
+    assert set().union(*symbols.values()) == {"circle", "x", "diamond"}  # A, B, C marked
+    trace = next(t for t in groups if 4 in t.customdata)
+    explorer._clicked(trace, SimpleNamespace(point_inds=[list(trace.customdata).index(4)]), None)
+    assert explorer.item.value == 4
+    assert explorer.detail.layout.meta["reference"] == 4 and "truth B" in explorer.status.value
+    selected = explorer.scatter.data[-1]
+    assert (selected.x[0], selected.y[0]) == tuple(embedding.isel(reference=4).values)
+    assert explorer.errors.outputs == ()
+
+
+def test_cluster_explorer_on_traces_and_its_errors():
+    import xarray as xr
+
+    from matdyn_nb import analysis
+    from matdyn_nb.errors import ConfigError
+    from matdyn_nb.widgets import ClusterExplorer
+
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(5, 4, 2)) * 10
+    traces = xr.Dataset(
+        {
+            "points": (("variation", "point", "axis"), points),
+            "point_sample": (("variation", "point"), np.zeros((5, 4))),
+        },
+        coords={"reference": ("variation", [0, 0, 1, 1, 2]), "axis": ["x", "y"]},
+    )
+    described = xr.Dataset({"anisotropy": ("variation", rng.random(5)), "tortuosity": ("variation", rng.random(5) + 1)})
+    modes = analysis.find_modes(
+        described, ["anisotropy", "tortuosity"], dim="variation", n_groups=2, truth=[0, 1, 2, 0, 1]
+    )
+    explorer = ClusterExplorer(modes, traces, truth_names={0: "free", 1: "directed", 2: "confined"})
+    assert explorer.scatter.layout.xaxis.title.text == "anisotropy"
+    explorer.item.value = 2
+    assert explorer.status.value.startswith("variation 2 · ") and "truth confined" in explorer.status.value
+    assert explorer.detail.layout.title.text == "variation 2 (reference 1): 4 trace points"
+    np.testing.assert_allclose(explorer.detail.data[1].x, points[2, :1, 0])  # the reference centroid, starred
+    described["anisotropy"][1] = np.nan  # find_modes leaves that item out: positions no longer match
+    dropped = analysis.find_modes(described, ["anisotropy", "tortuosity"], dim="variation", n_groups=2)
+    explorer = ClusterExplorer(dropped, traces)
+    assert explorer.status.value.startswith("error: ConfigError") and "label them first" in explorer.status.value
+    labelled = described.assign_coords(variation=range(5))
+    explorer = ClusterExplorer(analysis.find_modes(labelled, ["anisotropy", "tortuosity"], dim="variation", n_groups=2),
+                               traces.assign_coords(variation=range(5)))  # fmt: skip
+    explorer.item.value = 1  # the second item kept is variation 2
+    assert explorer.detail.layout.title.text.startswith("variation 2 ")
+    with pytest.raises(ConfigError, match="needs a find_modes result"):
+        ClusterExplorer(described)
+    with pytest.raises(ConfigError, match="detail must be"):
+        ClusterExplorer(modes, xr.Dataset())
