@@ -1,7 +1,8 @@
 """Command line: ``python -m matdyn_nb COMMAND`` (also installed as ``matdyn-nb``).
 
-``prepare`` turns an image stack (a file, or a twin experiment) into a training-ready
-stack; ``train`` runs a GAN training described by a JSON run file, headless and
+``run`` executes a numbered notebook headless (a case study end to end) and writes its HTML
+report and closing table; ``prepare`` turns an image stack (a file, or a twin experiment) into a
+training-ready stack; ``train`` runs a GAN training described by a JSON run file, headless and
 resumable (run it again after an interruption); ``sample`` runs the latent Monte Carlo
 described by a JSON run file into a zarr store, in this process or on a dask cluster,
 resumable the same way. A run file on a twin may hold a ``"twin"``
@@ -333,9 +334,38 @@ def _sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    from .notebooks import NotebookFailed, format_table, run_notebook
+
+    try:
+        run = run_notebook(args.notebook, mode=args.mode, seed=args.seed, out=args.out)
+    except NotebookFailed as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"done in {run.seconds / 60:.1f} min; report: {run.report} (open it in a browser); notebook: {run.executed}")
+    if run.table is None:
+        print(f"{run.notebook.name} has no closing table")
+    else:
+        print(f"closing table ({run.table_file}):\n{format_table(run.table)}")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="matdyn_nb", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser(
+        "run",
+        help="run a numbered notebook headless: HTML report, closing table (e.g. run 01)",
+        description="Execute a notebook top to bottom in a fresh kernel, printing a line per cell; write "
+        "OUT/NAME.ipynb (executed), OUT/NAME.html (the report, figures included, opens offline) and "
+        "OUT/NAME.closing_table.json, and print the closing table. Exit status 1 when a cell fails "
+        "(the partial report is written), 2 for an unknown notebook.",
+    )
+    run.add_argument("notebook", help="a number (01, 2), a name (nanoparticles, brass) or a path to an .ipynb")
+    run.add_argument("--mode", choices=["small", "standard", "paper"], default="small", help="size (default: small)")
+    run.add_argument("--seed", type=int, default=0, help="the notebook's sampling seed (MATDYN_NB_SEED)")
+    run.add_argument("--out", type=Path, default=Path("reports"), help="folder for the report (default: reports)")
+    run.set_defaults(run=_run)
     prep = commands.add_parser("prepare", help="make a training-ready stack from a file or a twin")
     prep.add_argument("source", help="a stack file (.npy .npz .tif .h5 .zarr .nc) or twin:NAME[:PRESET]")
     prep.add_argument("output", type=Path, help="where to write the prepared stack (suffix = format)")

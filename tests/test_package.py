@@ -106,3 +106,13 @@ def test_binder_requirements_match_pyproject():
         if name != "torch":
             assert binder[name] == spec, name
     assert binder["torch"].startswith("==")  # binder pins the CPU series
+
+
+def test_binder_runtime_is_a_python_the_package_supports():
+    from packaging.specifiers import SpecifierSet
+
+    runtime = (ROOT / "binder/runtime.txt").read_text().strip()
+    match = re.fullmatch(r"python-(\d+\.\d+)", runtime)
+    assert match, f"binder/runtime.txt must read python-X.Y (repo2docker), not {runtime!r}"
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    assert SpecifierSet(requires).contains(f"{match.group(1)}.0"), (runtime, requires)

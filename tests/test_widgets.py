@@ -112,3 +112,144 @@ def test_tuner_slider_spans_an_extended_calibration_and_refuses_one_without_curv
     assert tuner.gamma.max == 3.0 and list(tuner.curves.data[1].x) == [0.25, 0.5, 3.0]
     with pytest.raises(ConfigError, match="no curves for"):
         GammaTuner(tiny_model, observed, metrics=[EntropyDiff()], calibration=calibration[["admissible"]])
+
+
+def _monitor_data():
+    from matdyn_nb.data import as_stack, normalize
+
+    rng = np.random.default_rng(0)
+    frames = rng.random((8, 2, 8, 8)).astype(np.float32)
+    return normalize(as_stack(frames, pixel_size=1.0, spatial_units="nm", channel_names=["a", "b"]), "minmax")
+
+
+MONITOR_CONFIG = dict(resolution=8, channels=2, latent_dim=4, filters=(8, 8), batch_sizes=(2, 2), log_every=1,
+                      n_snapshots=3, images_per_phase=(4,))  # fmt: skip
+
+
+def test_training_monitor_draws_losses_status_and_snapshots_live():
+    from matdyn_nb.gan import GANConfig, train_gan
+    from matdyn_nb.widgets import TrainingMonitor
+
+    seen = []
+    monitor = TrainingMonitor(min_interval=0)
+    spy = lambda event: seen.append((event["event"], len(monitor.losses.data[0].x)))  # noqa: E731
+    model = train_gan(_monitor_data(), GANConfig(**MONITOR_CONFIG), callbacks=[monitor, spy], progress=False)
+    steps = list(model.history.step.values)
+    assert [len(trace.x) for trace in monitor.losses.data] == [len(steps)] * 3
+    assert list(monitor.losses.data[0].x) == steps
+    np.testing.assert_allclose(monitor.losses.data[2].y, model.history.gp.values)
+    logs = [n for kind, n in seen if kind == "log"]
+    assert logs == list(range(1, len(steps) + 1))  # the curves grew with each row, during the training
+    assert [s.x0 for s in monitor.losses.layout.shapes] == [3]  # the first row of stage 1 is marked
+    assert monitor.status.value.startswith(f"done: step {steps[-1]}/{steps[-1]} · stage 1 (8 px) · fade-in alpha 1.00")
+    assert len(monitor.snapshots.data) == 3
+    expected = model.snapshots.isel(stage=-1, sample=0).sum("channel").values
+    np.testing.assert_allclose(np.array(monitor.snapshots.data[0].z), expected, rtol=1e-6)
+    assert "after stage 1 (8 px)" in monitor.snapshots.layout.title.text
+    assert monitor.errors.outputs == ()
+
+
+def test_training_monitor_on_a_resumed_run_starts_from_its_history(tmp_path):
+    from matdyn_nb.gan import GANConfig, train_gan
+    from matdyn_nb.widgets import TrainingMonitor
+
+    config = GANConfig(**MONITOR_CONFIG)
+    first = train_gan(_monitor_data(), config, run_dir=tmp_path / "run", progress=False)
+    monitor = TrainingMonitor(min_interval=3600)  # redraws only at the start and the stage ends
+    at_start = []
+    longer = config.replace(final_images=12)
+    with pytest.warns(UserWarning, match="resuming"):
+        train_gan(_monitor_data(), longer, run_dir=tmp_path / "run", progress=False,
+                  callbacks=[monitor, lambda e: at_start.append(len(monitor.losses.data[0].x)) if e["event"] == "start"
+                             else None])  # fmt: skip
+    assert at_start == [first.history.sizes["step"]]  # the old curves drawn before the first new step
+    assert len(monitor.history) == len(monitor.losses.data[0].x) > first.history.sizes["step"]
+    assert monitor.status.value.startswith("done: ")
+
+
+def test_training_monitor_errors_are_shown_not_raised():
+    from matdyn_nb.widgets import TrainingMonitor
+
+    monitor = TrainingMonitor()
+    monitor({"event": "log", "step": 1})  # a row without losses: the panel says so, the training goes on
+    assert monitor.status.value.startswith("error: KeyError")
+    assert any("Traceback" in out["text"] for out in monitor.errors.outputs)
+
+
+@pytest.fixture(scope="module")
+def brass_like_modes(tiny_model_3d):
+    from matdyn_nb import analysis
+    from matdyn_nb.descriptors import variation_descriptor
+
+    variations = sample_variations(tiny_model_3d, 6, 3, 0.5, rng=0, keep_images="all")
+    descriptor = variation_descriptor(variations, log=True)
+    channels = [str(c) for c in descriptor.channel.values]
+    modes = analysis.find_modes(descriptor.to_dataset("channel"), channels, dim="reference", n_groups=2,
+                                scaling="zscore", truth=["A", "B", "A", "C", "B", "A"])  # fmt: skip
+    embedding = analysis.embed_mds(analysis.scale_features(descriptor, "zscore", dim="reference"), rng=0,
+                                   dim="reference")  # fmt: skip
+    return modes, variations, embedding
+
+
+def test_cluster_explorer_click_shows_that_variation(brass_like_modes):
+    from types import SimpleNamespace
+
+    from matdyn_nb.widgets import ClusterExplorer
+
+    modes, variations, embedding = brass_like_modes
+    explorer = ClusterExplorer(modes, variations, embedding=embedding)
+    assert explorer.scatter.layout.xaxis.title.text == "MDS 1"
+    assert explorer.status.value.startswith(f"reference 0 · group {int(modes.group[0])} · truth A · Cu ")
+    assert explorer.detail.layout.meta["reference"] == 0  # the variation_figure of reference 0
+    groups = [t for t in explorer.scatter.data if t.customdata is not None]
+    assert sorted(i for t in groups for i in t.customdata) == list(range(6))  # each item once, coloured by group
+    symbols = {t.name: set(t.marker.symbol) for t in groups}
+    assert set().union(*symbols.values()) == {"circle", "x", "diamond"}  # A, B, C marked
+    trace = next(t for t in groups if 4 in t.customdata)
+    explorer._clicked(trace, SimpleNamespace(point_inds=[list(trace.customdata).index(4)]), None)
+    assert explorer.item.value == 4
+    assert explorer.detail.layout.meta["reference"] == 4 and "truth B" in explorer.status.value
+    selected = explorer.scatter.data[-1]
+    assert (selected.x[0], selected.y[0]) == tuple(embedding.isel(reference=4).values)
+    assert explorer.errors.outputs == ()
+
+
+def test_cluster_explorer_on_traces_and_its_errors():
+    import xarray as xr
+
+    from matdyn_nb import analysis
+    from matdyn_nb.errors import ConfigError
+    from matdyn_nb.widgets import ClusterExplorer
+
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(5, 4, 2)) * 10
+    traces = xr.Dataset(
+        {
+            "points": (("variation", "point", "axis"), points),
+            "point_sample": (("variation", "point"), np.zeros((5, 4))),
+        },
+        coords={"reference": ("variation", [0, 0, 1, 1, 2]), "axis": ["x", "y"]},
+    )
+    described = xr.Dataset({"anisotropy": ("variation", rng.random(5)), "tortuosity": ("variation", rng.random(5) + 1)})
+    modes = analysis.find_modes(
+        described, ["anisotropy", "tortuosity"], dim="variation", n_groups=2, truth=[0, 1, 2, 0, 1]
+    )
+    explorer = ClusterExplorer(modes, traces, truth_names={0: "free", 1: "directed", 2: "confined"})
+    assert explorer.scatter.layout.xaxis.title.text == "anisotropy"
+    explorer.item.value = 2
+    assert explorer.status.value.startswith("variation 2 · ") and "truth confined" in explorer.status.value
+    assert explorer.detail.layout.title.text == "variation 2 (reference 1): 4 trace points"
+    np.testing.assert_allclose(explorer.detail.data[1].x, points[2, :1, 0])  # the reference centroid, starred
+    described["anisotropy"][1] = np.nan  # find_modes leaves that item out: positions no longer match
+    dropped = analysis.find_modes(described, ["anisotropy", "tortuosity"], dim="variation", n_groups=2)
+    explorer = ClusterExplorer(dropped, traces)
+    assert explorer.status.value.startswith("error: ConfigError") and "label them first" in explorer.status.value
+    labelled = described.assign_coords(variation=range(5))
+    explorer = ClusterExplorer(analysis.find_modes(labelled, ["anisotropy", "tortuosity"], dim="variation", n_groups=2),
+                               traces.assign_coords(variation=range(5)))  # fmt: skip
+    explorer.item.value = 1  # the second item kept is variation 2
+    assert explorer.detail.layout.title.text.startswith("variation 2 ")
+    with pytest.raises(ConfigError, match="needs a find_modes result"):
+        ClusterExplorer(described)
+    with pytest.raises(ConfigError, match="detail must be"):
+        ClusterExplorer(modes, xr.Dataset())

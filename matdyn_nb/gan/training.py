@@ -317,6 +317,9 @@ class _Trainer:
     # -------------------------------------------------------------- the loop
 
     def run(self, callbacks: Sequence[Callable[[dict], None]], progress: bool | None) -> None:
+        for callback in callbacks:  # a resumed run's history and snapshots so far: a monitor draws them first
+            callback({"event": "start", "step": self.step, "total_steps": self.total_steps, "config": self.config,
+                      "history": list(self.rows), "snapshots": self.snapshots_array()})  # fmt: skip
         bar, bar_stage = None, None
         tick, tick_images = time.perf_counter(), 0
         while self.step < self.total_steps:
@@ -473,9 +476,11 @@ def train_gan(
         deleted first). Without it, a ``run_dir`` holding a run that is not resumed (with
         ``resume=False``, or a model without a checkpoint) is an error.
     callbacks
-        Functions called with a dict every ``config.log_every`` steps
-        (``event="log"``, the history row) and at each stage end (``event="stage_end"``,
-        with the ``snapshots`` DataArray), e.g. to update a live widget.
+        Functions called with a dict once before the first step (``event="start"``: ``step``,
+        ``total_steps``, ``config``, and the ``history`` rows and ``snapshots`` of a resumed
+        run so far), every ``config.log_every`` steps (``event="log"``, the history row) and
+        at each stage end (``event="stage_end"``, with the ``snapshots`` DataArray), e.g. to
+        update a live widget such as :class:`matdyn_nb.widgets.TrainingMonitor`.
     progress
         Show a tqdm bar per stage (None: only on a terminal or in Jupyter).
 

@@ -5,7 +5,9 @@ Needs a front end with the ipywidgets and anywidget extensions (JupyterLab 4 wit
 matdyn_nb`` does).
 """
 
+from .cluster_explorer import ClusterExplorer
 from .gamma_tuner import GammaTuner
+from .training_monitor import TrainingMonitor
 from .variation_browser import VariationBrowser
 
-__all__ = ["GammaTuner", "VariationBrowser"]
+__all__ = ["ClusterExplorer", "GammaTuner", "TrainingMonitor", "VariationBrowser"]
