@@ -25,6 +25,7 @@ from .optics import (
 )
 from .pid3net import PID3Net, TemporalBlock, count_parameters
 from .train import load_pid3net, reconstruct, save_pid3net, train_pid3net
+from .twin import measure_twin, phase_stack
 
 __all__ = [
     "AUNP_MODE_WEIGHTS",
@@ -40,10 +41,12 @@ __all__ = [
     "intensity",
     "load_diffraction",
     "load_pid3net",
+    "measure_twin",
     "mixed_state",
     "mixed_state_update",
     "mode_weights",
     "orthogonalize_modes",
+    "phase_stack",
     "poisson_counts",
     "probe_modes",
     "real_space_pixel_nm",

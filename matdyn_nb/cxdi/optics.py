@@ -132,6 +132,7 @@ def probe_modes(
     weights: Sequence[float] = (0.9, 0.06, 0.04),
     *,
     side_px: float | None = None,
+    aperture: np.ndarray | None = None,
     curvature: float | None = None,
     smoothness_px: float = 3.0,
     photons_per_frame: float = 1.0,
@@ -152,6 +153,10 @@ def probe_modes(
         measured ones are :data:`CHART_MODE_WEIGHTS` and :data:`AUNP_MODE_WEIGHTS`.
     side_px
         Triangle side (default ``0.45 n``).
+    aperture
+        ``(n, n)`` beam amplitude in [0, 1] to use instead of :func:`triangle_aperture`,
+        e.g. a twin's own support padded to the array; ``side_px`` then only sets the
+        default curvature (give the aperture's side).
     curvature
         Quadratic phase in rad / px^2 (default: one turn, 2 pi, at the corners). A
         curved wavefront makes the single-shot problem better posed: with a flat one
@@ -176,7 +181,10 @@ def probe_modes(
     ((2, 32, 32), [0.9, 0.1])
     """
     w = _check_weights(weights)
-    aperture = triangle_aperture(n, side_px)
+    if aperture is None:
+        aperture = triangle_aperture(n, side_px)
+    elif np.shape(aperture) != (n, n) or not np.any(aperture):
+        raise ConfigError(f"aperture must be a non-zero ({n}, {n}) array, got shape {np.shape(aperture)}")
     if curvature is None:
         circumradius = (0.45 * n if side_px is None else side_px) / np.sqrt(3)
         curvature = 2 * np.pi / circumradius**2

@@ -1,0 +1,55 @@
+"""The Ta twin through the measurement (measure_twin), reconstructions as stacks (phase_stack), scores."""
+
+import numpy as np
+import pytest
+
+from matdyn_nb.cxdi import measure_twin, phase_stack
+from matdyn_nb.cxdi._dataset import reconstruction_dataset
+from matdyn_nb.cxdi.metrics import score_reconstructions, truth_object
+from matdyn_nb.errors import StackError
+from matdyn_nb.twins import ta_chart
+
+
+@pytest.fixture(scope="module")
+def twin_data():
+    twin = ta_chart("scaled32", rng=0, n_rotations=0, n_frames=8 * 12)
+    return twin, measure_twin(twin, 64, photons_per_pixel=2.0, rng=0)
+
+
+def test_measure_twin_pads_the_frame_and_lights_it_with_the_twins_beam(twin_data):
+    twin, data = twin_data
+    assert data.counts.shape == (12, 64, 64) and data.attrs["window_px"] == [16, 16, 32]
+    assert float(data.counts.mean()) == pytest.approx(2.0, rel=0.1)  # the budget, through an almost transparent chart
+    np.testing.assert_allclose(data.phase.values[:, 16:48, 16:48], twin.clean_phase.values, atol=1e-6)
+    assert float(np.abs(data.phase.values[:, :16]).max()) == 0.0  # padding is transparent
+    lit = np.abs(data.probes.values[0]) > 0.5 * np.abs(data.probes.values[0]).max()
+    np.testing.assert_array_equal(lit[16:48, 16:48], twin.support.values[0] > 0.5)
+    assert data.pixel_size_nm == pytest.approx(float(twin.x[1] - twin.x[0]))
+    with pytest.raises(StackError, match="no larger"):
+        measure_twin(twin, 16)
+
+
+def test_phase_stack_removes_each_frames_constant_phase_and_crops(twin_data):
+    _, data = twin_data
+    truth = truth_object(data)
+    turned = truth * np.exp(1j * np.linspace(-2, 2, truth.shape[0]))[:, None, None]
+    a = phase_stack(reconstruction_dataset(truth, data, method="truth"), data.attrs["window_px"])
+    b = phase_stack(reconstruction_dataset(turned, data, method="turned"), data.attrs["window_px"])
+    assert a.dims == ("frame", "channel", "y", "x") and a.shape == (12, 1, 32, 32)
+    np.testing.assert_allclose(a.values, b.values, atol=1e-5)
+    assert a.x.attrs["units"] == "nm" and float(a.time[1]) == pytest.approx(data.frame_interval_s)
+    with pytest.raises(StackError, match="fit"):
+        phase_stack(reconstruction_dataset(truth, data, method="truth"), (40, 40, 32))
+
+
+def test_scores_of_the_truth_itself_are_perfect(twin_data):
+    _, data = twin_data
+    truth = truth_object(data)
+    flat = reconstruction_dataset(np.ones_like(truth), data, method="flat")
+    scores = score_reconstructions(
+        data, {"truth copy": reconstruction_dataset(truth, data, method="truth"), "flat": flat}, lag=8
+    )
+    assert scores.loc["truth copy", "phase SSIM"] == pytest.approx(1.0)
+    assert scores.loc["truth copy", "R-factor"] == pytest.approx(scores.loc["truth", "R-factor"], rel=1e-5)
+    assert scores.loc["flat", "phase SSIM"] < 0.5
+    assert np.isnan(scores.loc["flat", "PRTF resolution (nm)"])  # no ensemble given
