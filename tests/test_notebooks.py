@@ -70,7 +70,8 @@ def test_a_notebook_is_named_by_number_case_name_file_name_or_path(name, expecte
 
 
 def test_the_notebooks_are_found_from_the_repository_or_the_current_folder(tmp_path, monkeypatch):
-    assert [p.stem[:2] for p in known_notebooks(NOTEBOOKS)] == ["00", "01", "02", "03"]
+    assert [p.stem[:2] for p in known_notebooks(NOTEBOOKS)] == ["00", "01", "02", "03", "04"]
+    assert find_notebook("cxdi", NOTEBOOKS) == NOTEBOOKS / "04_cxdi_phase_retrieval.ipynb"
     monkeypatch.chdir(tmp_path)  # no ./notebooks here: the repository's (editable install) are used
     assert find_notebook("brass") == NOTEBOOKS / "03_brass_sulfidation.ipynb"
     _notebook(tmp_path / "notebooks" / "07_my_own_study.ipynb", "1")
