@@ -38,6 +38,20 @@ def _check(sigma: float, block_size: int, min_area: int, max_area: int | None) -
         raise ValueError(f"need 1 <= min_area <= max_area, got {min_area!r}, {max_area!r}")
 
 
+def _settings(sigma, block_size, offset, threshold, min_area, max_area, support) -> dict:
+    """The detector's settings, checked, as keyword arguments of :func:`detect_particles`."""
+    _check(sigma, block_size, min_area, max_area)
+    return {
+        "sigma": sigma,
+        "block_size": block_size,
+        "offset": offset,
+        "threshold": threshold,
+        "min_area": min_area,
+        "max_area": max_area,
+        "support": None if support is None else np.asarray(support, bool),
+    }
+
+
 def _mask(
     image: np.ndarray, sigma: float, block_size: int, offset: float, threshold: float | None, support: np.ndarray | None
 ) -> np.ndarray:
@@ -158,16 +172,7 @@ def particle_area(
     >>> particle_area(img).tolist()
     [0, 32]
     """
-    _check(sigma, block_size, min_area, max_area)
-    kwargs = {
-        "sigma": sigma,
-        "block_size": block_size,
-        "offset": offset,
-        "threshold": threshold,
-        "min_area": min_area,
-        "max_area": max_area,
-        "support": None if support is None else np.asarray(support, bool),
-    }
+    kwargs = _settings(sigma, block_size, offset, threshold, min_area, max_area, support)
     return per_image(
         _area_numpy,
         images,
@@ -217,16 +222,7 @@ def particle_mask(
     >>> int(particle_mask(img, sigma=0).sum())
     16
     """
-    _check(sigma, block_size, min_area, max_area)
-    kwargs = {
-        "sigma": sigma,
-        "block_size": block_size,
-        "offset": offset,
-        "threshold": threshold,
-        "min_area": min_area,
-        "max_area": max_area,
-        "support": None if support is None else np.asarray(support, bool),
-    }
+    kwargs = _settings(sigma, block_size, offset, threshold, min_area, max_area, support)
     if isinstance(images, xr.DataArray):
         missing = [d for d in ("y", "x") if d not in images.dims]
         if missing:

@@ -157,6 +157,29 @@ def page(chromium, artifacts, request):
             browser.close()
 
 
+@pytest.fixture
+def run_in_lab(lab_server, page):
+    """A function that writes code cells as a notebook, opens it in JupyterLab and runs all its cells."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+    from playwright.sync_api import expect
+
+    base, token, root = lab_server
+
+    def run(name: str, *sources: str) -> None:
+        nb = new_notebook(cells=[new_code_cell(source) for source in sources])
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(nb, root / "notebooks" / name)
+        page.goto(f"{base}/lab/tree/notebooks/{name}?token={token}&reset")
+        expect(page.locator("#jp-main-statusbar").get_by_text("Idle")).to_be_visible(timeout=120_000)
+        for close in page.locator(".Toastify__close-button").all():
+            close.click()
+        page.get_by_role("menuitem", name="Run").click()
+        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+
+    return run
+
+
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item, call):
     """Keep each phase's report on the item, so the page fixture knows whether the test failed."""

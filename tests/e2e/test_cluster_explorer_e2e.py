@@ -10,9 +10,7 @@ Screenshots go to e2e-artifacts/cluster_explorer_*.png.
 import re
 import time
 
-import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
 
 pytestmark = pytest.mark.e2e
 
@@ -41,19 +39,10 @@ def _errors_shown(page) -> list[str]:
     return [text for text in page.locator(STDERR).all_inner_texts() if "Traceback" in text]
 
 
-def test_clicking_a_point_shows_its_trace(lab_server, page, artifacts):
+def test_clicking_a_point_shows_its_trace(run_in_lab, page, artifacts):
     from playwright.sync_api import expect
 
-    base, token, root = lab_server
-    nb = new_notebook(cells=[new_code_cell(SOURCE)])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, root / "notebooks" / NOTEBOOK)
-    page.goto(f"{base}/lab/tree/notebooks/{NOTEBOOK}?token={token}&reset")
-    expect(page.locator("#jp-main-statusbar").get_by_text("Idle")).to_be_visible(timeout=120_000)
-    for close in page.locator(".Toastify__close-button").all():
-        close.click()
-    page.get_by_role("menuitem", name="Run").click()
-    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+    run_in_lab(NOTEBOOK, SOURCE)
 
     output = page.locator(".jp-OutputArea-output").filter(has=page.locator(".widget-label", has_text="anisotropy"))
     status = output.locator(".widget-label", has_text="anisotropy")

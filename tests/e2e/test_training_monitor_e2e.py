@@ -11,10 +11,8 @@ import io
 import re
 import time
 
-import nbformat
 import numpy as np
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
 from PIL import Image, ImageChops
 
 pytestmark = pytest.mark.e2e
@@ -64,19 +62,10 @@ def _png(locator) -> Image.Image:
     return Image.open(io.BytesIO(locator.screenshot())).convert("RGB")
 
 
-def test_monitor_curves_move_while_a_tiny_training_runs(lab_server, page, artifacts):
+def test_monitor_curves_move_while_a_tiny_training_runs(run_in_lab, page, artifacts):
     from playwright.sync_api import expect
 
-    base, token, root = lab_server
-    nb = new_notebook(cells=[new_code_cell(SETUP), new_code_cell(TRAIN)])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, root / "notebooks" / NOTEBOOK)
-    page.goto(f"{base}/lab/tree/notebooks/{NOTEBOOK}?token={token}&reset")
-    expect(page.locator("#jp-main-statusbar").get_by_text("Idle")).to_be_visible(timeout=120_000)
-    for close in page.locator(".Toastify__close-button").all():
-        close.click()
-    page.get_by_role("menuitem", name="Run").click()
-    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+    run_in_lab(NOTEBOOK, SETUP, TRAIN)
 
     output = page.locator(".jp-OutputArea-output").filter(has=page.locator(".widget-label", has_text="fade-in alpha"))
     status = output.locator(".widget-label", has_text="fade-in alpha")
