@@ -10,47 +10,28 @@ entry of twin parameters, e.g. ``{"n_frames": 2000}``.
 """
 
 import argparse
-import dataclasses
-import inspect
 import json
 import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from .data import load_stack, prepare_for_training, save_stack
 from .errors import ConfigError, ModelFileError, StackError, TrainingDiverged
-
-if TYPE_CHECKING:
-    from .gan import GANConfig
+from .runs import (
+    RUN_FILE_EXAMPLE,
+    SAMPLE_FILE_EXAMPLE,
+    load_reference_latents,
+    load_run_model,
+    prepare_run_stack,
+    read_sample_file,
+    read_train_file,
+    run_config,
+    run_stack,
+    source_stack,
+)
 
 __all__ = ["main"]
-
-RUN_FILE_EXAMPLE = """{
-  "data": "twin:nanoparticles:crop64",
-  "prepare": {"size": 64, "normalization": "minmax", "rotations": 0},
-  "gan": {"preset": ["nanoparticles", "small"], "images_per_phase": [20000]},
-  "run_dir": "runs/nanoparticles-small",
-  "device": "cpu",
-  "seed": 0
-}"""
-
-
-def source_stack(source: str, *, seed: int = 0, twin: dict | None = None, **metadata):
-    """Load ``source``: a stack file, or ``twin:NAME[:PRESET]`` simulated with ``seed`` and the
-    twin parameters ``twin`` (e.g. ``{"n_frames": 2000}``; a run file's ``"twin"`` entry)."""
-    if source.startswith("twin:"):
-        from . import twins
-
-        _, name, *preset = source.split(":")
-        factory = twins.TWINS.get(name)
-        if factory is None:
-            raise StackError(f"unknown twin {name!r}; choose one of {sorted(twins.TWINS)}")
-        return factory(*preset, rng=seed, **(twin or {}))["images"].compute()
-    if twin:
-        raise ConfigError(f"twin parameters {sorted(twin)} given for {source!r}, which is a file, not twin:NAME")
-    return load_stack(source, **metadata)
 
 
 def _prepare(args: argparse.Namespace) -> int:
@@ -78,79 +59,12 @@ def _prepare(args: argparse.Namespace) -> int:
     return 0 if same else 1
 
 
-def run_config(spec: dict) -> "GANConfig":
-    """The GANConfig a run file's ``gan`` entry (a preset and overrides, or every field) and seed make.
-
-    The run's ``seed`` seeds the data (a twin) and the training; a ``seed`` inside ``gan``
-    overrides it for the training alone.
-    """
-    from .gan import GANConfig
-    from .gan.config import check_keys
-
-    fields = {f.name for f in dataclasses.fields(GANConfig)}
-    check_keys(spec["gan"], fields | {"preset"}, 'the run file\'s "gan" entry')
-    gan = dict(spec["gan"])
-    preset = gan.pop("preset", None)
-    seed = gan.pop("seed", spec.get("seed", 0))
-    if preset is None:
-        return GANConfig(seed=seed, **gan).validate()
-    if not (isinstance(preset, list) and len(preset) == 2 and all(isinstance(p, str) for p in preset)):
-        raise ConfigError(f'"preset" must be [case, size], e.g. ["nanoparticles", "small"], got {preset!r}')
-    return GANConfig.preset(*preset, seed=seed, **gan)
-
-
-_RUN_FILE_TYPES = {
-    "data": str, "twin": dict, "prepare": dict, "gan": dict, "run_dir": str, "device": str, "seed": int,
-}  # fmt: skip
-_NUMBER = (int, float)
-_JSON_NAMES = {
-    str: "string", dict: "object {...}", int: "integer", list: "list [...]", bool: "true or false",
-    _NUMBER: "number", (str, list): "string or list of strings", (str, int): '"none", "all" or an integer',
-}  # fmt: skip
-
-
-def _check_run_keys(spec, name: str, types: dict, required: tuple, example: str) -> None:
-    """Every key of a run file known and of its type, the ``required`` ones there, so a typo fails before any work."""
-    from .gan.config import check_keys
-
-    check_keys(spec, set(types), f"run file {name!r}")
-    missing = [k for k in required if k not in spec]
-    if missing:
-        raise ConfigError(f"run file {name!r} lacks {missing}; it looks like:\n{example}")
-    for key, kind in types.items():
-        value = spec.get(key)
-        if key in spec and (not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool)):
-            raise ConfigError(
-                f'"{key}" in run file {name!r} must be a JSON {_JSON_NAMES[kind]}, got {value!r}; '
-                f"it looks like:\n{example}"
-            )
-
-
-def _check_run_file(spec, name: str) -> None:
-    """A train run file checked before any work (see :func:`_check_run_keys`)."""
-    from .gan.config import check_keys
-
-    _check_run_keys(spec, name, _RUN_FILE_TYPES, ("data", "gan", "run_dir"), RUN_FILE_EXAMPLE)
-    known = set(inspect.signature(prepare_for_training).parameters) - {"stack"}
-    check_keys(spec.get("prepare", {}), known, f'the "prepare" entry of run file {name!r}')
-
-
-def _read_run_file(name: str, example: str):
-    try:
-        return json.loads(Path(name).read_text())
-    except (OSError, ValueError) as err:
-        raise ConfigError(f"cannot read run file {name!r} ({err}); it looks like:\n{example}") from err
-
-
 def _train(args: argparse.Namespace) -> int:
     from .gan import train_gan
 
-    spec = _read_run_file(args.run_file, RUN_FILE_EXAMPLE)
-    _check_run_file(spec, args.run_file)
-    seed = spec.get("seed", 0)
+    spec = read_train_file(args.run_file)
     config = run_config(spec)
-    stack = source_stack(spec["data"], seed=seed, twin=spec.get("twin"))
-    ready = prepare_for_training(stack, **{"rng": seed, **spec.get("prepare", {})})
+    ready = prepare_run_stack(spec, run_stack(spec))
     run_dir = Path(spec["run_dir"])
     print(f"training {config.name} on {spec['data']} {dict(ready.sizes)} into {run_dir}")
     model = train_gan(ready, config, device=spec.get("device", "cpu"), run_dir=run_dir, progress=args.progress)
@@ -160,77 +74,6 @@ def _train(args: argparse.Namespace) -> int:
         f"{float(model.history.images_per_s.median()):.0f} images/s; model in {run_dir / 'model'}"
     )
     return 0
-
-
-SAMPLE_FILE_EXAMPLE = """{
-  "model": "runs/brass-small/model",
-  "n_references": 3000,
-  "n_samples": 400,
-  "gamma": 0.5,
-  "metrics": ["iou", "mass_deviation"],
-  "filters": "iou >= 0.5 and mass_deviation <= 0.2",
-  "store": "runs/brass-variations.zarr",
-  "scheduler": "tcp://scheduler-host:8786",
-  "seed": 0
-}"""
-
-_SAMPLE_FILE_TYPES = {
-    "model": str, "store": str, "n_samples": int, "n_references": int, "references": str, "gamma": _NUMBER,
-    "distance": _NUMBER, "calibrate": dict, "distribution": str, "metrics": list, "filters": (str, list),
-    "keep_images": (str, int), "keep_mean": bool, "min_accepted": int, "chunk": int, "batch_size": int,
-    "device": str, "scheduler": str, "workers": int, "seed": int,
-}  # fmt: skip
-
-
-def _check_sample_file(spec, name: str) -> None:
-    """A sample run file checked before any work: keys and types, and one choice from each group."""
-    _check_run_keys(spec, name, _SAMPLE_FILE_TYPES, ("model", "store", "n_samples"), SAMPLE_FILE_EXAMPLE)
-    for group in (("n_references", "references"), ("gamma", "distance", "calibrate"), ("scheduler", "workers")):
-        given = [k for k in group if k in spec]
-        if len(given) > 1 or (not given and group[0] != "scheduler"):
-            raise ConfigError(
-                f"run file {name!r} must give {'at most' if group[0] == 'scheduler' else 'exactly'} one of "
-                f"{list(group)}, got {given or 'none'}"
-            )
-    if spec.get("workers", 1) < 1:
-        raise ConfigError(f'"workers" in run file {name!r} must be a positive integer, got {spec["workers"]}')
-    if "calibrate" in spec:
-        from .gan.config import check_keys
-        from .latent import calibrate_gamma
-
-        own = {"model", "observed", "metrics", "rng", "distribution", "client", "progress"}
-        known = (set(inspect.signature(calibrate_gamma).parameters) - own) | {"observed", "twin"}
-        check_keys(spec["calibrate"], known, f'the "calibrate" entry of run file {name!r}')
-        if not isinstance(spec["calibrate"].get("observed"), str):
-            raise ConfigError(
-                f'the "calibrate" entry of run file {name!r} needs "observed": the observed stack (a file or '
-                'twin:NAME[:PRESET]) whose frames set gamma, e.g. {"observed": "stages.nc", "group": "particle"}'
-            )
-
-
-def _sample_model(source: str):
-    from .gan import load_model, pretrained_model
-
-    return pretrained_model(source.split(":", 1)[1]) if source.startswith("pretrained:") else load_model(source)
-
-
-def _sample_references(source: str):
-    """Reference latents from a file: an ``.npy`` array [n, latent] or a dataset holding ``latent_z``."""
-    import numpy as np
-    import xarray as xr
-
-    path = Path(source)
-    if not path.exists():
-        raise ConfigError(f'"references" file {source!r} does not exist; give an .npy [n, latent] or a .nc/.zarr')
-    try:
-        if path.suffix == ".npy":
-            return np.load(path, allow_pickle=False)
-        return xr.open_dataset(path, engine="zarr" if path.suffix == ".zarr" else None)["latent_z"].load()
-    except (OSError, ValueError, KeyError) as err:
-        raise ConfigError(
-            f"cannot read reference latents from {source!r} ({type(err).__name__}: {err}); give an .npy array "
-            "[n, latent] or a .nc/.zarr dataset with a latent_z variable (e.g. project(...) saved with to_netcdf)"
-        ) from err
 
 
 @contextmanager
@@ -309,11 +152,10 @@ def _sample(args: argparse.Namespace) -> int:
     from .metrics import pairwise_metric
 
     start = time.perf_counter()
-    spec = _read_run_file(args.run_file, SAMPLE_FILE_EXAMPLE)
-    _check_sample_file(spec, args.run_file)
+    spec = read_sample_file(args.run_file)
     metrics = [pairwise_metric(m) for m in spec.get("metrics", [])]
-    model = _sample_model(spec["model"])
-    references = _sample_references(spec["references"]) if "references" in spec else None
+    model = load_run_model(spec["model"])
+    references = load_reference_latents(spec["references"]) if "references" in spec else None
     with _dask_client(spec) as client:
         where = "in this process" if client is None else f"on dask scheduler {client.scheduler.address}"
         gamma = _calibrated_gamma(spec, model, metrics, client, args.progress) if "calibrate" in spec else None

@@ -27,7 +27,7 @@ from html import escape as html_escape
 from pathlib import Path
 from typing import TextIO
 
-from ._version import __version__
+from ._provenance import provenance_attrs
 from .errors import ConfigError
 
 __all__ = ["MODES", "NotebookFailed", "NotebookRun", "find_notebook", "format_table", "known_notebooks", "run_notebook"]
@@ -319,7 +319,7 @@ def run_notebook(
         failure = err
     finally:  # the report, partial on a failure or an interrupt: the outputs so far are worth keeping
         seconds = time.perf_counter() - start
-        nb.metadata["matdyn_nb"] = {"mode": mode, "seed": seed, "seconds": round(seconds, 1), "version": __version__}
+        nb.metadata["matdyn_nb"] = {"mode": mode, **provenance_attrs(seed), "seconds": round(seconds, 1)}
         _write(executed, nbformat.writes(nb))
         _write(report, _html(nb, name))
     if failure is not None:

@@ -29,8 +29,8 @@ from skimage.util import montage
 
 from matdyn_nb import fidelity_report, load_model
 from matdyn_nb.__main__ import main as cli
-from matdyn_nb.__main__ import source_stack
 from matdyn_nb.data import spatial_dims
+from matdyn_nb.runs import read_train_file, run_stack
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -74,7 +74,7 @@ def main() -> None:
     args = parser.parse_args()
     ship = args.train_seed is None and not args.no_ship
     run_file = ROOT / "scripts" / "runs" / f"{args.name}.json"
-    spec = json.loads(run_file.read_text())
+    spec = read_train_file(run_file)
     label = args.name
     if args.train_seed is not None:
         label = f"{args.name}-train-seed{args.train_seed}"
@@ -98,7 +98,7 @@ def main() -> None:
         # snapshots stay in runs/NAME/model: they would triple the size of what ships
         shutil.copytree(run_dir / "model", target, ignore=shutil.ignore_patterns("snapshots.nc"))
 
-    observed = source_stack(spec["data"], seed=int(spec.get("seed", 0)), twin=spec.get("twin"))
+    observed = run_stack(spec)
     report = fidelity_report(model, observed, n=args.n, rng=1)
     out = ROOT / "docs" / "validation"
     out.mkdir(parents=True, exist_ok=True)

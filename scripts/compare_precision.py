@@ -20,9 +20,8 @@ import numpy as np
 import torch
 
 from matdyn_nb import fidelity_report
-from matdyn_nb.__main__ import run_config, source_stack
-from matdyn_nb.data import prepare_for_training
 from matdyn_nb.gan import train_gan
+from matdyn_nb.runs import prepare_run_stack, read_train_file, run_config, run_stack
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,10 +48,9 @@ def main() -> None:
     parser.add_argument("--images", type=int, nargs="+", default=[2000, 2000, 4000, 4000, 6000])
     parser.add_argument("--n", type=int, default=400, help="generated images for the fidelity report")
     args = parser.parse_args()
-    spec = json.loads((ROOT / "scripts" / "runs" / f"{args.name}.json").read_text())
-    seed = int(spec.get("seed", 0))
-    observed = source_stack(spec["data"], seed=seed, twin=spec.get("twin"))
-    ready = prepare_for_training(observed, **{"rng": seed, **spec.get("prepare", {})})
+    spec = read_train_file(ROOT / "scripts" / "runs" / f"{args.name}.json")
+    observed = run_stack(spec)
+    ready = prepare_run_stack(spec, observed)
     rows = {p: measure(spec, observed, ready, p, args.images, args.n) for p in ("float32", "bfloat16")}
     for precision, row in rows.items():
         speeds = ", ".join(f"{s}: {v:.0f}" for s, v in row["images_per_s_by_stage"].items())

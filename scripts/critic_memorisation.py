@@ -21,12 +21,12 @@ import numpy as np
 import torch
 from scipy.stats import wasserstein_distance
 
-from matdyn_nb import load_model, twins
-from matdyn_nb.__main__ import run_config
-from matdyn_nb.data import prepare_for_training, to_tensor
+from matdyn_nb import load_model
+from matdyn_nb.data import normalize_like, to_tensor
 from matdyn_nb.gan.checkpoint import load_checkpoint
 from matdyn_nb.gan.networks import Critic
 from matdyn_nb.metrics import detect_particles
+from matdyn_nb.runs import prepare_run_stack, read_train_file, run_config, run_stack, source_stack
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,21 +47,16 @@ def main() -> None:
     parser.add_argument("--run-dir", help="the run folder to read (default: the run file's)")
     parser.add_argument("--n", type=int, default=400, help="generated images to score")
     args = parser.parse_args()
-    spec = json.loads((ROOT / "scripts" / "runs" / f"{args.name}.json").read_text())
+    spec = read_train_file(ROOT / "scripts" / "runs" / f"{args.name}.json")
     run_dir = ROOT / (args.run_dir or spec["run_dir"])
     config, seed = run_config(spec), int(spec.get("seed", 0))
-    _, twin, *preset = spec["data"].split(":")
-    parameters = spec.get("twin", {})
-    first = twins.TWINS[twin](*preset, rng=seed, **parameters)["images"]
+    first = run_stack(spec)
     n_frames = first.sizes["frame"]
-    both = twins.TWINS[twin](*preset, rng=seed, **{**parameters, "n_frames": 2 * n_frames})["images"].compute()
+    both = source_stack(spec["data"], seed=seed, twin={**spec.get("twin", {}), "n_frames": 2 * n_frames})
     if not np.array_equal(both.values[:n_frames], first.values):
-        raise SystemExit(f"the {twin} twin does not extend its frames in time; no held-out frames from it")
-    prepare = {"rng": seed, **spec.get("prepare", {})}
-    train = prepare_for_training(both.isel(frame=slice(0, n_frames)), **prepare)
-    offset = np.asarray(train.attrs["norm_offset"])[:, None, None]
-    scale = np.asarray(train.attrs["norm_scale"])[:, None, None]
-    held_out = ((both.isel(frame=slice(n_frames, None)).values - offset) / scale).astype(np.float32)
+        raise SystemExit(f"the twin {spec['data']!r} does not extend its frames in time; no held-out frames from it")
+    train = prepare_run_stack(spec, both.isel(frame=slice(0, n_frames)))
+    held_out = normalize_like(both.isel(frame=slice(n_frames, None)), train).values
 
     critic = Critic(config).eval()
     state, _ = load_checkpoint(run_dir / "checkpoint", modules={"critic": critic}, optimizers={})

@@ -22,9 +22,8 @@ from pathlib import Path
 import torch
 
 from matdyn_nb import fidelity_report
-from matdyn_nb.__main__ import run_config, source_stack
-from matdyn_nb.data import prepare_for_training
 from matdyn_nb.gan import train_gan
+from matdyn_nb.runs import prepare_run_stack, read_train_file, run_config, run_stack
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,7 +37,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.final != sorted(args.final):
         raise SystemExit(f"--final must increase, got {args.final}")
-    spec = json.loads((ROOT / "scripts" / "runs" / f"{args.name}.json").read_text())
+    spec = read_train_file(ROOT / "scripts" / "runs" / f"{args.name}.json")
     label = args.name if args.train_seed is None else f"{args.name}-train-seed{args.train_seed}"
     if args.train_seed is not None:
         spec["gan"]["seed"] = args.train_seed
@@ -48,9 +47,8 @@ def main() -> None:
         if not source.exists():
             raise SystemExit(f"no finished run in {source.parent}; train it with scripts/build_pretrained.py first")
         shutil.copytree(source, run_dir / "checkpoint")
-    seed = int(spec.get("seed", 0))
-    observed = source_stack(spec["data"], seed=seed, twin=spec.get("twin"))
-    ready = prepare_for_training(observed, **{"rng": seed, **spec.get("prepare", {})})
+    observed = run_stack(spec)
+    ready = prepare_run_stack(spec, observed)
     machine = f"{platform.machine()} CPU, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
     out = ROOT / "docs" / "validation" / f"{label}-extend.json"
     points = []

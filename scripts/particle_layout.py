@@ -34,10 +34,10 @@ import torch
 from scipy.spatial import cKDTree
 
 from matdyn_nb import load_model
-from matdyn_nb.__main__ import source_stack
 from matdyn_nb.gan.checkpoint import load_checkpoint
 from matdyn_nb.metrics import detect_particles
 from matdyn_nb.metrics.fidelity import wasserstein_table
+from matdyn_nb.runs import read_train_file, run_stack
 
 ROOT = Path(__file__).resolve().parents[1]
 AREA_BINS = (4, 8, 12, 20, 30, 45, 80, 401)  # px; the detector keeps areas 4..400
@@ -92,12 +92,12 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1000, help="generated images")
     parser.add_argument("--weights", choices=["ema", "raw"], default="ema", help="EMA copy (shipped) or raw generator")
     args = parser.parse_args()
-    spec = json.loads((ROOT / "scripts" / "runs" / f"{args.name}.json").read_text())
+    spec = read_train_file(ROOT / "scripts" / "runs" / f"{args.name}.json")
     run_dir = ROOT / (args.run_dir or spec["run_dir"])
     model = load_model(run_dir / "model")
     if args.weights == "raw":
         load_checkpoint(run_dir / "checkpoint", modules={"generator": model.generator}, optimizers={})
-    observed = source_stack(spec["data"], seed=int(spec.get("seed", 0)), twin=spec.get("twin"))
+    observed = run_stack(spec)
     rng = np.random.default_rng(1)
     generated = model.sample(args.n, rng=rng)
     order = rng.permutation(observed.sizes["frame"])

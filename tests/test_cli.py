@@ -1,12 +1,16 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import xarray as xr
 
 from matdyn_nb import load_model
-from matdyn_nb.__main__ import main, run_config, source_stack
+from matdyn_nb.__main__ import main
 from matdyn_nb.errors import ConfigError
+from matdyn_nb.runs import read_train_file, run_config, source_stack
+
+RUNS = Path(__file__).resolve().parents[1] / "scripts" / "runs"
 
 
 def test_prepare_round_trip(tmp_path, capsys):
@@ -70,6 +74,21 @@ def test_run_file_seed_keys_data_and_training_unless_gan_has_its_own():
     assert run_config(spec).seed == 3
     assert run_config({**spec, "gan": {**spec["gan"], "seed": 7}}).seed == 7
     assert spec["gan"] == {"preset": ["nanoparticles", "small"]}  # the run file's dict is left as it was
+
+
+@pytest.mark.parametrize("path", sorted(RUNS.glob("*.json")), ids=lambda p: p.stem)
+def test_the_scripts_run_files_are_train_files(path):
+    spec = read_train_file(path)
+    assert run_config(spec).seed == spec["gan"].get("seed", spec.get("seed", 0))
+
+
+def test_a_run_file_typo_fails_before_any_work_with_the_example(tmp_path):
+    (tmp_path / "run.json").write_text(json.dumps({"data": "x.npy", "gan": {}, "run_dir": "r", "sead": 1}))
+    with pytest.raises(ConfigError, match=r"'sead' \(did you mean 'seed'\?\)"):
+        read_train_file(tmp_path / "run.json")
+    (tmp_path / "run.json").write_text("{")
+    with pytest.raises(ConfigError, match="cannot read run file .*it looks like"):
+        read_train_file(tmp_path / "run.json")
 
 
 def test_twin_parameters_reach_the_simulator_and_only_a_twin():

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from matdyn_nb.data import as_stack, denormalize, normalization_of, normalize
+from matdyn_nb.data import as_stack, denormalize, normalization_of, normalize, normalize_like
 from matdyn_nb.errors import StackError
 
 
@@ -70,3 +70,16 @@ def test_record_of_another_stack_is_rejected(stack2d, stack3d):
     record = normalize(stack3d).attrs
     with pytest.raises(StackError, match="another stack"):
         normalization_of(stack2d.assign_attrs(record))
+
+
+def test_held_out_frames_go_to_the_training_frames_space(stack2d):
+    train = normalize(stack2d.isel(frame=[0, 1]), "minmax")
+    held_out = normalize_like(stack2d.isel(frame=[2]), train)
+    offset = np.asarray(train.attrs["norm_offset"])[:, None, None]
+    scale = np.asarray(train.attrs["norm_scale"])[:, None, None]
+    expected = ((stack2d.values[2] - offset) / scale).astype(np.float32)
+    np.testing.assert_array_equal(held_out.values[0], expected)
+    assert held_out.attrs["norm_offset"] == train.attrs["norm_offset"]  # not a range of their own
+    xr.testing.assert_allclose(denormalize(held_out), stack2d.isel(frame=[2]).astype(np.float64), atol=1e-6)
+    with pytest.raises(StackError, match="channels.*sel"):
+        normalize_like(stack2d.isel(channel=[1, 0]), train)

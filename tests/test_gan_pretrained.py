@@ -1,15 +1,14 @@
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from matdyn_nb.__main__ import run_config, source_stack
-from matdyn_nb.data import prepare_for_training, to_tensor
+from matdyn_nb.data import to_tensor
 from matdyn_nb.errors import ModelFileError
 from matdyn_nb.gan import available_pretrained, pretrained_model
 from matdyn_nb.gan.training import _fingerprint
+from matdyn_nb.runs import prepare_run_stack, read_train_file, run_config, run_stack
 
 RUNS = Path(__file__).resolve().parents[1] / "scripts" / "runs"
 SHIPPED = ["brass-small", "nanoparticles-small", "ta_chart-small"]
@@ -23,10 +22,9 @@ def test_the_shipped_models_are_there():
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_model_was_trained_by_its_run_file(name):
-    spec = json.loads((RUNS / f"{name}.json").read_text())
+    spec = read_train_file(RUNS / f"{name}.json")
     model = pretrained_model(name)
-    seed = spec.get("seed", 0)
-    ready = prepare_for_training(source_stack(spec["data"], seed=seed), **{"rng": seed, **spec.get("prepare", {})})
+    ready = prepare_run_stack(spec, run_stack(spec))
     assert model.provenance["data_fingerprint"] == _fingerprint(to_tensor(ready).numpy())
     assert model.config == run_config(spec)  # rebuilding with the run file trains the same network
     assert model.provenance["stage_reached"] == model.config.n_stages - 1  # the whole schedule ran

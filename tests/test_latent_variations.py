@@ -182,6 +182,22 @@ def test_a_resumed_store_must_be_the_same_run(tiny_model, tmp_path, change, name
     xr.testing.assert_identical(first.load(), again.load())
 
 
+def test_a_store_written_before_root_seed_was_recorded_resumes(tiny_model, tmp_path):
+    import zarr
+
+    store = tmp_path / "old.zarr"
+    first = sample_variations(tiny_model, 2, 2, 1.0, rng=3, store=store)
+    assert (first.attrs["seed"], first.attrs["root_seed"]) == (3, 3)
+    group = zarr.open_group(store, mode="r+")
+    old = {k: v for k, v in group.attrs.asdict().items() if k != "root_seed"}  # the root was in "seed"
+    group.attrs.clear()
+    group.attrs.update(old)
+    again = sample_variations(tiny_model, 2, 2, 1.0, rng=3, store=store, resume=True)
+    xr.testing.assert_identical(first.load().drop_attrs(), again.load().drop_attrs())
+    with pytest.raises(ConfigError, match="root_seed: stored 3, asked 4"):
+        sample_variations(tiny_model, 2, 2, 1.0, rng=4, store=store, resume=True)
+
+
 def test_a_store_resumed_with_the_references_it_was_run_with_matches(tiny_model, tmp_path):
     z = np.random.default_rng(0).standard_normal((2, 8)).astype(np.float32)
     store = tmp_path / "refs.zarr"

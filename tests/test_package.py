@@ -5,6 +5,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import matdyn_nb
@@ -44,7 +45,7 @@ def test_layers_below_the_engine_import_without_torch(package):
 
 # docs/architecture.md: what each layer may import besides the foundations below; a module
 # outside this table (the command line) sits on top, and no layer may import it
-FOUNDATIONS = {"errors", "_files", "_progress", "_random", "_version"}
+FOUNDATIONS = {"errors", "_files", "_progress", "_provenance", "_random", "_version"}
 MAY_IMPORT = {
     "data": set(),
     "metrics": {"data"},
@@ -57,6 +58,9 @@ MAY_IMPORT = {
     "viewers": {"data", "metrics", "descriptors", "analysis"},
     "widgets": {"data", "metrics", "descriptors", "analysis", "gan", "latent", "viewers"},
 }
+
+# the foundations import nothing of the package but each other, as the provenance helper does
+FOUNDATIONS_MAY_IMPORT = {"_provenance": {"_random", "_version"}}
 
 
 def _project_imports(path: Path) -> set[str]:
@@ -79,11 +83,28 @@ def _project_imports(path: Path) -> set[str]:
 
 @pytest.mark.parametrize("layer", [*MAY_IMPORT, *FOUNDATIONS])
 def test_layers_import_one_way(layer):
-    allowed = MAY_IMPORT.get(layer, set()) | (FOUNDATIONS if layer in MAY_IMPORT else set())
+    below = FOUNDATIONS if layer in MAY_IMPORT else FOUNDATIONS_MAY_IMPORT.get(layer, set())
+    allowed = MAY_IMPORT.get(layer, set()) | below
     files = sorted((ROOT / "matdyn_nb" / layer).rglob("*.py")) or [ROOT / "matdyn_nb" / f"{layer}.py"]
     for path in files:
         wrong = _project_imports(path) - allowed - {layer}
         assert not wrong, f"{path.relative_to(ROOT)} imports {sorted(wrong)}, outside its layer's {sorted(allowed)}"
+
+
+def test_provenance_attrs_have_one_spelling():
+    from matdyn_nb import __version__
+    from matdyn_nb._provenance import provenance_attrs
+
+    assert provenance_attrs() == {"matdyn_nb_version": __version__}
+    assert provenance_attrs(None)["seed"] == provenance_attrs(np.random.default_rng(1))["seed"] == -1
+    assert provenance_attrs(np.int64(4), root_seed=4, model_id="m") == {
+        "matdyn_nb_version": __version__, "seed": 4, "root_seed": 4, "model_id": "m",
+    }  # fmt: skip
+    # outputs write the version and the seed through the helper, never by hand
+    by_hand = re.compile(r"""["'](version|matdyn_nb_version)["']\s*:|seed_attr\(""")
+    for path in sorted((ROOT / "matdyn_nb").rglob("*.py")):
+        if path.relative_to(ROOT / "matdyn_nb").as_posix() not in ("_provenance.py", "_random.py", "data/augment.py"):
+            assert not by_hand.search(path.read_text()), path.relative_to(ROOT)
 
 
 def _requirement_names(lines):

@@ -7,7 +7,8 @@ import xarray as xr
 from scipy.spatial.distance import pdist, squareform
 from sklearn.manifold import MDS
 
-from .._random import RngLike, as_generator, seed_attr
+from .._provenance import provenance_attrs
+from .._random import RngLike, as_generator
 from ._table import as_table, item_coords
 
 __all__ = ["embed_mds"]
@@ -90,7 +91,7 @@ def embed_mds(
             "units": features.attrs.get("units", "1"),
             "stress": stress,
             "stress_definition": "Kruskal stress-1 against the feature distances",
-            "seed": seed_attr(rng),
+            **provenance_attrs(rng),
             "n_init": int(n_init),
         },
     )

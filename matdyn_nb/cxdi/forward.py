@@ -11,7 +11,8 @@ import numpy as np
 import torch
 import xarray as xr
 
-from .._random import RngLike, as_generator, seed_attr
+from .._provenance import provenance_attrs
+from .._random import RngLike, as_generator
 from ..errors import StackError
 from ._dataset import diffraction_dataset
 from .optics import scale_probes
@@ -157,6 +158,6 @@ def simulate(
         attrs={
             "source": f"matdyn_nb.cxdi.simulate of {phase.attrs.get('source', 'a phase movie')}",
             "photons_per_frame": float(np.sum(np.abs(probes) ** 2)),
-            "seed": seed_attr(rng),
+            **provenance_attrs(rng),
         },
     )

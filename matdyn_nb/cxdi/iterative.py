@@ -13,7 +13,8 @@ import numpy as np
 import torch
 import xarray as xr
 
-from .._random import RngLike, as_generator, seed_attr
+from .._provenance import provenance_attrs
+from .._random import RngLike, as_generator
 from ..errors import ConfigError
 from ._dataset import check_diffraction, reconstruction_dataset
 from .forward import backpropagate, exit_waves
@@ -122,7 +123,7 @@ def mixed_state(
         obj.numpy(),
         data,
         method="mixed_state",
-        attrs={"n_iter": n_iter, "alpha": alpha, "measurement": measurement, "seed": seed_attr(rng)},
+        attrs={"n_iter": n_iter, "alpha": alpha, "measurement": measurement, **provenance_attrs(rng)},
     )
     result["r_factor"] = xr.DataArray(
         r_factor, dims="iteration", attrs={"units": "1", "long_name": "R-factor of the estimate"}

@@ -22,7 +22,7 @@ from safetensors.torch import load_file, save_file
 
 from .._files import atomic_directory, existing_directory
 from .._progress import progress_bar
-from .._version import __version__
+from .._provenance import provenance_attrs
 from ..errors import ConfigError, ModelFileError, StackError
 from ..gan.checkpoint import load_checkpoint, save_checkpoint
 from ._dataset import check_diffraction, reconstruction_dataset
@@ -281,7 +281,7 @@ def save_pid3net(net: PID3Net, path: str | Path, *, provenance: dict | None = No
         save_file(weights, tmp / "weights.safetensors")
         meta = {
             "format": FORMAT_TAG,
-            "matdyn_nb_version": __version__,
+            **provenance_attrs(),
             "config": json.loads(net.config.to_json()),
             "provenance": provenance or {},
         }

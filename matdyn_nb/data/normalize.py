@@ -19,7 +19,7 @@ import xarray as xr
 from ..errors import StackError
 from .stack import check_stack
 
-__all__ = ["denormalize", "normalization_of", "normalize"]
+__all__ = ["denormalize", "normalization_of", "normalize", "normalize_like"]
 
 _NORM_ATTRS = ("norm_method", "norm_offset", "norm_scale", "norm_source_units")
 
@@ -89,6 +89,52 @@ def normalize(
             f"channel(s) {flat} would be divided by a zero or negative scale (constant "
             "channel or center <= 0); drop them with stack.drop_sel(channel=[...]) or pass center=..."
         )
+    return _apply(stack, method, offset, scale)
+
+
+def normalize_like(stack: xr.DataArray, like: xr.DataArray) -> xr.DataArray:
+    """Map ``stack`` to the normalised space of ``like`` with ``like``'s recorded offset and scale.
+
+    Frames that were not part of the stack a model was trained on (held-out frames, new
+    measurements) are compared with the training frames in the same space, not in one of
+    their own.
+
+    Parameters
+    ----------
+    stack
+        Image stack ``(frame, channel, ...)`` in physical units; not modified.
+    like
+        A normalised stack (or a model's ``template``) carrying the record, with the same channels.
+
+    Returns
+    -------
+    xarray.DataArray
+        Float32 stack with ``like``'s normalisation record in ``attrs``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from matdyn_nb.data import as_stack, normalize, normalize_like
+    >>> train = normalize(as_stack(np.array([[[0.0, 2.0], [1.0, 4.0]]])))
+    >>> normalize_like(as_stack(np.array([[[6.0, 2.0], [1.0, 4.0]]])), train).values.max()
+    np.float32(2.0)
+    """
+    check_stack(stack)
+    if "norm_method" in stack.attrs:
+        raise StackError(
+            f"the stack is already normalised (norm_method={stack.attrs['norm_method']!r}); call denormalize() first"
+        )
+    record = normalization_of(like)
+    if list(stack.channel.values) != list(like.channel.values):
+        raise StackError(
+            f"the stack's channels {list(stack.channel.values)} are not those of the normalised stack "
+            f"{list(like.channel.values)}; select or reorder them with stack.sel(channel=[...])"
+        )
+    return _apply(stack, record["method"], np.asarray(record["offset"]), np.asarray(record["scale"]))
+
+
+def _apply(stack: xr.DataArray, method: str, offset: np.ndarray, scale: np.ndarray) -> xr.DataArray:
+    """``(stack - offset) / scale`` per channel as float32, with the record in ``attrs``."""
     out = ((stack - _per_channel(offset, stack)) / _per_channel(scale, stack)).astype(np.float32)
     out.attrs = {
         **{k: v for k, v in stack.attrs.items() if k not in ("units", "long_name")},

@@ -18,7 +18,7 @@ from scipy import ndimage
 from skimage.feature import match_template
 from skimage.filters import threshold_otsu
 
-from .._version import __version__
+from .._provenance import provenance_attrs
 from ..data import pixel_sizes
 from ..metrics import iou
 from ._images import MOTION_VARS, image_stack, leading_coords, leading_dims
@@ -317,7 +317,7 @@ def match_rigid(
             "coarse_step_deg": float(coarse_step),
             "refine": int(refine),
             "rigid_threshold": _RIGID_NCC,
-            "matdyn_nb_version": __version__,
+            **provenance_attrs(),
         },
     )
     return ds.transpose(*lead)

@@ -16,7 +16,7 @@ from scipy import ndimage
 from skimage.filters import threshold_otsu
 from skimage.measure import label, regionprops
 
-from .._version import __version__
+from .._provenance import provenance_attrs
 from ..data import pixel_sizes
 from ._images import MOTION_VARS, image_stack, leading_coords, leading_dims
 
@@ -305,7 +305,7 @@ def locate_slits(
             "min_length_px": float(min_length_px),
             "smooth_px": float(smooth_px),
             "polarity": polarity,
-            "matdyn_nb_version": __version__,
+            **provenance_attrs(),
         },
     )
 
@@ -485,6 +485,6 @@ def track_slit_widths(
             "width_px": float(width_px),
             "moved": int(motion is not None),
             "per_image": int(per_image),
-            "matdyn_nb_version": __version__,
+            **provenance_attrs(),
         },
     )

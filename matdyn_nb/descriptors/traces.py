@@ -17,8 +17,8 @@ import numpy as np
 import xarray as xr
 from skimage.measure import label, regionprops
 
-from .._random import RngLike, root_seed, seed_attr
-from .._version import __version__
+from .._provenance import provenance_attrs
+from .._random import RngLike, root_seed
 from ..metrics.particles import detect_particles
 
 __all__ = ["extract_traces", "trace_descriptors"]
@@ -281,9 +281,7 @@ def extract_traces(
     attrs = {
         "title": "nanoparticle variations (traces) of a latent Monte Carlo (matdyn_nb)",
         "source": "twins.md §2.6 steps 3-4; Dao et al. 2025 §3.3.2",
-        "version": __version__,
-        "seed": seed_attr(rng),
-        "root_seed": root,
+        **provenance_attrs(rng, root_seed=root),
         "channel": channel,
         "detector_json": json.dumps({k: "<mask>" if k == "support" else v for k, v in detector.items()}),
         "occupancy": float(occupancy),
@@ -454,7 +452,7 @@ def trace_descriptors(
     attrs = {
         "title": "nanoparticle trace descriptors (matdyn_nb)",
         "source": "twins.md §2.6 step 5-6",
-        "version": __version__,
+        **provenance_attrs(),
         "order": order,
         "centre": "first point" if centre is None else "given",
     }

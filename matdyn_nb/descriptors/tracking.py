@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .._random import RngLike, seed_attr
-from .._version import __version__
+from .._provenance import provenance_attrs
+from .._random import RngLike
 from ..data.stack import check_stack
 
 __all__ = ["track_clouds", "track_particles"]
@@ -129,7 +129,7 @@ def track_particles(
     }
     attrs = {
         "title": "particle trajectories by trackpy (matdyn_nb)",
-        "version": __version__,
+        **provenance_attrs(),
         "diameter_px": int(diameter_px),
         "minmass": float(minmass),
         "search_range_px": float(search_range_px),
@@ -231,9 +231,8 @@ def track_clouds(
     }
     attrs = {
         "title": "tracked nanoparticle variations (matdyn_nb)",
-        "version": __version__,
-        "seed": seed_attr(rng),
+        **provenance_attrs(rng),
         "half_window": k,
-        **{f"tracking_{key}": value for key, value in tracks.attrs.items() if key not in ("title", "version")},
+        **{f"tracking_{k}": v for k, v in tracks.attrs.items() if k not in ("title", "matdyn_nb_version")},
     }
     return xr.Dataset(data, coords=coords, attrs=attrs)

@@ -14,7 +14,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .._files import atomic_directory, existing_directory
-from .._version import __version__
+from .._provenance import provenance_attrs
 from ..errors import ModelFileError
 
 __all__ = ["load_checkpoint", "save_checkpoint"]
@@ -69,7 +69,7 @@ def save_checkpoint(path: Path, *, modules: dict, optimizers: dict, state: dict,
         save_file(weights, tmp / "weights.safetensors")
         save_file(moments, tmp / "optimizers.safetensors")
         save_file({k: v.contiguous() for k, v in tensors.items()}, tmp / "extra.safetensors")
-        meta = {"format": FORMAT_TAG, "matdyn_nb_version": __version__, "param_groups": groups, **state}
+        meta = {"format": FORMAT_TAG, **provenance_attrs(), "param_groups": groups, **state}
         (tmp / "state.json").write_text(json.dumps(meta, indent=1))
 
 

@@ -12,8 +12,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .._files import atomic_directory, writable_folder
+from .._provenance import provenance_attrs
 from .._random import RngLike, as_generator
-from .._version import __version__
 from ..data._metadata import metadata_from_json, metadata_to_json, stack_from_metadata
 from ..data.normalize import denormalize, normalization_of
 from ..data.stack import check_stack, spatial_dims
@@ -290,7 +290,7 @@ class GenerativeModel:
         meta = {
             "format": FORMAT_TAG,
             "model_id": self.model_id,
-            "matdyn_nb_version": __version__,
+            **provenance_attrs(),
             "config": json.loads(self.config.to_json()),
             "template": metadata_to_json(self.template),
             "provenance": self.provenance,

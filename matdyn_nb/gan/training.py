@@ -16,7 +16,7 @@ import xarray as xr
 
 from .._files import writable_folder
 from .._progress import progress_bar
-from .._version import __version__
+from .._provenance import provenance_attrs
 from ..data.grid import check_grid
 from ..data.normalize import normalization_of
 from ..data.stack import check_stack, spatial_dims
@@ -407,13 +407,12 @@ class _Trainer:
         final = copy.deepcopy(net).to("cpu").eval()
         stage = locate(self.schedule, self.step - 1).phase.stage if self.step else -1
         provenance = {
-            "seed": self.config.seed,
+            **provenance_attrs(self.config.seed),
             "steps": self.step,
             "stage_reached": stage,
             "resolution_reached": self.config.resolutions[stage] if stage >= 0 else 0,
             "data_fingerprint": self.fingerprint,
             "n_training_images": int(self.pyramid[-1].shape[0]),
-            "matdyn_nb_version": __version__,
             "weights": "ema" if self.ema is not None else "generator",
         }
         return GenerativeModel(

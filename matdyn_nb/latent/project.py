@@ -12,8 +12,8 @@ import torch
 import xarray as xr
 
 from .._progress import progress_bar
-from .._random import RngLike, root_seed, seed_attr
-from .._version import __version__
+from .._provenance import provenance_attrs
+from .._random import RngLike, root_seed
 from ..data.normalize import normalization_of
 from ..errors import ConfigError
 from ..gan._device import resolve_device
@@ -321,14 +321,11 @@ def project(
         },
         attrs={
             "title": "Projection of observed frames into the latent space of a generative model",
-            "model_id": model.model_id,
-            "seed": seed_attr(rng),
-            "root_seed": root,
+            **provenance_attrs(rng, root_seed=root, model_id=model.model_id),
             "restarts": int(restarts),
             "steps": int(steps),
             "lr": float(lr),
             "prior_weight": float(prior_weight),
-            "matdyn_nb_version": __version__,
             "Conventions": "CF-1.11",
         },
     )

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
+from .._provenance import provenance_attrs
 from .._random import RngLike, root_seed
 from ..errors import ConfigError
 from .perturb import latent_distance
@@ -98,8 +99,7 @@ def gamma_sweep(
         ds[f"{metric.name}_curve"] = _curve(ds[metric.name], ("reference", "sample"), quantiles)
     ds.attrs = {
         "title": "matdyn_nb gamma sweep",
-        "model_id": model.model_id,
-        "seed": root,
+        **provenance_attrs(rng, root_seed=root, model_id=model.model_id),
         "distribution": distribution,
         "n_references": runs[0].sizes["reference"],
         "n_samples": n_samples,

@@ -19,8 +19,8 @@ import xarray as xr
 
 from .._files import writable_folder
 from .._progress import progress_bar
+from .._provenance import provenance_attrs
 from .._random import RngLike, root_seed
-from .._version import __version__
 from ..errors import ConfigError
 from ..metrics.filters import as_filter
 from ._dask import as_client, model_folder, worker_model
@@ -136,15 +136,13 @@ def _describe(ds: xr.Dataset, min_accepted: int) -> xr.Dataset:
 
 
 def _run_attrs(
-    model, refs, *, root, gamma, distribution, n_samples, metrics, filt, keep, keep_mean, min_accepted, chunk
+    model, refs, *, rng, root, gamma, distribution, n_samples, metrics, filt, keep, keep_mean, min_accepted, chunk
 ):
     d = model.latent_dim
     return {
         "Conventions": "CF-1.11",
         "title": "matdyn_nb material variations (latent Monte Carlo)",
-        "model_id": model.model_id,
-        "matdyn_nb_version": __version__,
-        "seed": root,
+        **provenance_attrs(rng, root_seed=root, model_id=model.model_id),
         "gamma": gamma,
         "distance": latent_distance(gamma, d, distribution),
         "distribution": distribution,
@@ -202,9 +200,11 @@ def _open_store(path: Path, attrs: dict, resume: bool) -> xr.Dataset | None:
         raise ConfigError(
             f"{str(path)!r} is a zarr store of something else, not of sample_variations; choose a new path"
         )
-    differ = [k for k, v in attrs.items() if existing.attrs.get(k) != v]
+    # a store written before root_seed was recorded kept the root in "seed"
+    stored = {"root_seed": existing.attrs.get("seed"), **existing.attrs}
+    differ = [k for k, v in attrs.items() if stored.get(k) != v]
     if differ:
-        shown = "; ".join(_difference(k, existing.attrs.get(k), attrs[k]) for k in differ)
+        shown = "; ".join(_difference(k, stored.get(k), attrs[k]) for k in differ)
         raise ConfigError(
             f"store {str(path)!r} holds a run with other settings ({shown}); resume it with the same "
             "model, references, gamma, seed and options, or write to a new store path (to overwrite, delete the "
@@ -417,7 +417,7 @@ def sample_variations(
     refs = _references(model, n_references, references, root)
     n_ref = refs.sizes["reference"]
     attrs = _run_attrs(
-        model, refs, root=root, gamma=gamma, distribution=distribution, n_samples=n_samples, metrics=metrics,
+        model, refs, rng=rng, root=root, gamma=gamma, distribution=distribution, n_samples=n_samples, metrics=metrics,
         filt=filt, keep=keep, keep_mean=keep_mean, min_accepted=min_accepted, chunk=chunk,
     )  # fmt: skip
     path = None if store is None else Path(store).absolute()  # absolute: workers may start elsewhere

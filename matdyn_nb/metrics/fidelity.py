@@ -11,7 +11,8 @@ import numpy as np
 import xarray as xr
 from scipy.stats import wasserstein_distance
 
-from .._random import RngLike, as_generator, seed_attr
+from .._provenance import provenance_attrs
+from .._random import RngLike, as_generator
 from ..data.stack import spatial_dims
 from ..errors import ConfigError
 from .particles import detect_particles
@@ -158,9 +159,8 @@ def fidelity_report(
     report = wasserstein_table(observed_q, generated_q, {k: (first[k], second[k]) for k in observed_q})
     report.attrs = {
         "title": "matdyn_nb fidelity report",
-        "model_id": getattr(model, "model_id", ""),
+        **provenance_attrs(rng, model_id=getattr(model, "model_id", "")),
         "n_generated_images": n,
         "n_observed_images": observed.sizes["frame"],
-        "seed": seed_attr(rng),
     }
     return report

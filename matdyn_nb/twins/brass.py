@@ -20,8 +20,8 @@ import numpy as np
 import xarray as xr
 
 from .._progress import progress_bar
-from .._random import root_seed, seed_attr
-from .._version import __version__
+from .._provenance import provenance_attrs
+from .._random import root_seed
 from ..data import as_stack
 from ..metrics.volume import regime_label
 from ._brass_params import BRASS_DEFAULTS, BRASS_PRESETS, _resolve
@@ -175,9 +175,7 @@ def _attrs(p: dict, rng, root: int) -> dict:
         "title": "brass-clump sulfidation twin (matdyn_nb)",
         "twin": "brass",
         "source": "twins.md §3; Dao et al. 2025 §3.4",
-        "version": __version__,
-        "seed": seed_attr(rng),
-        "root_seed": root,
+        **provenance_attrs(rng, root_seed=root),
         "frame_order": "particle-major: frame = particle * n_stages + stage_index",
         "jitter_convention": "x_scan = c + shift + R (x_particle - c), R = Rz Ry Rx, c = box centre",
         "params_json": json.dumps(p),
@@ -317,9 +315,7 @@ def brass_oracle(
             "title": "brass oracle clump variations (matdyn_nb)",
             "twin": "brass",
             "kind": "oracle",
-            "version": __version__,
-            "seed": seed_attr(rng),
-            "root_seed": oracle_root,
+            **provenance_attrs(rng, root_seed=oracle_root),
             "source_root_seed": root,
             "n_samples": int(n_samples),
             "window_days": float(window_days),

@@ -22,8 +22,8 @@ import xarray as xr
 from scipy import ndimage
 
 from .._progress import progress_bar
-from .._random import root_seed, seed_attr
-from .._version import __version__
+from .._provenance import provenance_attrs
+from .._random import root_seed
 from ..data import as_stack
 from ._illumination import triangle_support
 from ._np_motion import _draw_layout, _Dynamics, _initial_state, _simulate
@@ -298,9 +298,7 @@ def _attrs(p: dict, rng, root: int, ctx: _Context) -> dict:
         "title": "gold-nanoparticle diffusion twin (matdyn_nb)",
         "twin": "nanoparticles",
         "source": "twins.md §2; Dao et al. 2025 §3.3",
-        "version": __version__,
-        "seed": seed_attr(rng),
-        "root_seed": root,
+        **provenance_attrs(rng, root_seed=root),
         "steps_per_frame": ctx.steps,
         "time_convention": "trajectory sample k at k*dt; frame f integrates [f, f+1)*frame_interval",
         "layout_json": json.dumps(ctx.layout.to_json_dict()),
@@ -443,8 +441,7 @@ def np_oracle(
         "title": "nanoparticle oracle variations (matdyn_nb)",
         "twin": "nanoparticles",
         "source": "twins.md §2.4",
-        "version": __version__,
-        "seed": seed_attr(rng),
+        **provenance_attrs(rng),
         "n_points": int(n_points),
         "window_s": float(window_s),
         "localization_error_nm": float(localization_error),

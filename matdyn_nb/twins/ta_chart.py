@@ -31,6 +31,7 @@ import numpy as np
 import xarray as xr
 from scipy import ndimage
 
+from .._provenance import provenance_attrs
 from .._random import root_seed
 from ..data import as_stack
 from ._ta_layout import layout_json
@@ -244,8 +245,7 @@ def _dataset_attrs(p: TaParams, r: Renderer, seed: int, rng, preset: str) -> dic
     return {
         "twin": "ta_chart",
         "preset": preset,
-        "seed": int(rng) if isinstance(rng, (int, np.integer)) else -1,
-        "root_seed": seed,
+        **provenance_attrs(rng, root_seed=seed),
         "params_json": json.dumps(params),
         "layout_json": layout_json(r.layout),
         "pixel_size_nm": p.pixel_size_nm,
@@ -396,8 +396,7 @@ def ta_oracle(
         attrs={
             "twin": "ta_chart",
             "kind": "oracle variation",
-            "root_seed": seed,
-            "seed": int(rng) if isinstance(rng, (int, np.integer)) else -1,
+            **provenance_attrs(rng, root_seed=seed),
             "shift_range_nm": [float(sx), float(sy)],
             "angle_range_deg": float(angle_range_deg),
             "noise": int(noise),
