@@ -12,6 +12,8 @@ definitions implemented here are those of twins.md §2.6:
 """
 
 import json
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import xarray as xr
@@ -24,6 +26,26 @@ from ..metrics.particles import detect_particles
 __all__ = ["extract_traces", "trace_descriptors"]
 
 _ORDERS = ("pc1", "time")
+
+
+@dataclass
+class _Trace:
+    """One NP variation while its points are collected (pixel units, (y, x) order)."""
+
+    centre: np.ndarray  # the reference particle's centroid
+    component_area: int  # area of its occupancy component
+    excess_px: int  # pixels at occupancy >= 0.5 in the component beyond the reference particle's area
+    points: list[np.ndarray] = field(default_factory=list)  # a particle centroid per sample
+    samples: list[int] = field(default_factory=list)  # the sample of each point
+
+
+class _Variation(NamedTuple):
+    """A kept trace of one reference and its (subsampled) cloud."""
+
+    reference: object  # the reference's coord value
+    trace: _Trace
+    points: np.ndarray  # (point, 2) y, x px
+    samples: np.ndarray  # (point,)
 
 
 def _trace_images(variations: xr.Dataset, channel: str) -> tuple[xr.DataArray, np.ndarray]:
@@ -75,7 +97,7 @@ def _owners(particles: np.ndarray, n_particles: int, components: np.ndarray, n_c
     return np.where(counts.max(axis=1) > 0, counts.argmax(axis=1) + 1, 0)
 
 
-def _reference_traces(stack: np.ndarray, keep: np.ndarray, detector: dict, occupancy: float) -> list[dict]:
+def _reference_traces(stack: np.ndarray, keep: np.ndarray, detector: dict, occupancy: float) -> list[_Trace]:
     """The isolated traces of one reference: per kept component, its reference particle and point cloud (px)."""
     found = [detect_particles(stack[j], **detector) for j in keep]
     occ = np.mean([f.labels > 0 for f in found], axis=0)
@@ -92,17 +114,15 @@ def _reference_traces(stack: np.ndarray, keep: np.ndarray, detector: dict, occup
             continue
         k = inside[0]
         in_component = components == region.label
-        traces[region.label] = {
-            "centre": np.array([ref.centroid_y[k], ref.centroid_x[k]]),
-            "component_area": int(region.area),
-            "excess_px": int(np.sum(in_component & (occ >= 0.5)) - ref.area[k]),
-            "points": [],
-            "samples": [],
-        }
+        traces[region.label] = _Trace(
+            centre=np.array([ref.centroid_y[k], ref.centroid_x[k]]),
+            component_area=int(region.area),
+            excess_px=int(np.sum(in_component & (occ >= 0.5)) - ref.area[k]),
+        )
     if not traces:
         return []
     kept = np.array(sorted(traces))
-    centres = np.array([traces[c]["centre"] for c in kept])
+    centres = np.array([traces[c].centre for c in kept])
     for sample, f in zip(keep, found, strict=True):
         owner = _owners(f.labels, len(f.area), components, n_components)
         slot = np.searchsorted(kept, owner).clip(max=kept.size - 1)
@@ -116,14 +136,14 @@ def _reference_traces(stack: np.ndarray, keep: np.ndarray, detector: dict, occup
         _, first = np.unique(slot[ours][order], return_index=True)
         for p in order[first]:
             trace = traces[kept[slot[ours[p]]]]
-            trace["points"].append(yx[p])
-            trace["samples"].append(int(sample))
+            trace.points.append(yx[p])
+            trace.samples.append(int(sample))
     return [traces[c] for c in kept]
 
 
-def _subsample(trace: dict, n_points: int | None, gen: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _subsample(trace: _Trace, n_points: int | None, gen: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Points (y, x px) and their samples; with ``n_points``, the reference point then ``n_points - 1`` drawn ones."""
-    points, samples = np.array(trace["points"]), np.array(trace["samples"])
+    points, samples = np.array(trace.points), np.array(trace.samples)
     if n_points is None:
         return points, samples
     others = samples.size - 1
@@ -206,78 +226,19 @@ def extract_traces(
     (1, 12)
     """
     detector = {} if detector is None else dict(detector)
-    if int(min_points) != min_points or min_points < 2:
-        raise ValueError(f"min_points must be an integer >= 2, got {min_points!r}")
-    if n_points is not None and (int(n_points) != n_points or n_points < 2):
-        raise ValueError(f"n_points must be an integer >= 2, or None to keep every point, got {n_points!r}")
-    if not 0 < occupancy <= 1:
-        raise ValueError(f"occupancy must be a fraction in (0, 1], got {occupancy!r}")
+    _check_trace_options(min_points, n_points, occupancy)
     images, valid = _trace_images(variations, channel)
     root = root_seed(rng)
-    y_nm, x_nm = _axis_nm(images, "y"), _axis_nm(images, "x")
-    units = str(images["x"].attrs.get("units", "px")) if "x" in images.coords else "px"
-    pixel_area = abs((y_nm[1] - y_nm[0]) * (x_nm[1] - x_nm[0])) if y_nm.size > 1 and x_nm.size > 1 else 1.0
     refs = images["reference"].values if "reference" in images.coords else np.arange(images.sizes["reference"])
     keyed = np.issubdtype(np.asarray(refs).dtype, np.integer)
-    rows = []
+    variations_found = []
     for i, ref in enumerate(refs):
-        keep = np.flatnonzero(valid[i])
         stack = np.asarray(images.isel(reference=i).values, float)
         gen = np.random.default_rng([root, int(ref) if keyed else i])
-        for trace in _reference_traces(stack, keep, detector, occupancy):
-            if len(trace["points"]) < min_points:
-                continue
-            points, samples = _subsample(trace, n_points, gen)
-            rows.append((ref, trace, points, samples))
-    width = n_points if n_points is not None else max((len(r[2]) for r in rows), default=0)
-    points = np.full((len(rows), width, 2), np.nan)
-    point_sample = np.full((len(rows), width), -1, np.int64)
-    centre_px = np.zeros((len(rows), 2))
-    for v, (_, trace, pts, samples) in enumerate(rows):
-        points[v, : len(pts), 0] = _physical(pts[:, 1], x_nm)
-        points[v, : len(pts), 1] = _physical(pts[:, 0], y_nm)
-        point_sample[v, : len(pts)] = samples
-        centre_px[v] = trace["centre"]
-    reference = np.array([r[0] for r in rows], dtype=np.asarray(refs).dtype)
-    coords = {
-        "reference": ("variation", reference, {"long_name": "reference state of the variation"}),
-        "centre_x": (
-            "variation",
-            _physical(centre_px[:, 1], x_nm),
-            {"units": units, "long_name": "reference centroid x"},
-        ),
-        "centre_y": (
-            "variation",
-            _physical(centre_px[:, 0], y_nm),
-            {"units": units, "long_name": "reference centroid y"},
-        ),
-        "centre_x_px": ("variation", centre_px[:, 1], {"units": "px", "long_name": "reference centroid x (pixel)"}),
-        "centre_y_px": ("variation", centre_px[:, 0], {"units": "px", "long_name": "reference centroid y (pixel)"}),
-        "n_points": (
-            "variation",
-            np.array([len(r[1]["points"]) for r in rows], np.int64),
-            {"units": "1", "long_name": "points found in the trace (before subsampling)"},
-        ),
-        "component_area": (
-            "variation",
-            np.array([r[1]["component_area"] for r in rows], np.int64),
-            {"units": "px", "long_name": f"area of the trace (occupancy >= {occupancy})"},
-        ),
-        "point": ("point", np.arange(width), {"long_name": "point of the cloud (0: the reference centroid)"}),
-        "axis": ("axis", np.array(["x", "y"]), {"long_name": "position axis"}),
-    }
-    data = {
-        "points": (("variation", "point", "axis"), points, {"units": units, "long_name": "particle centroid"}),
-        "point_sample": (("variation", "point"), point_sample, {"long_name": "sample of each point (-1: padding)"}),
-        "trace_area_excess": (
-            "variation",
-            np.array([r[1]["excess_px"] for r in rows], float) * pixel_area,
-            {
-                "units": f"{units}^2",
-                "long_name": "trace area (occupancy >= 0.5) minus the reference particle's area",
-            },
-        ),
-    }
+        traces = _reference_traces(stack, np.flatnonzero(valid[i]), detector, occupancy)
+        variations_found += [
+            _Variation(ref, t, *_subsample(t, n_points, gen)) for t in traces if len(t.points) >= min_points
+        ]
     attrs = {
         "title": "nanoparticle variations (traces) of a latent Monte Carlo (matdyn_nb)",
         "source": "twins.md §2.6 steps 3-4; Dao et al. 2025 §3.3.2",
@@ -288,6 +249,69 @@ def extract_traces(
         "min_points": int(min_points),
         "subsample_points": -1 if n_points is None else int(n_points),
         **{f"mc_{k}": variations.attrs[k] for k in ("model_id", "gamma", "seed") if k in variations.attrs},
+    }
+    width = n_points or max((len(v.points) for v in variations_found), default=0)
+    return _traces_dataset(variations_found, images, np.asarray(refs).dtype, width, occupancy, attrs)
+
+
+def _check_trace_options(min_points, n_points, occupancy) -> None:
+    if int(min_points) != min_points or min_points < 2:
+        raise ValueError(f"min_points must be an integer >= 2, got {min_points!r}")
+    if n_points is not None and (int(n_points) != n_points or n_points < 2):
+        raise ValueError(f"n_points must be an integer >= 2, or None to keep every point, got {n_points!r}")
+    if not 0 < occupancy <= 1:
+        raise ValueError(f"occupancy must be a fraction in (0, 1], got {occupancy!r}")
+
+
+def _traces_dataset(
+    found: list[_Variation], images: xr.DataArray, reference_dtype, width: int, occupancy: float, attrs: dict
+) -> xr.Dataset:
+    """The variations as one dataset on ``variation``, positions in the images' spatial units (NaN-padded)."""
+    y_nm, x_nm = _axis_nm(images, "y"), _axis_nm(images, "x")
+    units = str(images["x"].attrs.get("units", "px")) if "x" in images.coords else "px"
+    pixel_area = abs((y_nm[1] - y_nm[0]) * (x_nm[1] - x_nm[0])) if y_nm.size > 1 and x_nm.size > 1 else 1.0
+    points = np.full((len(found), width, 2), np.nan)
+    point_sample = np.full((len(found), width), -1, np.int64)
+    for v, found_v in enumerate(found):
+        n = len(found_v.points)
+        points[v, :n] = np.stack([_physical(found_v.points[:, 1], x_nm), _physical(found_v.points[:, 0], y_nm)], -1)
+        point_sample[v, :n] = found_v.samples
+    centre_px = np.array([v.trace.centre for v in found]).reshape(len(found), 2)
+    per_variation = {
+        "reference": (
+            np.array([v.reference for v in found], dtype=reference_dtype),
+            None,
+            "reference state of the variation",
+        ),
+        "centre_x": (_physical(centre_px[:, 1], x_nm), units, "reference centroid x"),
+        "centre_y": (_physical(centre_px[:, 0], y_nm), units, "reference centroid y"),
+        "centre_x_px": (centre_px[:, 1], "px", "reference centroid x (pixel)"),
+        "centre_y_px": (centre_px[:, 0], "px", "reference centroid y (pixel)"),
+        "n_points": (
+            np.array([len(v.trace.points) for v in found], np.int64),
+            "1",
+            "points found in the trace (before subsampling)",
+        ),
+        "component_area": (
+            np.array([v.trace.component_area for v in found], np.int64),
+            "px",
+            f"area of the trace (occupancy >= {occupancy})",
+        ),
+    }
+    coords = {
+        name: ("variation", values, {**({"units": unit} if unit else {}), "long_name": long_name})
+        for name, (values, unit, long_name) in per_variation.items()
+    }
+    coords["point"] = ("point", np.arange(width), {"long_name": "point of the cloud (0: the reference centroid)"})
+    coords["axis"] = ("axis", np.array(["x", "y"]), {"long_name": "position axis"})
+    data = {
+        "points": (("variation", "point", "axis"), points, {"units": units, "long_name": "particle centroid"}),
+        "point_sample": (("variation", "point"), point_sample, {"long_name": "sample of each point (-1: padding)"}),
+        "trace_area_excess": (
+            "variation",
+            np.array([v.trace.excess_px for v in found], float) * pixel_area,
+            {"units": f"{units}^2", "long_name": "trace area (occupancy >= 0.5) minus the reference particle's area"},
+        ),
     }
     return xr.Dataset(data, coords=coords, attrs=attrs)
 

@@ -6,6 +6,8 @@ the restarts that reach nearly the same loss says how well the frame pins its la
 """
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -194,138 +196,195 @@ def project(
     (('frame', 'latent'), 0.12)
     """
     _check_options(restarts, steps, lr, prior_weight, batch_size)
-    template = model.template
     images = model.check_observed(images)
-    offset, scale, template_units = _norm_record(template)
-    units = str(images.attrs.get("units", template_units))
-    n_frames, latent_dim, ndim = images.sizes["frame"], model.latent_dim, images.ndim
-
+    offset, scale, template_units = _norm_record(model.template)
     observed = images.values.astype(np.float64)  # [F, C, ...] physical
-    observed_norm = (observed - _per_channel(offset, ndim)) / _per_channel(scale, ndim)
+    observed_norm = (observed - _per_channel(offset, images.ndim)) / _per_channel(scale, images.ndim)
     root = root_seed(rng)
-    keys = _frame_keys(images.frame)
-    targets = torch.from_numpy(observed_norm.astype(np.float32))  # [F, C, ...]
+    starts = np.stack(
+        [
+            np.random.default_rng([root, _PROJECTION_STREAM, int(key)]).standard_normal((restarts, model.latent_dim))
+            for key in _frame_keys(images.frame)
+        ]
+    )
+    device = resolve_device(device, model.device)
+    with fitting(model.generator, device):
+        z_restarts, loss = fit_latents(
+            model.generator,
+            torch.from_numpy(observed_norm.astype(np.float32)),
+            starts,
+            steps=steps,
+            lr=lr,
+            prior_weight=prior_weight,
+            batch_size=batch_size,
+            device=device,
+            progress=progress,
+        )
+        best = np.argmin(loss, axis=1)
+        z_best = z_restarts[np.arange(len(best)), best]
+        frame_coords = {k: c for k, c in images.coords.items() if c.dims == ("frame",)}
+        z_da = xr.DataArray(z_best, dims=("frame", "latent"), coords={**frame_coords, "latent": _latent_coord(z_best)})
+        reconstruction = model.generate(z_da, batch_size=batch_size, device=device)
 
-    generator = model.generator
-    home = model.device
-    device = resolve_device(device, home)
+    recon = reconstruction.transpose("frame", *model.template.dims).values.astype(np.float64)
+    recon_norm = (recon - _per_channel(offset, images.ndim)) / _per_channel(scale, images.ndim)
+    values = {
+        "latent_z": z_best,
+        "latent_z_restarts": z_restarts,
+        "loss": loss,
+        "best_restart": best.astype(np.int64),
+        "reconstruction": reconstruction.transpose("frame", *model.template.dims).values,
+        **_errors(recon, observed, recon_norm, observed_norm),
+        **_restart_spread(z_restarts, loss),
+    }
+    settings = {"restarts": int(restarts), "steps": int(steps), "lr": float(lr), "prior_weight": float(prior_weight)}
+    return _dataset(
+        values,
+        model,
+        frame_coords,
+        units=str(images.attrs.get("units", template_units)),
+        attrs={**provenance_attrs(rng, root_seed=root, model_id=model.model_id), **settings},
+    )
+
+
+@contextmanager
+def fitting(generator: torch.nn.Module, device: torch.device) -> Iterator[torch.nn.Module]:
+    """The generator in eval mode on ``device`` with its parameters' gradients off.
+
+    On exit, however the block ends, each parameter's ``requires_grad``, the train/eval
+    mode and the device the generator had are put back.
+    """
     was_training = generator.training
     needs_grad = [p.requires_grad for p in generator.parameters()]
-    # One frame's restarts per optimisation batch (split further only when restarts > batch_size):
-    # the generator's float rounding depends on the batch size, and Adam amplifies it, so
-    # batches that mixed frames would make a frame's result depend on the frames beside it.
-    pieces = [slice(start, start + batch_size) for start in range(0, restarts, batch_size)]
-    z_restarts = np.empty((n_frames, restarts, latent_dim), np.float32)
-    loss = np.empty((n_frames, restarts))
+    home = next(generator.parameters()).device
     try:
         generator.eval().to(device)
         for p in generator.parameters():
             p.requires_grad_(False)
-        total = n_frames * len(pieces) * steps
-        with progress_bar(total=total, progress=progress, desc="project", unit="step") as bar:
-            for i, key in enumerate(keys):
-                z0 = np.random.default_rng([root, _PROJECTION_STREAM, int(key)]).standard_normal((restarts, latent_dim))
-                for rows in pieces:
-                    z_restarts[i, rows], loss[i, rows] = _optimise(
-                        generator,
-                        z0[rows].astype(np.float32),
-                        targets[i : i + 1],
-                        steps=steps,
-                        lr=lr,
-                        prior_weight=prior_weight,
-                        device=device,
-                        bar=bar,
-                    )
-        best = np.argmin(loss, axis=1)
-        z_best = z_restarts[np.arange(n_frames), best]
-        frame_coords = {k: c for k, c in images.coords.items() if c.dims == ("frame",)}
-        latent_coord = ("latent", np.arange(latent_dim), {"long_name": "latent dimension", "units": "1"})
-        z_da = xr.DataArray(z_best, dims=("frame", "latent"), coords={**frame_coords, "latent": latent_coord})
-        reconstruction = model.generate(z_da, batch_size=batch_size, device=device)
+        yield generator
     finally:
         for p, flag in zip(generator.parameters(), needs_grad, strict=True):
             p.requires_grad_(flag)
         generator.train(was_training).to(home)
 
-    recon = reconstruction.transpose("frame", *template.dims).values.astype(np.float64)
-    spatial = tuple(range(2, ndim))
-    error = np.sqrt(np.mean((recon - observed) ** 2, axis=spatial))  # [F, C]
-    recon_norm = (recon - _per_channel(offset, ndim)) / _per_channel(scale, ndim)
+
+def fit_latents(
+    generator: torch.nn.Module,
+    targets: torch.Tensor,
+    starts: np.ndarray,
+    *,
+    steps: int,
+    lr: float,
+    prior_weight: float,
+    batch_size: int,
+    device: torch.device,
+    progress: bool | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fit latents to targets: the tensor-level core of :func:`project`.
+
+    Parameters
+    ----------
+    generator
+        A generator mapping ``[N, latent]`` to ``[N, C, ...]`` in the normalised space, set
+        up for fitting (see :func:`fitting`).
+    targets
+        Normalised frames ``[F, C, ...]``.
+    starts
+        Starting latents ``[F, restarts, latent]``.
+    steps, lr, prior_weight, batch_size, device, progress
+        As in :func:`project`.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Every restart's final latent ``[F, restarts, latent]`` (float32, scaled to length
+        sqrt(latent)) and final loss ``[F, restarts]`` (float64).
+    """
+    n_frames, restarts, latent_dim = starts.shape
+    # One frame's restarts per optimisation batch (split further only when restarts > batch_size):
+    # the generator's float rounding depends on the batch size, and Adam amplifies it, so
+    # batches that mixed frames would make a frame's result depend on the frames beside it.
+    pieces = [slice(start, start + batch_size) for start in range(0, restarts, batch_size)]
+    z = np.empty((n_frames, restarts, latent_dim), np.float32)
+    loss = np.empty((n_frames, restarts))
+    with progress_bar(total=n_frames * len(pieces) * steps, progress=progress, desc="project", unit="step") as bar:
+        for i in range(n_frames):
+            for rows in pieces:
+                z[i, rows], loss[i, rows] = _optimise(
+                    generator,
+                    starts[i, rows].astype(np.float32),
+                    targets[i : i + 1],
+                    steps=steps,
+                    lr=lr,
+                    prior_weight=prior_weight,
+                    device=device,
+                    bar=bar,
+                )
+    return z, loss
+
+
+def _latent_coord(z: np.ndarray) -> tuple:
+    return ("latent", np.arange(z.shape[-1]), {"long_name": "latent dimension", "units": "1"})
+
+
+def _errors(recon: np.ndarray, observed: np.ndarray, recon_norm: np.ndarray, observed_norm: np.ndarray) -> dict:
+    """RMSE per frame and channel in physical units, and relative to the frame's SD in normalised space."""
+    spatial = tuple(range(2, observed.ndim))
     rmse_norm = np.sqrt(np.mean((recon_norm - observed_norm) ** 2, axis=(1, *spatial)))
     sd_norm = np.sqrt(np.mean(np.var(observed_norm, axis=spatial), axis=1))
     with np.errstate(divide="ignore", invalid="ignore"):
         relative = np.where(sd_norm > 0, rmse_norm / sd_norm, np.nan)
+    return {"error": np.sqrt(np.mean((recon - observed) ** 2, axis=spatial)), "relative_error": relative}
 
+
+def _restart_spread(z: np.ndarray, loss: np.ndarray) -> dict:
+    """Mean SD over latent dims of the restarts within ``_CONVERGED_WITHIN`` of the best loss, and their number."""
     converged = loss <= loss.min(axis=1, keepdims=True) * (1 + _CONVERGED_WITHIN)
     n_converged = converged.sum(axis=1)
     spread = np.array(
-        [z_restarts[i, converged[i]].std(axis=0, ddof=1).mean() if n_converged[i] > 1 else 0.0 for i in range(n_frames)]
+        [z[i, converged[i]].std(axis=0, ddof=1).mean() if n_converged[i] > 1 else 0.0 for i in range(len(z))]
     )
+    return {"latent_z_spread": spread, "n_converged": n_converged.astype(np.int64)}
 
-    dims_images = ("frame", *template.dims)
+
+# name: (dims after frame, long_name, units); dims None: the model's image dims; units None: the images'
+_VARIABLES = {
+    "latent_z": (("latent",), "projected latent vector (best restart)", "1"),
+    "latent_z_restarts": (("restart", "latent"), "projected latent vector of each restart", "1"),
+    "loss": (("restart",), "final loss: channel-averaged MSE in normalised space + latent prior", "1"),
+    "best_restart": ((), "restart with the lowest loss", "1"),
+    "reconstruction": (None, "generated image at the projected latent", None),
+    "error": (("channel",), "RMSE of the reconstruction against the observed frame", None),
+    "relative_error": ((), "normalised-space RMSE over the observed per-channel SD", "1"),
+    "latent_z_spread": ((), "mean SD of z across converged restarts (latent uncertainty)", "1"),
+    "n_converged": ((), f"restarts within {_CONVERGED_WITHIN:.0%} of the best loss", "1"),
+}
+
+
+def _dataset(values: dict, model: GenerativeModel, frame_coords: dict, *, units: str, attrs: dict) -> xr.Dataset:
+    """The projection's variables with their dims, names and units, the coords and the attrs."""
+    image_dims = model.template.dims
     data_vars = {
-        "latent_z": (
-            ("frame", "latent"),
-            z_best,
-            {"long_name": "projected latent vector (best restart)", "units": "1"},
-        ),
-        "latent_z_restarts": (
-            ("frame", "restart", "latent"),
-            z_restarts,
-            {"long_name": "projected latent vector of each restart", "units": "1"},
-        ),
-        "loss": (
-            ("frame", "restart"),
-            loss,
-            {"long_name": "final loss: channel-averaged MSE in normalised space + latent prior", "units": "1"},
-        ),
-        "best_restart": (
-            "frame",
-            best.astype(np.int64),
-            {"long_name": "restart with the lowest loss", "units": "1"},
-        ),
-        "reconstruction": (
-            dims_images,
-            reconstruction.transpose(*dims_images).values,
-            {"long_name": "generated image at the projected latent", "units": units},
-        ),
-        "error": (
-            ("frame", "channel"),
-            error,
-            {"long_name": "RMSE of the reconstruction against the observed frame", "units": units},
-        ),
-        "relative_error": (
-            "frame",
-            relative,
-            {"long_name": "normalised-space RMSE over the observed per-channel SD", "units": "1"},
-        ),
-        "latent_z_spread": (
-            "frame",
-            spread,
-            {"long_name": "mean SD of z across converged restarts (latent uncertainty)", "units": "1"},
-        ),
-        "n_converged": (
-            "frame",
-            n_converged.astype(np.int64),
-            {"long_name": f"restarts within {_CONVERGED_WITHIN:.0%} of the best loss", "units": "1"},
-        ),
+        name: (
+            ("frame", *(image_dims if dims is None else dims)),
+            values[name],
+            {"long_name": long_name, "units": units if unit is None else unit},
+        )
+        for name, (dims, long_name, unit) in _VARIABLES.items()
     }
-    keep = set(dims_images) | {"restart", "latent"}
+    restarts = values["loss"].shape[1]
+    keep = {"frame", *image_dims, "restart", "latent"}
     return xr.Dataset(
         data_vars,
         coords={
             **frame_coords,
             "restart": ("restart", np.arange(restarts), {"long_name": "random start", "units": "1"}),
-            "latent": latent_coord,
-            **{k: c for k, c in template.coords.items() if k not in frame_coords and set(c.dims) <= keep},
+            "latent": _latent_coord(values["latent_z"]),
+            **{k: c for k, c in model.template.coords.items() if k not in frame_coords and set(c.dims) <= keep},
         },
         attrs={
             "title": "Projection of observed frames into the latent space of a generative model",
-            **provenance_attrs(rng, root_seed=root, model_id=model.model_id),
-            "restarts": int(restarts),
-            "steps": int(steps),
-            "lr": float(lr),
-            "prior_weight": float(prior_weight),
+            **attrs,
             "Conventions": "CF-1.11",
         },
     )
