@@ -1,4 +1,4 @@
-"""Checks and dims shared by the image descriptors (rigid motion, slits)."""
+"""Checks and dims shared by the image descriptors (rigid motion, sequences, slits)."""
 
 import xarray as xr
 
