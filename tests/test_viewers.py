@@ -11,6 +11,7 @@ from matdyn_nb.errors import ConfigError, StackError
 from matdyn_nb.latent import sample_variations
 from matdyn_nb.metrics.pairwise import EntropyDiff
 from matdyn_nb.viewers import (
+    grid_figure,
     stack_figure,
     variation_figure,
     view_stack,
@@ -78,6 +79,31 @@ def test_stack_figure_subsamples_long_stacks_and_takes_single_frames(stack2d):
     assert figure.layout.coloraxis.colorscale[0][1].startswith("#")  # a named plotly scale, expanded
     single = stack_figure(stack2d.isel(frame=0))
     assert len(single.data) == 2 and not single.layout.sliders
+
+
+def test_grid_figure_puts_rows_of_images_side_by_side_on_one_scale(stack2d):
+    figure = grid_figure(
+        {"observed": stack2d.isel(frame=[0, 1]), "later": stack2d.isel(frame=[2, 0])}, channel="sum", zmin=-2
+    )
+    assert len(figure.data) == 4 and {t.coloraxis for t in figure.data} == {"coloraxis"}
+    np.testing.assert_allclose(figure.data[2].z, stack2d.isel(frame=2).sum("channel").values, rtol=1e-6)
+    np.testing.assert_allclose(figure.data[3].x, stack2d.x.values)
+    assert [a.text for a in figure.layout.annotations] == ["observed", "observed", "later", "later"]
+    summed = stack2d.isel(frame=[0, 1, 2]).sum("channel")
+    assert figure.layout.coloraxis.cmin == -2 and figure.layout.coloraxis.cmax == pytest.approx(float(summed.max()))
+    assert figure.layout.yaxis4.scaleanchor == "x4" and figure.layout.yaxis4.autorange == "reversed"
+    one = grid_figure(stack2d.isel(frame=0), channel="background", titles=["t = 0 s"])
+    np.testing.assert_allclose(one.data[0].z, stack2d.isel(frame=0).sel(channel="background").values)
+    assert [a.text for a in one.layout.annotations] == ["t = 0 s"]
+
+
+def test_grid_figure_errors_say_what_to_pass(stack2d):
+    with pytest.raises(ConfigError, match=r"channel= one of \['particle', 'background'\], or 'sum'"):
+        grid_figure(stack2d)
+    with pytest.raises(ConfigError, match="as many images each"):
+        grid_figure({"a": stack2d, "b": stack2d.isel(frame=[0])}, channel="sum")
+    with pytest.raises(ConfigError, match="one title per panel: 3 panels, 1 titles"):
+        grid_figure(stack2d, channel="sum", titles=["x"])
 
 
 def test_volume_figure_composites_cu_red_cu2s_green_cus_blue(volumes):

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
+from ..data import pixel_sizes
 from ..errors import ConfigError, StackError
 
 __all__ = [
@@ -17,8 +18,8 @@ __all__ = [
     "channel_names",
     "check_images",
     "display_available",
+    "drawing_scale",
     "import_napari",
-    "pixel_sizes",
     "resolve_backend",
     "slider_labels",
     "unit_label",
@@ -149,13 +150,15 @@ def pick_colormaps(n_channels: int, given: str | Sequence[str] | None) -> list[s
     return given
 
 
-def pixel_sizes(images: xr.DataArray, dims: Sequence[str]) -> tuple[list[float], list[str | None]]:
-    """Spacing and units of each of ``dims`` from its coord (1 pixel where there is no coord)."""
+def drawing_scale(images: xr.DataArray, dims: Sequence[str]) -> tuple[list[float], list[str | None]]:
+    """The pixel size (:func:`matdyn_nb.data.pixel_sizes`) and units of each of ``dims``, checked to be
+    constant so that the images are drawn to scale (None units: pixels)."""
+    spacing = pixel_sizes(images)
     sizes, units = [], []
     for dim in dims:
         coord = images[dim]
         values = np.asarray(coord.values, dtype=float)
-        step = float(values[1] - values[0]) if values.size > 1 else float(images.attrs.get("pixel_size", 1.0))
+        step = spacing[dim]
         if not step > 0 or (values.size > 2 and not np.allclose(np.diff(values), step, rtol=1e-6, atol=0)):
             raise StackError(
                 f"the {dim} coord must increase in equal steps (a constant pixel size) to be drawn to scale; "

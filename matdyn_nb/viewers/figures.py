@@ -5,7 +5,7 @@ Each figure embeds the pixels of every frame it shows, so long stacks are subsam
 ``max_frames`` frames along the slider.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -16,8 +16,8 @@ from ..errors import ConfigError
 from ._common import (
     channel_names,
     check_images,
+    drawing_scale,
     pick_colormaps,
-    pixel_sizes,
     slider_labels,
     unit_label,
     variation_images,
@@ -25,7 +25,7 @@ from ._common import (
     volume_channels,
 )
 
-__all__ = ["stack_figure", "variation_figure", "volume_figure"]
+__all__ = ["grid_figure", "stack_figure", "variation_figure", "volume_figure"]
 
 _COLORS = ("red", "green", "blue", "magenta", "cyan", "yellow", "white")
 _MODES = ("max", "slice")
@@ -80,7 +80,7 @@ def _stack_figure(
 ) -> go.Figure:
     names = channel_names(images)
     colormaps = pick_colormaps(len(names), colormaps)
-    _, (y_unit, x_unit) = pixel_sizes(images, ("y", "x"))
+    _, (y_unit, x_unit) = drawing_scale(images, ("y", "x"))
     picks, values = _frames(images, lead, max_frames)  # [frame, channel, y, x]
     low = np.nanmin(values, axis=(0, 2, 3))
     high = np.nanmax(values, axis=(0, 2, 3))
@@ -133,7 +133,7 @@ def _volume_figure(
     if mode not in _MODES:
         raise ConfigError(f"mode must be one of {_MODES}, got {mode!r}")
     names = channel_names(images)
-    sizes, units = pixel_sizes(images, ("z", "y", "x"))
+    sizes, units = drawing_scale(images, ("z", "y", "x"))
     step = dict(zip(("z", "y", "x"), sizes, strict=True))
     unit = dict(zip(("z", "y", "x"), units, strict=True))
     picks, values = _frames(images, lead, max_frames)
@@ -211,6 +211,109 @@ def stack_figure(
         images, lead, slider_labels(images, lead), colormaps=channel_colormaps, max_frames=max_frames,
         title=title or _title(images, "images"),
     )  # fmt: skip
+
+
+def _grid_row(images: xr.DataArray, channel: str | None) -> xr.DataArray:
+    """One row of :func:`grid_figure`: ``(image, y, x)`` of the chosen channel (or the channels' sum)."""
+    if isinstance(images, xr.DataArray) and "channel" not in images.dims:  # one map, e.g. a twin's mode map
+        images = images.expand_dims(channel=[str(images.name or "value")])
+    images, lead = check_images(images, ndim=2, caller="grid_figure")
+    images = images if lead else images.expand_dims("image")
+    names = channel_names(images)
+    if channel == "sum":
+        return images.sum("channel", keep_attrs=True)
+    if channel in names:
+        return images.isel(channel=names.index(channel))
+    if channel is None and len(names) == 1:
+        return images.isel(channel=0)
+    raise ConfigError(
+        f"grid_figure draws one picture per image: pass channel= one of {names}, or 'sum' for their sum; "
+        f"got {channel!r}"
+    )
+
+
+def grid_figure(
+    rows: xr.DataArray | Mapping[str, xr.DataArray],
+    *,
+    channel: str | None = None,
+    titles: Sequence[str] | None = None,
+    colormap: str = "gray",
+    zmin: float | None = None,
+    zmax: float | None = None,
+    title: str | None = None,
+) -> go.Figure:
+    """A few 2D images side by side on one colour scale: a row per entry of ``rows``, a column per image.
+
+    Where :func:`stack_figure` steps through a stack with a slider, this puts a handful of
+    images next to each other to compare them (observed frames and generated samples,
+    references and their means), each drawn to scale in its physical coords.
+
+    Parameters
+    ----------
+    rows
+        Images ``(image, [channel,] y, x)`` (the leading dim may have any name, or be left
+        out for one image), or a dict ``{row label: images}`` of rows with as many images each.
+    channel
+        The channel to draw, or ``"sum"`` for the sum of the channels (e.g. the
+        nanoparticles' composite phase); needed when the images have several channels.
+    titles
+        One title per panel, row by row; default the row label (a dict's key), else none.
+    colormap
+        ``"gray"``, a plain colour (a ramp from black) or a plotly colorscale name.
+    zmin, zmax
+        Ends of the colour scale; default the range over every image drawn.
+    title
+        Figure title (default: the first row's ``long_name`` and ``units``).
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        One heatmap per image, all on one colour axis.
+
+    Examples
+    --------
+    >>> from matdyn_nb.twins import nanoparticles
+    >>> images = nanoparticles("smoke32", rng=0, n_frames=4)["images"]
+    >>> fig = grid_figure({"first": images.isel(frame=[0, 1]), "last": images.isel(frame=[2, 3])}, channel="sum")
+    >>> len(fig.data), [a.text for a in fig.layout.annotations]
+    (4, ['first', 'first', 'last', 'last'])
+    """
+    labelled = dict(rows) if isinstance(rows, Mapping) else {"": rows}
+    if not labelled:
+        raise ConfigError("grid_figure got no rows; pass images, or a dict {row label: images}")
+    picked = {label: _grid_row(images, channel) for label, images in labelled.items()}
+    counts = {label: images.shape[0] for label, images in picked.items()}
+    n_cols = max(counts.values())
+    if len(set(counts.values())) > 1:
+        raise ConfigError(f"grid_figure draws rows of as many images each, got {counts}; select as many per row")
+    titles = [label for label in picked for _ in range(n_cols)] if titles is None else list(titles)
+    if len(titles) != len(picked) * n_cols:
+        raise ConfigError(f"give one title per panel: {len(picked) * n_cols} panels, {len(titles)} titles")
+    values = {label: np.asarray(images.values, float) for label, images in picked.items()}
+    low = float(np.nanmin([v.min() for v in values.values()])) if zmin is None else float(zmin)
+    high = float(np.nanmax([v.max() for v in values.values()])) if zmax is None else float(zmax)
+    first = next(iter(labelled.values()))
+    units = first.attrs.get("units", "")
+    figure = make_subplots(rows=len(picked), cols=n_cols, subplot_titles=titles if any(titles) else None,
+                           vertical_spacing=0.08, horizontal_spacing=0.04)  # fmt: skip
+    for r, (label, images) in enumerate(picked.items()):
+        _, (y_unit, x_unit) = drawing_scale(images, ("y", "x"))
+        hover = f"x %{{x:.4g}} {unit_label(x_unit)}<br>y %{{y:.4g}} {unit_label(y_unit)}<br>%{{z:.4g}} {units}"
+        for c in range(n_cols):
+            figure.add_trace(
+                go.Heatmap(z=values[label][c], x=images.x.values, y=images.y.values, coloraxis="coloraxis",
+                           hovertemplate=f"{hover}<extra>{label}</extra>"),
+                row=r + 1, col=c + 1,
+            )  # fmt: skip
+            k = _axis_suffix(r * n_cols + c)
+            figure.update_yaxes(scaleanchor=f"x{k}", autorange="reversed", constrain="domain", row=r + 1, col=c + 1)
+    figure.update_layout(
+        title=dict(text=title or _title(first, "images")),
+        coloraxis=dict(colorscale=_colorscale(colormap), cmin=low, cmax=high if high > low else low + 1.0,
+                       colorbar=dict(thickness=12, title=dict(text=units))),
+        height=80 + 260 * len(picked), margin=dict(l=40, r=40, t=80, b=30),
+    )  # fmt: skip
+    return figure
 
 
 def volume_figure(

@@ -12,9 +12,9 @@ from ._common import (
     VOLUME_COLORMAPS,
     channel_names,
     check_images,
+    drawing_scale,
     import_napari,
     pick_colormaps,
-    pixel_sizes,
     resolve_backend,
     slider_labels,
     variation_images,
@@ -44,7 +44,7 @@ def _add_channels(
 ) -> None:
     """One additive image layer per channel of ``images`` ``([lead,] channel, [z,] y, x)``, drawn to scale."""
     space = tuple(d for d in images.dims if d in ("z", "y", "x"))
-    sizes, units = pixel_sizes(images, space)
+    sizes, units = drawing_scale(images, space)
     lead_dims = (lead,) if lead else ()
     layers = []
     for k, name in enumerate(channel_names(images)):
