@@ -15,13 +15,13 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+import xarray as xr
+
 from .data import load_stack, prepare_for_training
 from .errors import ConfigError, StackError
 
 if TYPE_CHECKING:
-    import numpy as np
-    import xarray as xr
-
     from .gan import GANConfig, GenerativeModel
 
 __all__ = [
@@ -47,9 +47,28 @@ RUN_FILE_EXAMPLE = """{
 }"""
 
 
-def source_stack(source: str, *, seed: int = 0, twin: dict | None = None, **metadata) -> "xr.DataArray":
-    """Load ``source``: a stack file, or ``twin:NAME[:PRESET]`` simulated with ``seed`` and the
-    twin parameters ``twin`` (e.g. ``{"n_frames": 2000}``; a run file's ``"twin"`` entry)."""
+def source_stack(source: str, *, seed: int = 0, twin: dict | None = None, **metadata) -> xr.DataArray:
+    """The stack a run file's ``data`` (or the command line's SOURCE) names.
+
+    Parameters
+    ----------
+    source
+        A stack file (see :func:`~matdyn_nb.data.load_stack`), or ``twin:NAME[:PRESET]``
+        for a twin of :data:`matdyn_nb.twins.TWINS` simulated with ``seed``.
+    seed
+        The twin's seed.
+    twin
+        The twin's parameters (a run file's ``"twin"`` entry), e.g. ``{"n_frames": 2000}``.
+    **metadata
+        Passed to :func:`~matdyn_nb.data.load_stack` for a file (``pixel_size``, ...).
+
+    Raises
+    ------
+    StackError
+        For an unknown twin, or a file that cannot be read as a stack.
+    ConfigError
+        For twin parameters given with a file.
+    """
     if source.startswith("twin:"):
         from . import twins
 
@@ -173,11 +192,8 @@ def load_run_model(source: str) -> "GenerativeModel":
     return pretrained_model(source.split(":", 1)[1]) if source.startswith("pretrained:") else load_model(source)
 
 
-def load_reference_latents(source: str) -> "np.ndarray | xr.DataArray":
+def load_reference_latents(source: str) -> np.ndarray | xr.DataArray:
     """Reference latents from a file: an ``.npy`` array [n, latent] or a dataset holding ``latent_z``."""
-    import numpy as np
-    import xarray as xr
-
     path = Path(source)
     if not path.exists():
         raise ConfigError(f'"references" file {source!r} does not exist; give an .npy [n, latent] or a .nc/.zarr')
@@ -228,11 +244,11 @@ def read_sample_file(path: str | os.PathLike) -> dict:
     return spec
 
 
-def run_stack(spec: dict) -> "xr.DataArray":
+def run_stack(spec: dict) -> xr.DataArray:
     """A train run file's observed stack: its ``data`` with its ``seed`` and ``twin`` entry."""
     return source_stack(spec["data"], seed=spec.get("seed", 0), twin=spec.get("twin"))
 
 
-def prepare_run_stack(spec: dict, stack: "xr.DataArray") -> "xr.DataArray":
+def prepare_run_stack(spec: dict, stack: xr.DataArray) -> xr.DataArray:
     """``stack`` prepared for training as the run file's ``prepare`` entry and ``seed`` say."""
     return prepare_for_training(stack, **{"rng": spec.get("seed", 0), **spec.get("prepare", {})})
