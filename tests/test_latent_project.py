@@ -168,3 +168,22 @@ def test_volumes_and_restart_spread():
         z = fit.latent_z_restarts.isel(frame=i).values[converged]
         spread = z.std(axis=0, ddof=1).mean() if converged.sum() > 1 else 0.0
         assert float(fit.latent_z_spread[i]) == pytest.approx(spread)
+
+
+def test_fitting_puts_the_generators_state_back_even_after_an_error(model):
+    from matdyn_nb.latent.project import fitting
+
+    generator = model.generator
+    before = (generator.training, [p.requires_grad for p in generator.parameters()])
+    generator.train()
+    first = next(generator.parameters())
+    first.requires_grad_(False)  # a frozen layer stays frozen, the others trainable
+    flags = [p.requires_grad for p in generator.parameters()]
+    with pytest.raises(RuntimeError, match="stop"):
+        with fitting(generator, torch.device("cpu")):
+            assert not generator.training and not any(p.requires_grad for p in generator.parameters())
+            raise RuntimeError("stop")
+    assert generator.training and [p.requires_grad for p in generator.parameters()] == flags
+    generator.train(before[0])
+    for p, flag in zip(generator.parameters(), before[1], strict=True):
+        p.requires_grad_(flag)
