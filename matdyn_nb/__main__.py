@@ -144,6 +144,7 @@ def _read_run_file(name: str, example: str):
 
 def _train(args: argparse.Namespace) -> int:
     from .gan import train_gan
+    from .gan.distributed import launched_as_rank
 
     spec = _read_run_file(args.run_file, RUN_FILE_EXAMPLE)
     _check_run_file(spec, args.run_file)
@@ -152,13 +153,16 @@ def _train(args: argparse.Namespace) -> int:
     stack = source_stack(spec["data"], seed=seed, twin=spec.get("twin"))
     ready = prepare_for_training(stack, **{"rng": seed, **spec.get("prepare", {})})
     run_dir = Path(spec["run_dir"])
-    print(f"training {config.name} on {spec['data']} {dict(ready.sizes)} into {run_dir}")
+    reports = launched_as_rank() == 0  # under torchrun every process runs this; one reports
+    if reports:
+        print(f"training {config.name} on {spec['data']} {dict(ready.sizes)} into {run_dir}")
     model = train_gan(ready, config, device=spec.get("device", "cpu"), run_dir=run_dir, progress=args.progress)
     last = model.history.isel(step=-1)
-    print(
-        f"done: {model} after {model.provenance['steps']} steps; last d_loss {float(last.d_loss):.3f}, "
-        f"{float(model.history.images_per_s.median()):.0f} images/s; model in {run_dir / 'model'}"
-    )
+    if reports:
+        print(
+            f"done: {model} after {model.provenance['steps']} steps; last d_loss {float(last.d_loss):.3f}, "
+            f"{float(model.history.images_per_s.median()):.0f} images/s; model in {run_dir / 'model'}"
+        )
     return 0
 
 
