@@ -24,9 +24,8 @@ processes. The strided rows also keep every minibatch-stddev group of one proces
 inside one process (:func:`check_split`).
 """
 
+import atexit
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -115,23 +114,27 @@ def _local_device(device: torch.device) -> torch.device:
     return torch.device("cuda", local)
 
 
-@contextmanager
-def process_group(device: torch.device) -> Iterator[tuple[World, torch.device]]:
+def _close_at_exit() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def process_group(device: torch.device) -> tuple[World, torch.device]:
     """This process's :class:`World` and training device, joining torchrun's process group if it started one.
 
-    A process group initialised by the caller (``torch.distributed.init_process_group``) is
-    used as it is and left open. Without one, ``WORLD_SIZE > 1`` in the environment (set by
-    ``torchrun``) starts one from torchrun's variables (``RANK``, ``MASTER_ADDR``,
-    ``MASTER_PORT``), with NCCL for GPUs and gloo otherwise, and closes it on exit.
+    A process group initialised before (by the caller with
+    ``torch.distributed.init_process_group``, or by an earlier call) is used as it is.
+    Without one, ``WORLD_SIZE > 1`` in the environment (set by ``torchrun``) starts one
+    from torchrun's variables (``RANK``, ``MASTER_ADDR``, ``MASTER_PORT``), with NCCL for
+    GPUs and gloo otherwise; it stays open for later trainings in the process (torch does
+    not reliably start a second one under torchrun) and closes when the process exits.
     Otherwise the process trains alone.
     """
     if dist.is_available() and dist.is_initialized():
-        yield World(dist.get_rank(), dist.get_world_size()), _local_device(device)
-        return
+        return World(dist.get_rank(), dist.get_world_size()), _local_device(device)
     size = int(os.environ.get("WORLD_SIZE", "1"))
     if size <= 1:
-        yield ALONE, device
-        return
+        return ALONE, device
     missing = [k for k in ("RANK", "MASTER_ADDR", "MASTER_PORT") if k not in os.environ]
     if missing or not dist.is_available():
         why = f"{', '.join(missing)} not set" if missing else "this torch build has no torch.distributed"
@@ -141,10 +144,8 @@ def process_group(device: torch.device) -> Iterator[tuple[World, torch.device]]:
         )
     device = _local_device(device)
     dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    try:
-        yield World(dist.get_rank(), dist.get_world_size()), device
-    finally:
-        dist.destroy_process_group()
+    atexit.register(_close_at_exit)
+    return World(dist.get_rank(), dist.get_world_size()), device
 
 
 def check_split(config: GANConfig, world: World) -> None:

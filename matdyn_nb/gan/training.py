@@ -521,27 +521,27 @@ def train_gan(
     run_dir = Path(run_dir) if run_dir is not None else None
     device = resolve_device(device)
     _warn_if_bfloat16_is_emulated(config, device)
-    with process_group(device) as (world, device):
-        check_split(config, world)
-        if run_dir is not None and world.main:
-            writable_folder(run_dir, ConfigError, "checkpoints")  # now, not after the first checkpoint_every steps
-        trainer = _Trainer(images, config, device, run_dir, world)
-        if run_dir is not None and overwrite and world.main:
-            for entry in _run_entries(run_dir):
-                shutil.rmtree(entry)
-        world.barrier()
-        resumed = resume and trainer.resume()
-        steps = world.same_everywhere(trainer.step, device)
-        if steps is not None:
-            raise ConfigError(
-                f"the {world.size} training processes found different checkpoints in {str(run_dir)!r} (steps done, "
-                f"by rank: {steps}); the run folder must be one every process sees, on a shared filesystem"
-            )
-        if not resumed and run_dir is not None:
-            _refuse_to_replace(run_dir, resume)
-        trainer.run(callbacks if world.main else (), progress if world.main else False)
-        model = trainer.model()
-        if run_dir is not None and world.main:
-            model.save(run_dir / "model", overwrite=True)
-        world.barrier()  # the model folder is complete when train_gan returns, in every process
+    world, device = process_group(device)
+    check_split(config, world)
+    if run_dir is not None and world.main:
+        writable_folder(run_dir, ConfigError, "checkpoints")  # now, not after the first checkpoint_every steps
+    trainer = _Trainer(images, config, device, run_dir, world)
+    if run_dir is not None and overwrite and world.main:
+        for entry in _run_entries(run_dir):
+            shutil.rmtree(entry)
+    world.barrier()
+    resumed = resume and trainer.resume()
+    steps = world.same_everywhere(trainer.step, device)
+    if steps is not None:
+        raise ConfigError(
+            f"the {world.size} training processes found different checkpoints in {str(run_dir)!r} (steps done, "
+            f"by rank: {steps}); the run folder must be one every process sees, on a shared filesystem"
+        )
+    if not resumed and run_dir is not None:
+        _refuse_to_replace(run_dir, resume)
+    trainer.run(callbacks if world.main else (), progress if world.main else False)
+    model = trainer.model()
+    if run_dir is not None and world.main:
+        model.save(run_dir / "model", overwrite=True)
+    world.barrier()  # the model folder is complete when train_gan returns, in every process
     return model
