@@ -101,10 +101,10 @@ def launched_as_rank() -> int:
 
 
 def _local_device(device: torch.device) -> torch.device:
-    """One GPU per process on a node: ``cuda`` becomes ``cuda:LOCAL_RANK``."""
-    if device.type != "cuda" or device.index is not None:
+    """One GPU per process on a node: ``cuda`` becomes ``cuda:LOCAL_RANK``, made the current GPU (NCCL uses it)."""
+    if device.type != "cuda":
         return device
-    local = int(os.environ.get("LOCAL_RANK", torch.cuda.current_device()))
+    local = device.index if device.index is not None else int(os.environ.get("LOCAL_RANK", torch.cuda.current_device()))
     if local >= torch.cuda.device_count():
         raise ConfigError(
             f"process with LOCAL_RANK={local} but only {torch.cuda.device_count()} GPU(s) are visible on its node; "
