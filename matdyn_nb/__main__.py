@@ -61,18 +61,22 @@ def _prepare(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from .gan import train_gan
+    from .gan.distributed import launched_as_rank
 
     spec = read_train_file(args.run_file)
     config = run_config(spec)
     ready = prepare_run_stack(spec, run_stack(spec))
     run_dir = Path(spec["run_dir"])
-    print(f"training {config.name} on {spec['data']} {dict(ready.sizes)} into {run_dir}")
+    reports = launched_as_rank() == 0  # under torchrun every process runs this; one reports
+    if reports:
+        print(f"training {config.name} on {spec['data']} {dict(ready.sizes)} into {run_dir}")
     model = train_gan(ready, config, device=spec.get("device", "cpu"), run_dir=run_dir, progress=args.progress)
     last = model.history.isel(step=-1)
-    print(
-        f"done: {model} after {model.provenance['steps']} steps; last d_loss {float(last.d_loss):.3f}, "
-        f"{float(model.history.images_per_s.median()):.0f} images/s; model in {run_dir / 'model'}"
-    )
+    if reports:
+        print(
+            f"done: {model} after {model.provenance['steps']} steps; last d_loss {float(last.d_loss):.3f}, "
+            f"{float(model.history.images_per_s.median()):.0f} images/s; model in {run_dir / 'model'}"
+        )
     return 0
 
 

@@ -15,6 +15,8 @@ never interpolated and gradient norms, which the gradient penalty constrains, ar
 
 import torch
 
+from .distributed import ALONE, World
+
 __all__ = ["augment", "shift_circular"]
 
 
@@ -22,7 +24,7 @@ def _where(chosen: torch.Tensor, changed: torch.Tensor, x: torch.Tensor) -> torc
     return torch.where(chosen.view((-1,) + (1,) * (x.ndim - 1)), changed, x)
 
 
-def augment(x: torch.Tensor, p: float, generator: torch.Generator) -> torch.Tensor:
+def augment(x: torch.Tensor, p: float, generator: torch.Generator, world: World = ALONE) -> torch.Tensor:
     """Flip each spatial axis, turn by quarter turns in the last two axes, and shift circularly.
 
     Parameters
@@ -33,6 +35,9 @@ def augment(x: torch.Tensor, p: float, generator: torch.Generator) -> torch.Tens
         Probability of each transform for each image (flip per axis, quarter turn, shift).
     generator
         CPU generator for every random draw, so a seeded step augments the same way.
+    world
+        When training on several processes: ``x`` is this process's rows of a batch
+        ``world.size`` times larger, and the draws are made for that whole batch.
 
     Returns
     -------
@@ -41,21 +46,21 @@ def augment(x: torch.Tensor, p: float, generator: torch.Generator) -> torch.Tens
     """
     if p <= 0:
         return x
-    n, axes = x.shape[0], tuple(range(2, x.ndim))
+    n, axes = x.shape[0] * world.size, tuple(range(2, x.ndim))
 
     def chosen() -> torch.Tensor:
-        return (torch.rand(n, generator=generator) < p).to(x.device)
+        return world.rows(torch.rand(n, generator=generator) < p).to(x.device)
 
     for axis in axes:
         x = _where(chosen(), x.flip(axis), x)
-    turns = torch.randint(1, 4, (n,), generator=generator).to(x.device)
+    turns = world.rows(torch.randint(1, 4, (n,), generator=generator)).to(x.device)
     turn = chosen()
     for k in (1, 2, 3):
         x = _where(turn & (turns == k), x.rot90(k, axes[-2:]), x)
     shift = torch.rand(n, generator=generator) < p
     limits = [x.shape[a] // 8 for a in axes]
     offsets = torch.stack([torch.randint(-m, m + 1, (n,), generator=generator) for m in limits], 1)
-    return shift_circular(x, offsets * shift[:, None])
+    return shift_circular(x, world.rows(offsets * shift[:, None]))
 
 
 def shift_circular(x: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:

@@ -17,6 +17,7 @@ __all__ = [
     "PixelNorm",
     "channels_last",
     "downsample",
+    "mbstd_group",
     "upsample",
 ]
 
@@ -70,15 +71,23 @@ class MinibatchStdDev(nn.Module):
         self.group_size = group_size
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n = x.shape[0]
-        group = min(self.group_size, n)
-        while n % group:
-            group -= 1
+        group = mbstd_group(x.shape[0], self.group_size)
         grouped = x.reshape(group, -1, *x.shape[1:])  # [G, N/G, C, ...]
         std = torch.sqrt(grouped.var(dim=0, unbiased=False) + 1e-8)  # [N/G, C, ...]
         stat = std.mean(dim=tuple(range(1, std.ndim)), keepdim=True)  # [N/G, 1, 1, ...]
         stat = stat.repeat(group, 1, *x.shape[2:])  # [N, 1, ...]
         return torch.cat([x, stat], dim=1)
+
+
+def mbstd_group(batch: int, group_size: int) -> int:
+    """The group :class:`MinibatchStdDev` uses on a batch: ``group_size``, or the largest divisor of ``batch`` below it.
+
+    Group ``m`` of a batch of ``n`` images holds images ``m, m + n/group, m + 2n/group, ...``.
+    """
+    group = min(group_size, batch)
+    while batch % group:
+        group -= 1
+    return group
 
 
 def channels_last(ndim: int) -> torch.memory_format:

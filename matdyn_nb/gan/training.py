@@ -26,6 +26,7 @@ from ._device import resolve_device
 from .augment import augment
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import GANConfig
+from .distributed import World, check_split, process_group
 from .layers import channels_last, downsample, upsample
 from .model import GenerativeModel, data_template
 from .networks import Critic, Generator
@@ -99,8 +100,9 @@ def _warn_if_bfloat16_is_emulated(config: GANConfig, device: torch.device) -> No
         )
 
 
-def _gradient_penalty(critic, real, fake, generator) -> torch.Tensor:
-    mix = torch.rand((real.shape[0],) + (1,) * (real.ndim - 1), generator=generator, device="cpu").to(real.device)
+def _gradient_penalty(critic, real, fake, generator, world: World) -> torch.Tensor:
+    shape = (real.shape[0] * world.size,) + (1,) * (real.ndim - 1)
+    mix = world.rows(torch.rand(shape, generator=generator, device="cpu")).to(real.device)
     blended = (mix * real + (1 - mix) * fake).requires_grad_(True)
     scores = critic(blended).float()
     (grad,) = torch.autograd.grad(scores.sum(), blended, create_graph=True)
@@ -110,10 +112,13 @@ def _gradient_penalty(critic, real, fake, generator) -> torch.Tensor:
 class _Trainer:
     """The state of one training run; ``run`` advances it step by step."""
 
-    def __init__(self, images: xr.DataArray, config: GANConfig, device: torch.device, run_dir: Path | None):
+    def __init__(
+        self, images: xr.DataArray, config: GANConfig, device: torch.device, run_dir: Path | None, world: World
+    ):
         self.config = config
         self.device = device
         self.run_dir = run_dir
+        self.world = world
         self.template = data_template(images)
         full = to_tensor(images)  # [N, C, r, r(, r)]
         self.fingerprint = _fingerprint(full.numpy())
@@ -152,6 +157,7 @@ class _Trainer:
         if self.run_dir is None:
             return
         # one bad update can leave the weights non-finite with every loss so far finite: never checkpoint them
+        # (every process checks its weights, the same everywhere, so all raise together; rank 0 writes)
         for name, module in self._modules().items():
             if not all(torch.isfinite(p).all() for p in module.parameters()):
                 raise self.diverged(f"the {name} weights became NaN or infinite")
@@ -161,13 +167,14 @@ class _Trainer:
             "data_fingerprint": self.fingerprint,
             "history": self.rows,
         }
-        save_checkpoint(
-            self.run_dir / "checkpoint",
-            modules=self._modules(),
-            optimizers={"opt_g": self.opt_g, "opt_d": self.opt_d},
-            state=state,
-            tensors={f"snapshot.{i}": torch.from_numpy(s) for i, s in enumerate(self.snapshots)},
-        )
+        if self.world.main:
+            save_checkpoint(
+                self.run_dir / "checkpoint",
+                modules=self._modules(),
+                optimizers={"opt_g": self.opt_g, "opt_d": self.opt_d},
+                state=state,
+                tensors={f"snapshot.{i}": torch.from_numpy(s) for i, s in enumerate(self.snapshots)},
+            )
         self.saved_step = self.step
 
     def diverged(self, what: str) -> TrainingDiverged:
@@ -246,7 +253,8 @@ class _Trainer:
     def _real_batch(self, position: Position, stream: int) -> torch.Tensor:
         stage, batch = position.phase.stage, position.phase.batch_size
         rng = np.random.default_rng(_step_seed(self.config.seed, self.step, stream))
-        index = torch.from_numpy(rng.integers(0, self.pyramid[stage].shape[0], batch)).to(self.device)
+        index = self.world.rows(torch.from_numpy(rng.integers(0, self.pyramid[stage].shape[0], batch)))
+        index = index.to(self.device)
         real = self.pyramid[stage][index]
         if position.alpha < 1.0:  # blend like the generator's fade-in
             real = position.alpha * real + (1 - position.alpha) * upsample(self.pyramid[stage - 1][index])
@@ -260,7 +268,7 @@ class _Trainer:
         draws = torch.Generator().manual_seed(_step_seed(self.config.seed, self.step, stream))
 
         def judge(images: torch.Tensor) -> torch.Tensor:
-            images = augment(images, p, draws).contiguous(memory_format=self.layout)
+            images = augment(images, p, draws, self.world).contiguous(memory_format=self.layout)
             return self.critic(images, stage, alpha)
 
         return judge
@@ -271,40 +279,38 @@ class _Trainer:
         for k in range(cfg.n_critic):
             noise = torch.Generator().manual_seed(_step_seed(cfg.seed, self.step, _D_STREAM + k))
             real = self._real_batch(position, _BATCH_STREAM + k)
-            z = torch.randn(batch, cfg.latent_dim, generator=noise).to(self.device)
+            z = self.world.rows(torch.randn(batch, cfg.latent_dim, generator=noise)).to(self.device)
             judge = self._judge(position, _AUG_STREAM + k)
             with self._autocast():
                 with torch.no_grad():
                     fake = self.generator(z, stage, alpha)
                 d_real = judge(real).float()
                 d_fake = judge(fake).float()
-                gp = _gradient_penalty(judge, real, fake, noise)
+                gp = _gradient_penalty(judge, real, fake, noise, self.world)
             drift = d_real.pow(2).mean()
             d_loss = d_fake.mean() - d_real.mean() + cfg.gp_weight * gp + cfg.drift_weight * drift
             self.opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
+            self.world.average_gradients(self.critic)
             self.opt_d.step()
 
         noise = torch.Generator().manual_seed(_step_seed(cfg.seed, self.step, _G_STREAM))
-        z = torch.randn(batch, cfg.latent_dim, generator=noise).to(self.device)
+        z = self.world.rows(torch.randn(batch, cfg.latent_dim, generator=noise)).to(self.device)
         judge = self._judge(position, _AUG_STREAM + cfg.n_critic)
         with self._autocast():
             g_loss = -judge(self.generator(z, stage, alpha)).float().mean()
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
+        self.world.average_gradients(self.generator)
         self.opt_g.step()
         if self.ema is not None:
             beta = ema_decay(cfg, self.step - self.stage_start[stage] + 1)
             with torch.no_grad():
                 for avg, cur in zip(self.ema.parameters(), self.generator.parameters(), strict=True):
                     avg.lerp_(cur, 1 - beta)
-        return {
-            "d_loss": d_loss.item(),
-            "g_loss": g_loss.item(),
-            "gp": gp.item(),
-            "drift": drift.item(),
-            "w_estimate": (d_real.mean() - d_fake.mean()).item(),
-        }
+        losses = torch.stack([d_loss, g_loss, gp, drift, d_real.mean() - d_fake.mean()]).detach()
+        values = self.world.mean(losses).tolist()  # over all processes: every one sees a divergence
+        return dict(zip(("d_loss", "g_loss", "gp", "drift", "w_estimate"), values, strict=True))
 
     def snapshot(self, stage: int) -> None:
         net = self.ema if self.ema is not None else self.generator
@@ -483,6 +489,19 @@ def train_gan(
     progress
         Show a tqdm bar per stage (None: only on a terminal or in Jupyter).
 
+    Notes
+    -----
+    Under ``torchrun`` (``WORLD_SIZE > 1``), or in processes that joined a
+    ``torch.distributed`` process group before the call, the processes train one model
+    together (:mod:`matdyn_nb.gan.distributed`): each takes its share of every batch (each
+    stage's batch must split into whole minibatch-stddev groups per process), gradients are
+    averaged over them, and rank 0 alone writes checkpoints, the model folder, progress and
+    callbacks. ``device="cuda"`` then means one GPU per process (``cuda:LOCAL_RANK``). The
+    draws are those of one process, so the model equals the one-process model up to the
+    rounding of sums, and a checkpoint resumes on any number of processes the same way
+    (bit for bit on the number that wrote it). ``run_dir`` must be on a filesystem every
+    process sees.
+
     Returns
     -------
     GenerativeModel
@@ -501,16 +520,27 @@ def train_gan(
     run_dir = Path(run_dir) if run_dir is not None else None
     device = resolve_device(device)
     _warn_if_bfloat16_is_emulated(config, device)
-    if run_dir is not None:
+    world, device = process_group(device)
+    check_split(config, world)
+    if run_dir is not None and world.main:
         writable_folder(run_dir, ConfigError, "checkpoints")  # now, not after the first checkpoint_every steps
-    trainer = _Trainer(images, config, device, run_dir)
-    if run_dir is not None and overwrite:
+    trainer = _Trainer(images, config, device, run_dir, world)
+    if run_dir is not None and overwrite and world.main:
         for entry in _run_entries(run_dir):
             shutil.rmtree(entry)
-    if not (resume and trainer.resume()) and run_dir is not None:
+    world.barrier()
+    resumed = resume and trainer.resume()
+    steps = world.same_everywhere(trainer.step, device)
+    if steps is not None:
+        raise ConfigError(
+            f"the {world.size} training processes found different checkpoints in {str(run_dir)!r} (steps done, "
+            f"by rank: {steps}); the run folder must be one every process sees, on a shared filesystem"
+        )
+    if not resumed and run_dir is not None:
         _refuse_to_replace(run_dir, resume)
-    trainer.run(callbacks, progress)
+    trainer.run(callbacks if world.main else (), progress if world.main else False)
     model = trainer.model()
-    if run_dir is not None:
+    if run_dir is not None and world.main:
         model.save(run_dir / "model", overwrite=True)
+    world.barrier()  # the model folder is complete when train_gan returns, in every process
     return model
