@@ -39,7 +39,7 @@ HISTORY_FIELDS = {
     "alpha": ("1", "fade-in weight of the newest block"),
     "d_loss": ("1", "critic loss"),
     "g_loss": ("1", "generator loss"),
-    "gp": ("1", "gradient penalty (unweighted)"),
+    "gp": ("1", "gradient penalty (unweighted; NaN in steps without one, config.gp_every)"),
     "drift": ("1", "drift term E[D(real)^2] (unweighted)"),
     "w_estimate": ("1", "critic estimate of the Wasserstein distance, E[D(real)] - E[D(fake)]"),
     "images_per_s": ("1/s", "images through the critic per second"),
@@ -278,9 +278,13 @@ class _Trainer:
                     fake = self.generator(z, stage, alpha)
                 d_real = judge(real).float()
                 d_fake = judge(fake).float()
-                gp = _gradient_penalty(judge, real, fake, noise)
+                # lazy: only every gp_every-th critic step, weighted gp_every times (default: every step)
+                gp = None
+                if (self.step * cfg.n_critic + k) % cfg.gp_every == 0:
+                    gp = _gradient_penalty(judge, real, fake, noise)
             drift = d_real.pow(2).mean()
-            d_loss = d_fake.mean() - d_real.mean() + cfg.gp_weight * gp + cfg.drift_weight * drift
+            penalty = 0.0 if gp is None else cfg.gp_weight * cfg.gp_every * gp
+            d_loss = d_fake.mean() - d_real.mean() + penalty + cfg.drift_weight * drift
             self.opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             self.opt_d.step()
@@ -301,7 +305,7 @@ class _Trainer:
         return {
             "d_loss": d_loss.item(),
             "g_loss": g_loss.item(),
-            "gp": gp.item(),
+            "gp": math.nan if gp is None else gp.item(),
             "drift": drift.item(),
             "w_estimate": (d_real.mean() - d_fake.mean()).item(),
         }
@@ -338,7 +342,8 @@ class _Trainer:
                 )
                 bar_stage = stage
             losses = self.train_step(position)
-            bad = {k: v for k, v in losses.items() if not math.isfinite(v)}
+            # a NaN penalty is one not computed in this step (config.gp_every); a diverged one makes d_loss NaN too
+            bad = {k: v for k, v in losses.items() if not math.isfinite(v) and not (k == "gp" and math.isnan(v))}
             if bad:
                 raise self.diverged(", ".join(f"{k} = {v}" for k, v in bad.items()))
             tick_images += position.phase.batch_size * self.config.n_critic
