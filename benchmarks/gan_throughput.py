@@ -21,7 +21,7 @@ and under bfloat16 autocast.
 FLOPs. Forward hooks on every equalised convolution and linear layer count 2 x multiply-adds
 of one forward pass of the generator (G) and of the critic (D) per image, for 2D and 3D alike
 (the torch profiler does not count 3D convolutions). One WGAN-GP step with ``n_critic`` critic
-steps then costs, per image of the batch, ``n_critic x (G + 12 D) + 3 G + 3 D``:
+steps then costs, per image of the batch, ``n_critic x (G + 12 D) + 3 G + 2 D``:
 
 - critic step: G forward for the fakes (no gradients); D forwards on the real, fake and
   blended batches (3 D); the penalty's input gradient, a backward pass to the input (1 D);
@@ -29,10 +29,11 @@ steps then costs, per image of the batch, ``n_critic x (G + 12 D) + 3 G + 3 D``:
   gradients, 2 x 2 D), of the blended forward (2 D; the minibatch-stddev layer makes the
   gradient depend on the activations, so autograd goes through the whole forward graph) and
   the double backward of the input-gradient graph (2 D): 12 D in all;
-- generator step: G and D forwards, then the backward through D (2 D: torch also computes the
-  critic's weight gradients there) and through G (2 G).
+- generator step: G and D forwards, then the backward through D (1 D: input gradients only,
+  the critic's weights are frozen in this step) and through G (2 G).
 
-That is issue 20's "about 4 G + 15 D forwards" at ``n_critic = 1``. Elementwise work (pixel
+At ``n_critic = 1`` that is 4 G + 14 D (issue 20 counted "about 4 G + 15 D forwards", from
+before the generator step stopped computing the critic's weight gradients). Elementwise work (pixel
 norm, activations, Adam) is not counted. As a check, torch's own FLOP formulas (``torch.utils.flop_counter``) measure
 one real training step of each case (its counts of convolution, convolution-backward and
 matmul ops, which include the double backward); the table gives its ratio to the formula.
@@ -91,9 +92,9 @@ def _best_time(fn, repeats: int = 5) -> float:
     return best
 
 
-def matmul_flops() -> float:
-    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
-    return 2 * 1024**3 / _best_time(lambda: a @ b, 20)
+def matmul_flops(side: int = 1024) -> float:
+    a, b = torch.randn(side, side), torch.randn(side, side)
+    return 2 * side**3 / _best_time(lambda: a @ b, 20)
 
 
 def forward_flops(net: torch.nn.Module, *inputs: torch.Tensor) -> float:
@@ -144,7 +145,7 @@ def step_flops(config: GANConfig) -> dict:
     g = forward_flops(Generator(config).eval(), z)
     images = torch.zeros((4, config.channels) + (config.resolution,) * config.ndim)
     d = forward_flops(Critic(config).eval(), images) / images.shape[0]
-    formula = config.n_critic * (g + 12 * d) + 3 * g + 3 * d
+    formula = config.n_critic * (g + 12 * d) + 3 * g + 2 * d
     trainer = _Trainer(_random_data(config), config.replace(ema_beta=None), torch.device("cpu"), None)
     trainer.step = trainer.schedule[-1].first_step  # the last stage at full resolution
     position = locate(trainer.schedule, trainer.step)
@@ -270,7 +271,7 @@ def main() -> None:
         for key in [k for k in row if k.startswith(("train_fraction", "generate_fraction"))]:
             row[key] = None if row[key] is None else row[key] / reference
     machine = f"{cpu_name()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
-    print(f"matmul reference: {reference / 1e9:.1f} GFLOP/s ({machine})")
+    print(f"matmul reference: {reference / 1e9:.1f} GFLOP/s ({machine}); 2048 x 2048: {matmul_flops(2048) / 1e9:.1f}")
     print_tables(rows, args.precisions)
     if args.json:
         with open(args.json, "w") as handle:

@@ -292,10 +292,12 @@ class _Trainer:
         noise = torch.Generator().manual_seed(_step_seed(cfg.seed, self.step, _G_STREAM))
         z = torch.randn(batch, cfg.latent_dim, generator=noise).to(self.device)
         judge = self._judge(position, _AUG_STREAM + cfg.n_critic)
+        self.critic.requires_grad_(False)  # the generator's gradients need the critic's input gradients only
         with self._autocast():
             g_loss = -judge(self.generator(z, stage, alpha)).float().mean()
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
+        self.critic.requires_grad_(True)
         self.opt_g.step()
         if self.ema is not None:
             beta = ema_decay(cfg, self.step - self.stage_start[stage] + 1)
