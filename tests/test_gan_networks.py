@@ -108,6 +108,8 @@ def test_config_json_round_trip_and_presets():
         ({"ema_rampup": 0.0}, "ema_rampup"),
         ({"precision": "float16"}, "precision must be one of .*bfloat16"),
         ({"mbstd_group_size": 0}, "mbstd_group_size must be positive"),
+        ({"gp_every": 0}, "gp_every must be positive"),
+        ({"base_conv4": 1}, "base_conv4 must be true or false"),
     ],
 )
 def test_bad_config_errors(changes, message):
@@ -139,6 +141,38 @@ def test_configs_written_before_precision_load_as_float32():
     assert data["precision"] == "bfloat16"
     del data["precision"]
     assert GANConfig.from_json(json.dumps(data)).precision == "float32"
+
+
+def test_configs_written_before_the_lazy_penalty_and_the_4x4_conv_load_without_them(tmp_path):
+    data = json.loads(tiny().to_json())
+    del data["gp_every"], data["base_conv4"]
+    old = GANConfig.from_json(json.dumps(data))
+    assert old.gp_every == 1 and old.base_conv4 is False
+    assert [name for name, _ in Generator(old).named_parameters()] == [
+        name for name, _ in Generator(tiny()).named_parameters()
+    ]  # the same state-dict keys: old weight files load
+
+
+def test_the_authors_4x4_conv_adds_their_parameter_count_in_config_a():
+    # issue 20's config A: the authors' generator has 262 272 parameters more (a 128 -> 128 4x4 conv)
+    config_a = GANConfig(resolution=32, channels=1, latent_dim=32, filters_scale=0.25, batch_sizes=(16,) * 4)
+    count = lambda net: sum(p.numel() for p in net.parameters())  # noqa: E731
+    assert count(Generator(config_a.replace(base_conv4=True))) - count(Generator(config_a)) == 128 * 128 * 16 + 128
+    assert count(Critic(config_a.replace(base_conv4=True))) == count(Critic(config_a))
+    for ndim in (2, 3):
+        config = tiny(ndim).replace(base_conv4=True)
+        assert Generator(config)(torch.randn(3, 8), 0).shape == (3, 2) + (4,) * ndim
+
+
+def test_even_kernels_pad_like_tensorflow_same():
+    torch.manual_seed(3)
+    conv = EqualizedConv(2, 1, 1, 4)
+    image = torch.zeros(1, 1, 4, 4)
+    image[0, 0, 0, 0] = 1.0  # an impulse in the first pixel reaches outputs (0..1, 0..1): pad 1 before, 2 after
+    out = conv(image)[0, 0] - conv.bias
+    assert out.shape == (4, 4)
+    torch.testing.assert_close(out[:2, :2], torch.flip(conv.weight[0, 0, :2, :2], (0, 1)) * conv.scale)
+    assert out[2:].abs().max() == 0 and out[:, 2:].abs().max() == 0
 
 
 def test_unknown_json_field_is_an_error():

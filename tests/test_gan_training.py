@@ -1,5 +1,6 @@
 import copy
 import json
+import math
 import os
 import shutil
 import signal
@@ -310,6 +311,24 @@ def test_augmented_critic_is_seeded_and_changes_training(data, model):
         assert torch.equal(v, again.generator.state_dict()[k]), k
     z = np.ones((1, 4), np.float32)
     assert not np.array_equal(first.generate(z).values, model.generate(z).values)
+
+
+@pytest.mark.parametrize("every", [1, 3])
+def test_lazy_gradient_penalty_runs_every_k_critic_steps_weighted_k(data, monkeypatch, every):
+    computed = []
+    penalty = training._gradient_penalty
+    monkeypatch.setattr(training, "_gradient_penalty", lambda *args: computed.append(1) or penalty(*args))
+    config = CONFIG.replace(gp_every=every, log_every=1)
+    history = train_gan(data, config).history
+    assert len(computed) == math.ceil(18 / every)  # 18 steps, one critic step each
+    for row in history.step.values:
+        h = history.sel(step=row)
+        expected = -h.w_estimate + config.drift_weight * h.drift
+        if (row - 1) % every == 0:  # the penalty of this step, weighted gp_weight x gp_every
+            expected = expected + config.gp_weight * every * h.gp
+        else:
+            assert np.isnan(h.gp)
+        assert float(h.d_loss) == pytest.approx(float(expected), rel=1e-5, abs=1e-6), row
 
 
 def test_a_huge_learning_rate_stops_training_with_the_fix(data):

@@ -37,6 +37,9 @@ class GANConfig:
     latent_dim: int = 32  # size of z
     filters: tuple[int, ...] = AUTHORS_FILTERS  # feature maps per stage, from 4 px upwards
     filters_scale: float = 1.0  # multiplies `filters` (authors: 1 for Ta, 0.5 for NP and brass)
+    # a 4x4 (4x4x4) convolution from F0 to F0 features before the 3x3 one in the generator's 4 px
+    # block, as the authors' generator has; off in the shipped models and in configs saved before it
+    base_conv4: bool = False
     batch_sizes: tuple[int, ...] = (16, 16, 16, 16, 8, 4, 4, 4)  # batch size per stage
     images_per_phase: tuple[int, ...] = (
         20_000,
@@ -49,6 +52,9 @@ class GANConfig:
     betas: tuple[float, float] = (0.0, 0.99)  # Adam betas
     adam_eps: float = 1e-8  # Adam epsilon
     gp_weight: float = 10.0  # gradient-penalty weight (WGAN-GP)
+    # lazy penalty: computed in every k-th critic step only, weighted k times (StyleGAN2's lazy R1);
+    # 1 (every step) is WGAN-GP as published and the default
+    gp_every: int = 1
     drift_weight: float = 1e-3  # weight of E[D(real)^2], keeps critic outputs near 0
     n_critic: int = 1  # critic steps per generator step
     # images per group of the critic's minibatch standard deviation (PGGAN: 4); larger groups
@@ -141,10 +147,13 @@ class GANConfig:
                 f"augment_p must be in [0, 1), got {self.augment_p}; at 1 the generator would learn the flipped, "
                 "turned and shifted images themselves (keep it below 0.8)"
             )
+        if not isinstance(self.base_conv4, bool):
+            raise ConfigError(f"base_conv4 must be true or false, got {self.base_conv4!r}")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         positive = (
-            "learning_rate", "adam_eps", "n_critic", "mbstd_group_size", "checkpoint_every", "log_every", "n_snapshots"
+            "learning_rate", "adam_eps", "n_critic", "gp_every", "mbstd_group_size", "checkpoint_every", "log_every",
+            "n_snapshots",
         )  # fmt: skip
         for name in positive:
             if getattr(self, name) <= 0:
@@ -209,7 +218,7 @@ def check_keys(values, known: set[str], where: str) -> None:
 
 
 _INTEGERS = (
-    "resolution", "channels", "ndim", "latent_dim", "n_critic", "mbstd_group_size", "checkpoint_every",
+    "resolution", "channels", "ndim", "latent_dim", "n_critic", "gp_every", "mbstd_group_size", "checkpoint_every",
     "log_every", "n_snapshots", "seed",
 )  # fmt: skip
 _NUMBERS = ("filters_scale", "learning_rate", "adam_eps", "gp_weight", "drift_weight", "augment_p")

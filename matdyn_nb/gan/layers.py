@@ -46,10 +46,14 @@ class EqualizedConv(nn.Module):
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, *(kernel_size,) * ndim))
         self.bias = nn.Parameter(torch.zeros(out_channels))
         self.scale = gain / math.sqrt(in_channels * kernel_size**ndim)
-        self.padding = kernel_size // 2
+        self.padding = kernel_size // 2 if kernel_size % 2 else 0
+        # an even kernel pads one more at the end than at the start, as TensorFlow's 'same' does
+        self.even_pad = () if kernel_size % 2 else ((kernel_size - 1) // 2, kernel_size // 2) * ndim
         self.conv = F.conv2d if ndim == 2 else F.conv3d
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.even_pad:
+            x = F.pad(x, self.even_pad)
         return self.conv(x, self.weight * self.scale, self.bias, padding=self.padding)
 
 

@@ -30,7 +30,10 @@ class Generator(nn.Module):
         nd, filters = config.ndim, config.stage_filters()
         self.base_shape = (filters[0],) + (4,) * nd
         self.input = nn.Sequential(PixelNorm(), EqualizedLinear(config.latent_dim, filters[0] * 4**nd, gain=1.0))
-        first = nn.Sequential(_act(), PixelNorm(), EqualizedConv(nd, filters[0], filters[0], 3), _act(), PixelNorm())
+        conv4 = [EqualizedConv(nd, filters[0], filters[0], 4), _act(), PixelNorm()] if config.base_conv4 else []
+        first = nn.Sequential(
+            _act(), PixelNorm(), *conv4, EqualizedConv(nd, filters[0], filters[0], 3), _act(), PixelNorm()
+        )
         blocks = [first]
         for prev, cur in zip(filters[:-1], filters[1:], strict=True):
             blocks.append(

@@ -1,0 +1,68 @@
+"""Where the time of one training step goes: torch.profiler over steps at a case's full resolution.
+
+Run: .venv/bin/python benchmarks/training_profile.py [--case nanoparticles-small] [--steps 10]
+[--precision float32] [--rows 25]
+
+Trains the case (a small preset or an authors' config of ``gan_throughput.py``) on random data
+through its last stage (the earlier stages get one step each), profiles ``--steps`` steps of the
+last stage after two warm-up steps, and prints the ops by self CPU time, then the same time
+summed into groups: convolutions (forward and backward, oneDNN), other ops that carry autograd
+(elementwise, reductions, resampling) and the optimisers.
+"""
+
+import argparse
+import time
+from collections import defaultdict
+
+import torch
+from gan_throughput import CASES, _random_data, case_config
+from torch.profiler import ProfilerActivity, profile
+
+from matdyn_nb.gan.schedule import locate
+from matdyn_nb.gan.training import _Trainer
+
+GROUPS = (
+    ("convolution", ("convolution", "conv", "mkldnn")),
+    ("optimiser", ("Optimizer", "adam", "_foreach", "lerp")),
+    ("matmul", ("addmm", "mm", "linear")),
+)
+
+
+def group_of(name: str) -> str:
+    for group, keys in GROUPS:
+        if any(k in name for k in keys):
+            return group
+    return "other"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--case", choices=CASES, default="nanoparticles-small")
+    parser.add_argument("--steps", type=int, default=10, help="steps profiled")
+    parser.add_argument("--precision", choices=("float32", "bfloat16"), default="float32")
+    parser.add_argument("--rows", type=int, default=25, help="ops listed")
+    args = parser.parse_args()
+    config = case_config(args.case).replace(precision=args.precision)
+    trainer = _Trainer(_random_data(config), config, torch.device("cpu"), None)
+    trainer.step = trainer.schedule[-1].first_step
+    position = locate(trainer.schedule, trainer.step)
+    for _ in range(2):
+        trainer.train_step(position)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        start = time.perf_counter()
+        for _ in range(args.steps):
+            trainer.train_step(position)
+        seconds = time.perf_counter() - start
+    batch = position.phase.batch_size
+    print(f"{args.case} {args.precision}: {args.steps} steps of batch {batch} in {seconds:.2f} s under the profiler")
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=args.rows))
+    totals = defaultdict(float)
+    for event in prof.key_averages():
+        totals[group_of(event.key)] += event.self_cpu_time_total
+    whole = sum(totals.values())
+    for group, micros in sorted(totals.items(), key=lambda kv: -kv[1]):
+        print(f"{group:12s} {micros / 1e6 / args.steps * 1e3:8.1f} ms per step ({micros / whole:.0%})")
+
+
+if __name__ == "__main__":
+    main()
