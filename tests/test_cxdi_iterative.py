@@ -117,3 +117,6 @@ def test_ssim_is_one_on_the_truth_and_lower_on_noise(data64):
     noisy = data64.phase + np.random.default_rng(0).normal(0, 0.2, data64.phase.shape)
     assert phase_ssim(noisy, data64.phase, data64.mask) < 0.7
     assert isinstance(data64, xr.Dataset)
+    small = np.zeros((32, 32), bool)
+    small[10:20, 10:22] = True  # a 10 px box, narrower than the 11 px window (the tiny preset's beam)
+    assert phase_ssim(data64.phase[:, :32, :32], data64.phase[:, :32, :32], small) == pytest.approx(1.0)

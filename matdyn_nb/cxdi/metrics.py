@@ -208,18 +208,30 @@ def resolution_nm(curve: xr.DataArray, threshold: float = THRESHOLD) -> float:
     return float(curve.attrs["n"] * curve.attrs["pixel_size_nm"] / radius)
 
 
-def _bounding_box(mask: np.ndarray) -> tuple[slice, slice]:
+SSIM_WINDOW = 11
+"""Side of the SSIM's Gaussian window (sigma 1.5, truncated at 3.5 sigma, as skimage does)."""
+
+
+def _bounding_box(mask: np.ndarray, min_size: int = 1) -> tuple[slice, slice]:
+    """The mask's bounding box, grown about its centre to at least ``min_size`` px where the image allows."""
+
+    def span(hits: np.ndarray, length: int) -> slice:
+        grow = max(min_size - (hits[-1] + 1 - hits[0]), 0)
+        start = max(min(hits[0] - grow // 2, length - min_size), 0)
+        return slice(start, min(max(hits[-1] + 1, start + min_size), length))
+
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     if rows.size == 0:
         raise StackError("the mask is empty; nothing is illuminated")
-    return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+    return span(rows, mask.shape[0]), span(cols, mask.shape[1])
 
 
 def phase_ssim(phase, truth, mask) -> float:
     """Mean SSIM of reconstructed and true phase images over the windows centred in the mask.
 
     Wang et al. (2004) with an 11x11 Gaussian window of sigma 1.5 (skimage's
-    ``structural_similarity``, run on the mask's bounding box). Our choices, as the
+    ``structural_similarity``, run on the mask's bounding box, grown to the window's 11 px
+    where it is narrower). Our choices, as the
     thesis states neither: the data range ``L`` is the truth's phase range inside the
     mask, and the SSIM map is averaged over the mask only, since the dark corners of the
     box are not measured. Align the global phase first.
@@ -235,7 +247,7 @@ def phase_ssim(phase, truth, mask) -> float:
 
     a, b = np.atleast_3d(_values(phase).T).T, np.atleast_3d(_values(truth).T).T
     mask = _values(mask).astype(bool)
-    rows, cols = _bounding_box(mask)
+    rows, cols = _bounding_box(mask, SSIM_WINDOW)  # a box narrower than the window is grown to it
     data_range = float(np.ptp(b[:, mask]))
     inside = mask[rows, cols]
     scores = [
