@@ -10,7 +10,8 @@ first frame, and the slit widths from slits located in the image (``locate_slits
 images (notebook 01's input today) and its noise-free phase are measured the same way.
 
 Run: .venv/bin/python scripts/cxdi_ta.py [--twin scaled32] [--array 64] [--photons 1.5 15]
-[--frames 40] [--steps 100] [--seed 0] [--out docs/validation/cxdi-ta-scaled32.json]
+[--frames 40] [--steps 100] [--seed 0] [--out docs/validation/cxdi-ta-scaled32.json]; ``--steps 0``
+runs the baseline alone (the paper-size twin, 178 px padded to 256, where training needs a GPU).
 """
 
 import argparse
@@ -63,7 +64,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=40)
     parser.add_argument("--iterations", type=int, default=100)
     parser.add_argument("--preset", default="small", help="PID3Net preset (its size is set to --array)")
-    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--steps", type=int, default=100, help="PID3Net training steps (0: the baseline alone)")
     parser.add_argument("--lag", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
@@ -91,19 +92,14 @@ def main() -> None:
         data = cxdi.measure_twin(twin, args.array, photons_per_pixel=photons, rng=args.seed)
         mixed = cxdi.mixed_state(data, args.iterations)
         restart = cxdi.mixed_state(data, args.iterations, rng=args.seed + 1)
-        config = cxdi.PID3NetConfig.preset(args.preset, size=args.array, steps=args.steps, seed=args.seed)
-        net = cxdi.reconstruct(
-            cxdi.train_pid3net(data, config, device=args.device, progress=False).to(args.device), data
-        )
-        scores = score_reconstructions(
-            data, {"mixed-state": mixed, "PID3Net": net}, lag=args.lag, ensembles={"mixed-state": [mixed, restart]}
-        )
+        reconstructions = {"mixed-state": mixed}
+        if args.steps:
+            config = cxdi.PID3NetConfig.preset(args.preset, size=args.array, steps=args.steps, seed=args.seed)
+            net = cxdi.train_pid3net(data, config, device=args.device, progress=False)
+            reconstructions["PID3Net"] = cxdi.reconstruct(net.to(args.device), data)
+        scores = score_reconstructions(data, reconstructions, lag=args.lag, ensembles={"mixed-state": [mixed, restart]})
         window = data.attrs["window_px"]
-        movies = {
-            **handed,
-            "mixed-state": cxdi.phase_stack(mixed, window),
-            "PID3Net": cxdi.phase_stack(net, window),
-        }
+        movies = {**handed, **{name: cxdi.phase_stack(r, window) for name, r in reconstructions.items()}}
         n = min(m.sizes["frame"] for m in movies.values())
         budget = {
             "photons_per_pixel": photons,

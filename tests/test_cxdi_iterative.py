@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from matdyn_nb.cxdi import mixed_state, probe_modes, simulate
+from matdyn_nb.cxdi import illuminated_mask, mixed_state, probe_modes, simulate, triangle_aperture
 from matdyn_nb.cxdi.metrics import (
     align_global_phase,
     estimate_velocity,
@@ -95,8 +95,28 @@ def test_velocity_of_the_truth_within_two_percent(data64):
     assert physical.attrs["median"] == pytest.approx(0.5 * 30.0 / 0.01, rel=0.02)
 
 
+@pytest.mark.parametrize("lag", [4, 8])
+def test_velocity_is_not_held_back_by_a_static_support_edge(moving_phase_movie, lag):
+    # like the twins: the moving object is cut off by the fixed soft-edged beam support, and its
+    # level inside (1 rad) is larger than its contrast (0.6 rad), so the support's edge is a strong
+    # static feature just inside the illuminated mask
+    phase, _ = moving_phase_movie(64, 16, v_px=0.5, feature_px=3.0, seed=2)
+    movie = triangle_aperture(64, edge_px=1.5) * (phase.values + 1.0)
+    mask = illuminated_mask(probe_modes(64, rng=0))
+    velocity = estimate_velocity(movie, mask, lag=lag)
+    assert velocity.attrs["median"] == pytest.approx(0.5, rel=0.05)
+    assert velocity.attrs["edge_px"] == 3.0
+    edge_kept = estimate_velocity(movie, mask, lag=4, edge_px=0.0)  # the recipe before the edge band
+    assert edge_kept.attrs["median"] < 0.45
+    with pytest.raises(StackError, match="edge_px"):
+        estimate_velocity(movie, mask, lag=4, edge_px=20.0)
+
+
 def test_ssim_is_one_on_the_truth_and_lower_on_noise(data64):
     assert phase_ssim(data64.phase, data64.phase, data64.mask) == pytest.approx(1.0)
     noisy = data64.phase + np.random.default_rng(0).normal(0, 0.2, data64.phase.shape)
     assert phase_ssim(noisy, data64.phase, data64.mask) < 0.7
     assert isinstance(data64, xr.Dataset)
+    small = np.zeros((32, 32), bool)
+    small[10:20, 10:22] = True  # a 10 px box, narrower than the 11 px window (the tiny preset's beam)
+    assert phase_ssim(data64.phase[:, :32, :32], data64.phase[:, :32, :32], small) == pytest.approx(1.0)

@@ -1,5 +1,7 @@
 """The Ta twin through the measurement (measure_twin), reconstructions as stacks (phase_stack), scores."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -43,7 +45,7 @@ def test_phase_stack_removes_each_frames_constant_phase_and_crops(twin_data):
 
 
 def test_scores_of_the_truth_itself_are_perfect(twin_data):
-    _, data = twin_data
+    twin, data = twin_data
     truth = truth_object(data)
     flat = reconstruction_dataset(np.ones_like(truth), data, method="flat")
     scores = score_reconstructions(
@@ -52,4 +54,30 @@ def test_scores_of_the_truth_itself_are_perfect(twin_data):
     assert scores.loc["truth copy", "phase SSIM"] == pytest.approx(1.0)
     assert scores.loc["truth copy", "R-factor"] == pytest.approx(scores.loc["truth", "R-factor"], rel=1e-5)
     assert scores.loc["flat", "phase SSIM"] < 0.5
+    # the chart's lines repeat every ~2 µm (12 px): a shift search wider than the beam allows fits a
+    # period off (it gave -1396 nm/s); the support's static edge must not hold the estimate back either
+    assert scores.loc["truth", "velocity median (nm/s)"] == pytest.approx(twin.attrs["velocity_nm_s"], rel=0.02)
     assert np.isnan(scores.loc["flat", "PRTF resolution (nm)"])  # no ensemble given
+
+
+def test_notebook01_section1_measures_the_stack_it_is_given(twin_data, tmp_path):
+    # notebook 04's hand-off: a reconstruction saved as a stack, given to notebook 01 as YOUR_STACK; its
+    # clock is doubled here, so its velocity (680 nm/s) differs from the twin's own (340 nm/s)
+    import json
+
+    import matdyn_nb
+
+    _, data = twin_data
+    stack = phase_stack(reconstruction_dataset(truth_object(data), data, method="truth"), data.attrs["window_px"])
+    path = matdyn_nb.save_stack(stack.assign_coords(time=stack.time / 2), tmp_path / "reconstructed.nc")
+    cells = json.loads((Path(__file__).parents[1] / "notebooks" / "01_ta_test_chart.ipynb").read_text())["cells"]
+    code = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+    parameters, imports = code[0], code[1]
+    section1 = next(s for s in code if "motion = match_rigid(" in s)
+    namespace: dict = {}
+    exec(parameters.replace("YOUR_STACK = None", f"YOUR_STACK = {str(path)!r}"), namespace)
+    exec(imports, namespace)
+    exec(section1, namespace)
+    assert namespace["ds"] is None and namespace["originals"].sizes["frame"] == 12
+    assert namespace["velocity"] == pytest.approx(2 * 340.0, rel=0.05)  # template matching of 166 nm pixels
+    assert list(namespace["observed_widths"].index) == ["d1", "d2"]  # 166 nm pixels: no slit is found, none fails

@@ -208,18 +208,30 @@ def resolution_nm(curve: xr.DataArray, threshold: float = THRESHOLD) -> float:
     return float(curve.attrs["n"] * curve.attrs["pixel_size_nm"] / radius)
 
 
-def _bounding_box(mask: np.ndarray) -> tuple[slice, slice]:
+SSIM_WINDOW = 11
+"""Side of the SSIM's Gaussian window (sigma 1.5, truncated at 3.5 sigma, as skimage does)."""
+
+
+def _bounding_box(mask: np.ndarray, min_size: int = 1) -> tuple[slice, slice]:
+    """The mask's bounding box, grown about its centre to at least ``min_size`` px where the image allows."""
+
+    def span(hits: np.ndarray, length: int) -> slice:
+        grow = max(min_size - (hits[-1] + 1 - hits[0]), 0)
+        start = max(min(hits[0] - grow // 2, length - min_size), 0)
+        return slice(start, min(max(hits[-1] + 1, start + min_size), length))
+
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     if rows.size == 0:
         raise StackError("the mask is empty; nothing is illuminated")
-    return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+    return span(rows, mask.shape[0]), span(cols, mask.shape[1])
 
 
 def phase_ssim(phase, truth, mask) -> float:
     """Mean SSIM of reconstructed and true phase images over the windows centred in the mask.
 
     Wang et al. (2004) with an 11x11 Gaussian window of sigma 1.5 (skimage's
-    ``structural_similarity``, run on the mask's bounding box). Our choices, as the
+    ``structural_similarity``, run on the mask's bounding box, grown to the window's 11 px
+    where it is narrower). Our choices, as the
     thesis states neither: the data range ``L`` is the truth's phase range inside the
     mask, and the SSIM map is averaged over the mask only, since the dark corners of the
     box are not measured. Align the global phase first.
@@ -235,7 +247,7 @@ def phase_ssim(phase, truth, mask) -> float:
 
     a, b = np.atleast_3d(_values(phase).T).T, np.atleast_3d(_values(truth).T).T
     mask = _values(mask).astype(bool)
-    rows, cols = _bounding_box(mask)
+    rows, cols = _bounding_box(mask, SSIM_WINDOW)  # a box narrower than the window is grown to it
     data_range = float(np.ptp(b[:, mask]))
     inside = mask[rows, cols]
     scores = [
@@ -282,17 +294,22 @@ def estimate_velocity(
     pixel_size_nm: float | None = None,
     frame_interval_s: float | None = None,
     max_shift_px: float | None = None,
+    edge_px: float = 3.0,
     step_px: float = 0.05,
 ) -> xr.DataArray:
     """Velocity along x from pairs of phase frames ``(t, t + lag)``.
 
     Our recipe (the thesis gives none): for each pair, search the shift ``d`` that
     minimises the mean squared difference between frame ``t + lag`` and frame ``t``
-    moved by ``d`` (Fourier shift), measured only where the mask and its moved copy
-    overlap and after removing each frame's mean there. The search runs on a 1 px grid,
-    then on a ``step_px`` grid around the best. A plain cross-correlation of masked
-    frames is biased toward zero because the fixed mask edges dominate. Pick ``lag`` so
-    that a pair moves at least ~2 px.
+    moved by ``d`` (Fourier shift), measured only where the mask's interior and its moved
+    copy overlap and after removing each frame's mean there. The search runs on a 1 px
+    grid, then on a ``step_px`` grid around the best. Two things that do not move would
+    otherwise win: the illuminated region's edge (a plain cross-correlation of masked
+    frames is biased toward zero by it), and the soft ramp just inside it, where the
+    object is cut off by the fixed support (the twins' phase goes to zero there); hence
+    the interior, the mask eroded by ``edge_px``. Pick ``lag`` so that a pair moves at
+    least ~2 px; a periodic object (the Ta chart's lines) is ambiguous by its period, so
+    keep the shift of a pair under half the period, and ``max_shift_px`` below it.
 
     Parameters
     ----------
@@ -306,7 +323,11 @@ def estimate_velocity(
     pixel_size_nm, frame_interval_s
         Units of the result; default from ``phase.attrs``, else px and frames.
     max_shift_px
-        Largest shift searched (default a quarter of the width).
+        Largest shift searched (default a quarter of the interior's width along x, so
+        that a pair still shares most of it: a small overlap fits a wrong shift by
+        chance).
+    edge_px
+        Width of the edge band left out (px from the mask's border).
     step_px
         Finest shift resolution.
 
@@ -314,23 +335,27 @@ def estimate_velocity(
     -------
     xarray.DataArray
         Velocity per pair ``(pair)`` (coord ``frame``: the first of the pair); attrs
-        ``median`` and ``spread`` (the interquartile range) and ``units``.
+        ``median`` and ``spread`` (the interquartile range), ``units``, ``lag``,
+        ``edge_px`` and ``max_shift_px``.
     """
     values = _values(phase).astype(np.float64)
     attrs = getattr(phase, "attrs", {})
     if values.ndim != 3 or not 1 <= lag < values.shape[0]:
         raise StackError(f"need a (frame, y, x) movie longer than lag={lag} frames, got shape {values.shape}")
-    mask = _values(mask).astype(bool)
+    interior = ndimage.distance_transform_edt(np.pad(_values(mask).astype(bool), 1))[1:-1, 1:-1] > edge_px
+    if not interior.any():
+        raise StackError(f"nothing of the mask is farther than edge_px={edge_px} from its border; lower edge_px")
     pixel = pixel_size_nm or attrs.get("pixel_size_nm")
     interval = frame_interval_s or attrs.get("frame_interval_s")
     physical = pixel is not None and interval is not None and np.isfinite(interval)
-    limit = values.shape[-1] / 4 if max_shift_px is None else max_shift_px
+    columns = np.flatnonzero(interior.any(axis=0))
+    limit = (columns[-1] - columns[0] + 1) / 4 if max_shift_px is None else max_shift_px
     coarse = np.arange(-np.floor(limit), np.floor(limit) + 1)
     shifts = []
     for t in range(values.shape[0] - lag):
-        best = _best_shift(values[t], values[t + lag], mask, coarse)
+        best = _best_shift(values[t], values[t + lag], interior, coarse)
         fine = best + np.arange(-1.0, 1.0 + step_px / 2, step_px)
-        shifts.append(_best_shift(values[t], values[t + lag], mask, fine))
+        shifts.append(_best_shift(values[t], values[t + lag], interior, fine))
     speed = np.asarray(shifts) / lag * ((pixel / interval) if physical else 1.0)
     q1, median, q3 = np.percentile(speed, [25, 50, 75])
     return xr.DataArray(
@@ -342,6 +367,8 @@ def estimate_velocity(
             "units": "nm/s" if physical else "px/frame",
             "long_name": "velocity along x",
             "lag": lag,
+            "edge_px": float(edge_px),
+            "max_shift_px": float(limit),
             "median": float(median),
             "spread": float(q3 - q1),
         },
