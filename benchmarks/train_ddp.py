@@ -5,13 +5,14 @@ Run: .venv/bin/python benchmarks/train_ddp.py [--preset nanoparticles-small] [--
 
 Each measurement is a fresh process (or pair of processes under ``torch.distributed.run``)
 training the preset's last stage on random data of its shape for ``--steps`` steps, as
-``gan_throughput.py`` does; the number is the median images/s over those steps (images through
-the critic, the whole batch of all processes), and images per CPU second of all processes,
-which does not depend on what else runs on the machine: the CPU time of the run less that of
-the same training with 2 last-stage steps (set-up and early stages cancel; a first 2-step run
-warms the process up). The modes
-run interleaved, ``--rounds`` times, so that a machine that speeds up or slows down shows as
-spread, not as a difference.
+``gan_throughput.py`` does (the last stage's fade-in runs as many steps before them). Two
+numbers: the median images/s over those steps (images through the critic, the whole batch of
+all processes), and images per CPU second of all processes, which does not depend on what
+else runs on the machine: the CPU time of the run less that of the same training with 2
+last-stage steps (set-up and early stages cancel; a first 2-step run warms the process up),
+over the images of the steps in between (fade-in and stabilise). The modes run interleaved,
+``--rounds`` times, so that a machine that speeds up or slows down shows as spread, not as a
+difference.
 """
 
 import argparse
@@ -59,7 +60,7 @@ def _worker(preset: str, steps: int, threads: int) -> None:
     if dist.is_initialized():  # train_gan joined torchrun's process group and left it open
         dist.all_reduce(cpu)
     if int(os.environ.get("RANK", "0")) == 0:
-        images = (steps - 2) * config.batch_sizes[config.n_stages - 1]
+        images = 2 * (steps - 2) * config.batch_sizes[config.n_stages - 1]  # the last fade-in and stabilise
         print(json.dumps({"images_per_s": rate, "images_per_cpu_s": images / float(cpu)}))
 
 
