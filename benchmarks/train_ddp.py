@@ -25,9 +25,7 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
-from gan_throughput import CASES, cpu_name, training_images_per_s
-
-from matdyn_nb.gan import GANConfig
+from gan_throughput import CASES, case_config, cpu_name, training_images_per_s
 
 HERE = Path(__file__).resolve()
 MODES = {  # name: (processes, torch threads per process)
@@ -50,7 +48,7 @@ def _measure(preset: str, steps: int, processes: int, threads: int) -> dict:
 
 def _worker(preset: str, steps: int, threads: int) -> None:
     torch.set_num_threads(threads)
-    config = GANConfig.preset(*CASES[preset])
+    config = case_config(preset)
     training_images_per_s(config, 2)  # first-use costs (kernel selection, allocator) out of the way
     start = time.process_time()
     training_images_per_s(config, 2)
