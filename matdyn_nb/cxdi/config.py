@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 
 from ..errors import ConfigError
+from ..gan.config import check_keys
 
 __all__ = ["LOSSES", "PID3NetConfig"]
 
@@ -88,10 +89,7 @@ class PID3NetConfig:
     def from_json(cls, text: str) -> "PID3NetConfig":
         """Parse JSON written by :meth:`to_json`; unknown keys are an error."""
         values = json.loads(text)
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(f"unknown PID3NetConfig field(s) {unknown}; known fields: {sorted(known)}")
+        check_keys(values, {f.name for f in dataclasses.fields(cls)}, "PID3NetConfig")
         return cls(**values).validate()
 
     @classmethod

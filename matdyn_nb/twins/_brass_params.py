@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from ._params import check_names, chunk_problems, sign_problems, to_integers
+
 __all__ = ["BRASS_DEFAULTS", "BRASS_PRESETS"]
 
 _MAPS = ("all", "phase", "none")
@@ -53,18 +55,11 @@ BRASS_PRESETS = {
 
 
 def _resolve(preset: str, overrides: dict) -> dict:
-    if preset not in BRASS_PRESETS:
-        raise ValueError(f"unknown brass preset {preset!r}; choose one of {sorted(BRASS_PRESETS)}")
-    unknown = sorted(set(overrides) - set(BRASS_DEFAULTS))
-    if unknown:
-        raise ValueError(f"unknown brass parameter(s) {unknown}; valid ones are {sorted(BRASS_DEFAULTS)}")
+    check_names("brass", preset, BRASS_PRESETS, BRASS_DEFAULTS, overrides)
     p = {**BRASS_DEFAULTS, **BRASS_PRESETS[preset], **overrides}
     for key in ("stages", "axis_scale", "lobe_radius", "lobe_offset", "crack_onset"):
         p[key] = tuple(float(v) for v in p[key])
-    for key in ("n_particles", "shape", "max_lobes", "margin", "max_tries"):
-        if int(p[key]) != p[key]:
-            raise ValueError(f"{key} must be an integer, got {p[key]!r}")
-        p[key] = int(p[key])
+    to_integers(p, ("n_particles", "shape", "max_lobes", "margin", "max_tries"))
     _check(p)
     return p
 
@@ -103,16 +98,13 @@ def _check(p: dict) -> None:
         "jitter_shift",
         "jitter_angle",
     )
-    problems += [f"{k} must be > 0, got {p[k]}" for k in positive if not p[k] > 0]
-    problems += [f"{k} must be >= 0, got {p[k]}" for k in non_negative if not p[k] >= 0]
+    problems += sign_problems(p, positive, non_negative)
     if p["max_tries"] < 1:
         problems.append("max_tries must be >= 1")
     if not -1 < p["noise_corr"] < 1:
         problems.append("noise_corr must lie strictly between -1 and 1")
     if p["maps"] not in _MAPS:
         problems.append(f"maps must be one of {_MAPS}")
-    chunk = p["chunk_particles"]
-    if chunk is not None and (int(chunk) != chunk or chunk < 1):
-        problems.append("chunk_particles must be None or a positive integer")
+    problems += chunk_problems(p, "chunk_particles")
     if problems:
         raise ValueError("bad brass parameters: " + "; ".join(problems))

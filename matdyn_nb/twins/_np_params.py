@@ -1,5 +1,7 @@
 """Parameters and presets of the nanoparticle twin (twins.md §2.2-2.3, §2.6-2.7)."""
 
+from ._params import check_names, chunk_problems, sign_problems, to_integers
+
 __all__ = ["NP_PRESETS"]
 
 # Defaults of twins.md §2.2-2.3 (lengths nm, times s, phases rad, densities per um^2).
@@ -95,18 +97,11 @@ _INTS = (
 
 
 def _resolve(preset: str, overrides: dict) -> dict:
-    if preset not in NP_PRESETS:
-        raise ValueError(f"unknown nanoparticles preset {preset!r}; choose one of {sorted(NP_PRESETS)}")
-    unknown = sorted(set(overrides) - set(_DEFAULTS))
-    if unknown:
-        raise ValueError(f"unknown nanoparticles parameter(s) {unknown}; valid ones are {sorted(_DEFAULTS)}")
+    check_names("nanoparticles", preset, NP_PRESETS, _DEFAULTS, overrides)
     base = {**_DEFAULTS, **NP_PRESETS[preset]}
     high = overrides.get("high_contrast", base["high_contrast"])
     p = {**base, **(_HIGH_CONTRAST if high else {}), **overrides}
-    for key in _INTS:
-        if int(p[key]) != p[key]:
-            raise ValueError(f"{key} must be an integer, got {p[key]!r}")
-        p[key] = int(p[key])
+    to_integers(p, _INTS)
     p["high_contrast"] = bool(p["high_contrast"])
     _check(p)
     return p
@@ -162,8 +157,7 @@ def _check(p: dict) -> None:
         "corner_radius",
         "edge_sigma_px",
     )
-    problems += [f"{k} must be > 0, got {p[k]}" for k in positive if not p[k] > 0]
-    problems += [f"{k} must be >= 0, got {p[k]}" for k in non_negative if not p[k] >= 0]
+    problems += sign_problems(p, positive, non_negative)
     if p["layout_tries"] < 1:
         problems.append("layout_tries must be >= 1")
     frac = p["band_area_fraction"]
@@ -171,8 +165,6 @@ def _check(p: dict) -> None:
         problems.append("band_area_fraction must be None or lie in (0, 1)")
     if not 0 <= p["background_rho"] < 1:
         problems.append("background_rho must lie in [0, 1)")
-    chunk = p["chunk_frames"]
-    if chunk is not None and (int(chunk) != chunk or chunk < 1):
-        problems.append("chunk_frames must be None or a positive integer")
+    problems += chunk_problems(p, "chunk_frames")
     if problems:
         raise ValueError("bad nanoparticles parameters: " + "; ".join(problems))

@@ -17,6 +17,7 @@ __all__ = [
     "pick_colormaps",
     "channel_names",
     "check_images",
+    "checked_variation",
     "display_available",
     "drawing_scale",
     "import_napari",
@@ -241,6 +242,25 @@ def variation_images(variations: xr.Dataset, reference: int, *, show_rejected: b
         **{k: np.asarray(variations.attrs[k]).item() for k in ("gamma", "model_id", "seed") if k in variations.attrs},
     }
     return images.isel(sample=shown), summary
+
+
+def checked_variation(
+    variations: xr.Dataset,
+    reference: int,
+    *,
+    show_rejected: bool,
+    channel_colormaps: str | Sequence[str] | None,
+    caller: str,
+) -> tuple[xr.DataArray, str | None, dict]:
+    """:func:`variation_images` checked for drawing: ``(images, lead, summary)``, volumes with their 3 channels
+    in the order Cu, Cu2S, CuS (for which ``channel_colormaps`` must be None)."""
+    images, summary = variation_images(variations, reference, show_rejected=show_rejected)
+    if "z" not in images.dims:
+        return (*check_images(images, ndim=2, caller=caller), summary)
+    if channel_colormaps is not None:
+        raise ConfigError("volumes are drawn Cu red, Cu2S green, CuS blue; leave channel_colormaps out")
+    images, lead = check_images(images, ndim=3, caller=caller)
+    return volume_channels(images, caller), lead, summary
 
 
 def variation_title(summary: dict) -> str:

@@ -16,11 +16,11 @@ from ..errors import ConfigError
 from ._common import (
     channel_names,
     check_images,
+    checked_variation,
     drawing_scale,
     pick_colormaps,
     slider_labels,
     unit_label,
-    variation_images,
     variation_title,
     volume_channels,
 )
@@ -402,16 +402,17 @@ def variation_figure(
     >>> variation_figure(ds, 0).layout.meta["samples"]
     [0, 1, 2, 3, 4]
     """
-    images, summary = variation_images(variations, reference, show_rejected=show_rejected)
+    images, lead, summary = checked_variation(
+        variations,
+        reference,
+        show_rejected=show_rejected,
+        channel_colormaps=channel_colormaps,
+        caller="variation_figure",
+    )
     title = variation_title(summary)
     if "z" in images.dims:
-        if channel_colormaps is not None:
-            raise ConfigError("volumes are drawn Cu red, Cu2S green, CuS blue; leave channel_colormaps out")
-        images, lead = check_images(images, ndim=3, caller="variation_figure")
-        images = volume_channels(images, "variation_figure")
         figure = _volume_figure(images, lead, summary["labels"], mode=mode, max_frames=max_frames, title=title)
     else:
-        images, lead = check_images(images, ndim=2, caller="variation_figure")
         figure = _stack_figure(images, lead, summary["labels"], colormaps=channel_colormaps,
                                max_frames=max_frames, title=title)  # fmt: skip
     figure.update_layout(meta={k: v for k, v in summary.items() if k != "labels"})

@@ -7,17 +7,16 @@ from collections.abc import Sequence
 
 import xarray as xr
 
-from ..errors import ConfigError
 from ._common import (
     VOLUME_COLORMAPS,
     channel_names,
     check_images,
+    checked_variation,
     drawing_scale,
     import_napari,
     pick_colormaps,
     resolve_backend,
     slider_labels,
-    variation_images,
     variation_title,
     volume_channels,
 )
@@ -243,19 +242,13 @@ def view_variation(
     ...                        keep_images="all")
     >>> viewer = view_variation(ds, 1)                                                           # doctest: +SKIP
     """
-    images, summary = variation_images(variations, reference, show_rejected=show_rejected)
-    volume = "z" in images.dims
-    if volume and channel_colormaps is not None:
-        raise ConfigError("volumes are drawn Cu red, Cu2S green, CuS blue; leave channel_colormaps out")
+    images, lead, summary = checked_variation(
+        variations, reference, show_rejected=show_rejected, channel_colormaps=channel_colormaps, caller="view_variation"
+    )
     if resolve_backend(backend, viewer) == "plotly":
         return variation_figure(variations, reference, show_rejected=show_rejected, channel_colormaps=channel_colormaps)
-    if volume:
-        images, lead = check_images(images, ndim=3, caller="view_variation")
-        images = volume_channels(images, "view_variation")
-        colormaps = VOLUME_COLORMAPS
-    else:
-        images, lead = check_images(images, ndim=2, caller="view_variation")
-        colormaps = pick_colormaps(images.sizes["channel"], channel_colormaps)
+    volume = "z" in images.dims
+    colormaps = VOLUME_COLORMAPS if volume else pick_colormaps(images.sizes["channel"], channel_colormaps)
     viewer = _open(viewer, title or variation_title(summary), show)
     metadata = {k: v for k, v in summary.items() if k != "labels"}
     suffix = f" (ref {reference}: {summary['n_accepted']}/{summary['n_samples']} accepted)"
