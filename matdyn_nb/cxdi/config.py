@@ -33,6 +33,7 @@ class PID3NetConfig:
     alpha_init: float = 0.2  # initial step of the refinement (trainable)
     phase_scale_init: float = 0.5  # initial scale of the refinement's phase (tanh * s, trainable)
     input_log1p: bool = False  # feed log1p(sqrt(counts)) instead of sqrt(counts)
+    keras_init: bool = True  # Xavier-uniform kernels, zero biases (the authors'); False: PyTorch's smaller default
     loss: str = "poisson"  # "poisson" (PID3Net-PO), "mae" (thesis PID3Net-MAE) or "amplitude_se" (the code's)
     min_count: float = 2.0  # Poisson loss: counts <= this are treated as 0 (detector floor)
     tv_initial: float = 1.0  # weight of the 3-D TV of the network's object O0
@@ -107,8 +108,10 @@ class PID3NetConfig:
 
 
 # small and tiny: spec pid3net.md §10.3, measured on a 2-core CPU (0.16 s and 0.10 s per step); at their
-# few hundred steps a fixed TV weight on the refined object replaces the authors' 1760-step annealing
-_CPU = dict(tv_initial=0.0, tv_refined=1.0, tv_refined_decay=0.0, min_count=0.0)
+# few hundred steps a fixed TV weight on the refined object replaces the authors' 1760-step annealing, and
+# PyTorch's default initialisation replaces Keras's: with Xavier kernels the untrained network's object O0
+# carries a random phase of ~0.35 rad that 150 steps do not unlearn (docs/validation.md, "PID3Net `tiny`")
+_CPU = dict(tv_initial=0.0, tv_refined=1.0, tv_refined_decay=0.0, min_count=0.0, keras_init=False)
 PRESETS: dict[str, dict] = {
     "paper": {},
     "small": dict(size=64, depth=3, filters=4, refine_filters=4, n_refine=3, batch_size=2, steps=300, **_CPU),

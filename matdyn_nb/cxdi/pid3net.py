@@ -126,7 +126,8 @@ class PID3Net(nn.Module):
         self.refine_phase = _refiner(config.refine_filters)
         self.refine_phase_scale = nn.Parameter(torch.tensor(config.phase_scale_init))
         self.refine_step = nn.Parameter(torch.tensor(config.alpha_init))
-        self.apply(_init_weights)
+        if config.keras_init:
+            self.apply(_init_weights)
 
     @property
     def probes(self) -> torch.Tensor:
