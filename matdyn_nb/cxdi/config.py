@@ -108,12 +108,15 @@ class PID3NetConfig:
 
 
 # small and tiny: spec pid3net.md §10.3, measured on a 2-core CPU (0.16 s and 0.10 s per step); at their
-# few hundred steps a fixed TV weight on the refined object replaces the authors' 1760-step annealing, and
-# PyTorch's default initialisation replaces Keras's: with Xavier kernels the untrained network's object O0
-# carries a random phase of ~0.35 rad that 150 steps do not unlearn (docs/validation.md, "PID3Net `tiny`")
-_CPU = dict(tv_initial=0.0, tv_refined=1.0, tv_refined_decay=0.0, min_count=0.0, keras_init=False)
+# few hundred steps a fixed TV weight on the refined object replaces the authors' 1760-step annealing.
+# tiny also replaces Keras's initialisation by PyTorch's: with Xavier kernels its untrained object O0
+# carries a random phase of ~0.35 rad that 150 steps do not unlearn; small keeps Keras's, which gave the
+# better Ta movie at 1.5 photons/pixel (docs/validation.md, "PID3Net `tiny`" and "Both budgets")
+_CPU = dict(tv_initial=0.0, tv_refined=1.0, tv_refined_decay=0.0, min_count=0.0)
 PRESETS: dict[str, dict] = {
     "paper": {},
     "small": dict(size=64, depth=3, filters=4, refine_filters=4, n_refine=3, batch_size=2, steps=300, **_CPU),
-    "tiny": dict(size=32, depth=2, filters=4, refine_filters=4, n_refine=3, batch_size=4, steps=150, **_CPU),
+    "tiny": dict(
+        size=32, depth=2, filters=4, refine_filters=4, n_refine=3, batch_size=4, steps=150, keras_init=False, **_CPU
+    ),
 }
