@@ -72,12 +72,9 @@ def order_sequence(motion: xr.Dataset, *, kind: str = "auto", dim: str | None = 
     if missing:
         raise ValueError(f"motion lacks {missing}; pass the output of match_rigid")
     lead = motion["rotation"].dims
-    if dim is None:
-        if not lead:
-            raise ValueError("motion has no leading dim to order; pass match_rigid's output over several images")
-        dim = lead[-1]
-    if dim not in lead:
-        raise ValueError(f"dim {dim!r} is not a dim of motion {lead}")
+    dim = _sequence_dim(
+        lead, dim, "motion has no leading dim to order; pass match_rigid's output over several images", "motion"
+    )
     radius = motion.attrs.get("template_radius_px")
     if kind == "auto" and radius is None:
         raise ValueError("motion lacks attrs['template_radius_px'] (set by match_rigid); pass kind explicitly")
@@ -110,17 +107,25 @@ def order_sequence(motion: xr.Dataset, *, kind: str = "auto", dim: str | None = 
     )
 
 
+def _sequence_dim(lead: tuple, dim: str | None, no_dim_message: str, owner: str) -> str:
+    """``dim``, or the last of the leading dims ``lead`` when None; a clear error when there is none."""
+    if dim is None:
+        if not lead:
+            raise ValueError(no_dim_message)
+        dim = lead[-1]
+    if dim not in lead:
+        raise ValueError(f"dim {dim!r} is not a leading dim of {owner} {lead}")
+    return dim
+
+
 def _sequence_positions(images: xr.DataArray, order, dim: str | None) -> tuple[str, xr.DataArray]:
     """The sequence dim of ``images`` and the positions along it in sequence order (dims ``(..., seq)``)."""
     lead = leading_dims(images)
     if dim is None and isinstance(order, xr.DataArray):
         dim = order.attrs.get("dim")
-    if dim is None:
-        if not lead:
-            raise ValueError("images hold one image; pass a sequence (..., y, x) with a leading dim such as frame")
-        dim = lead[-1]
-    if dim not in lead:
-        raise ValueError(f"dim {dim!r} is not a leading dim of the images {lead}")
+    dim = _sequence_dim(
+        lead, dim, "images hold one image; pass a sequence (..., y, x) with a leading dim such as frame", "the images"
+    )
     if order is None:
         return dim, xr.DataArray(np.arange(images.sizes[dim]), dims="position")
     if not isinstance(order, xr.DataArray):
