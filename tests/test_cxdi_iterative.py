@@ -120,3 +120,14 @@ def test_ssim_is_one_on_the_truth_and_lower_on_noise(data64):
     small = np.zeros((32, 32), bool)
     small[10:20, 10:22] = True  # a 10 px box, narrower than the 11 px window (the tiny preset's beam)
     assert phase_ssim(data64.phase[:, :32, :32], data64.phase[:, :32, :32], small) == pytest.approx(1.0)
+
+
+def test_ssim_over_the_box_ignores_the_unlit_corners_and_reads_higher(data64):
+    noisy = data64.phase + np.random.default_rng(0).normal(0, 0.2, data64.phase.shape)
+    outside = np.where(data64.mask, 0.0, 5.0)  # anything outside the beam
+    box = phase_ssim(noisy + outside, data64.phase, data64.mask, region="box")
+    assert box == pytest.approx(phase_ssim(noisy, data64.phase - outside, data64.mask, region="box"))
+    assert phase_ssim(noisy, data64.phase, data64.mask) < box < 1.0
+    assert phase_ssim(data64.phase, data64.phase, data64.mask, region="box") == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="region"):
+        phase_ssim(noisy, data64.phase, data64.mask, region="frame")

@@ -226,15 +226,16 @@ def _bounding_box(mask: np.ndarray, min_size: int = 1) -> tuple[slice, slice]:
     return span(rows, mask.shape[0]), span(cols, mask.shape[1])
 
 
-def phase_ssim(phase, truth, mask) -> float:
-    """Mean SSIM of reconstructed and true phase images over the windows centred in the mask.
+SSIM_REGIONS = ("mask", "box")
+
+
+def phase_ssim(phase, truth, mask, *, region: str = "mask") -> float:
+    """Mean SSIM of reconstructed and true phase images over the mask (or its bounding box).
 
     Wang et al. (2004) with an 11x11 Gaussian window of sigma 1.5 (skimage's
     ``structural_similarity``, run on the mask's bounding box, grown to the window's 11 px
-    where it is narrower). Our choices, as the
-    thesis states neither: the data range ``L`` is the truth's phase range inside the
-    mask, and the SSIM map is averaged over the mask only, since the dark corners of the
-    box are not measured. Align the global phase first.
+    where it is narrower). The data range ``L`` is the truth's phase range inside the mask
+    (the thesis does not state it). Align the global phase first.
 
     Parameters
     ----------
@@ -242,16 +243,33 @@ def phase_ssim(phase, truth, mask) -> float:
         ``(frame, y, x)`` (or ``(y, x)``) phases in rad.
     mask
         ``(y, x)`` illuminated region.
+    region
+        ``"mask"`` (default): the SSIM map is averaged over the windows centred in the mask,
+        since the box's corners are not measured. ``"box"``: the thesis code's definition
+        (spec ``pid3net.md`` §5; TensorFlow's ``tf.image.ssim``): both phases set to 0
+        outside the mask and the map averaged over the windows that fit inside the box.
+        The unlit corners then score 1, so for a triangular beam it reads well above
+        ``"mask"``; use it to compare with published numbers.
+
+    Returns
+    -------
+    float
+        The SSIM averaged over frames.
     """
     from skimage.metrics import structural_similarity
 
+    if region not in SSIM_REGIONS:
+        raise ValueError(f"region must be one of {SSIM_REGIONS}, got {region!r}")
     a, b = np.atleast_3d(_values(phase).T).T, np.atleast_3d(_values(truth).T).T
     mask = _values(mask).astype(bool)
     rows, cols = _bounding_box(mask, SSIM_WINDOW)  # a box narrower than the window is grown to it
     data_range = float(np.ptp(b[:, mask]))
+    if region == "box":
+        a, b = a * mask, b * mask
     inside = mask[rows, cols]
-    scores = [
-        structural_similarity(
+    scores = []
+    for x, y in zip(a, b, strict=True):
+        valid_mean, ssim_map = structural_similarity(
             x[rows, cols].astype(np.float64),
             y[rows, cols].astype(np.float64),
             data_range=data_range,
@@ -259,9 +277,8 @@ def phase_ssim(phase, truth, mask) -> float:
             sigma=1.5,
             use_sample_covariance=False,
             full=True,
-        )[1][inside].mean()
-        for x, y in zip(a, b, strict=True)
-    ]
+        )
+        scores.append(valid_mean if region == "box" else ssim_map[inside].mean())
     return float(np.mean(scores))
 
 
