@@ -2,7 +2,8 @@
 
 For each budget, the twin's movie goes through ``matdyn_nb.cxdi.measure_twin``, is
 reconstructed by the mixed-state baseline (plus a random restart, for the PRTF) and by
-PID3Net trained on the counts, and ``score_reconstructions`` scores both. Then the
+PID3Net trained on the counts (the authors' non-overlapping windows; its PRTF from the
+views of each frame that sliding windows give), and ``score_reconstructions`` scores both. Then the
 reconstructed movies are handed over as notebook 01 would take them (``phase_stack``) and
 measured as it measures the twin: the stage velocity by template matching against the
 first frame, and the slit widths from slits located in the image (``locate_slits`` +
@@ -92,12 +93,13 @@ def main() -> None:
         data = cxdi.measure_twin(twin, args.array, photons_per_pixel=photons, rng=args.seed)
         mixed = cxdi.mixed_state(data, args.iterations)
         restart = cxdi.mixed_state(data, args.iterations, rng=args.seed + 1)
-        reconstructions = {"mixed-state": mixed}
+        reconstructions, ensembles = {"mixed-state": mixed}, {"mixed-state": [mixed, restart]}
         if args.steps:
             config = cxdi.PID3NetConfig.preset(args.preset, size=args.array, steps=args.steps, seed=args.seed)
-            net = cxdi.train_pid3net(data, config, device=args.device, progress=False)
-            reconstructions["PID3Net"] = cxdi.reconstruct(net.to(args.device), data)
-        scores = score_reconstructions(data, reconstructions, lag=args.lag, ensembles={"mixed-state": [mixed, restart]})
+            net = cxdi.train_pid3net(data, config, device=args.device, progress=False).to(args.device)
+            reconstructions["PID3Net"] = cxdi.reconstruct(net, data)
+            ensembles["PID3Net"] = list(cxdi.reconstruct(net, data, mode="sliding").views)
+        scores = score_reconstructions(data, reconstructions, lag=args.lag, ensembles=ensembles)
         window = data.attrs["window_px"]
         movies = {**handed, **{name: cxdi.phase_stack(r, window) for name, r in reconstructions.items()}}
         n = min(m.sizes["frame"] for m in movies.values())

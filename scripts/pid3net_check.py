@@ -9,7 +9,7 @@ flat start shows a spread far below the truth's). Same protocol as the test: the
 ``moving_phase_movie`` at 32 px, 30 frames, 1e3 photons/frame, ``tiny`` preset, 150 steps.
 
 Run: .venv/bin/python scripts/pid3net_check.py --seeds 0 1 2 3 4 5 [--set n_refine=0 ...]
-     [--feature-px 2.0] [--photons 1e3] [--json out.json]
+     [--feature-px 2.0] [--photons 1e3] [--mode tiles|sliding] [--json out.json]
 """
 
 import argparse
@@ -33,14 +33,14 @@ def _change(text: str) -> tuple[str, object]:
     return name, json.loads(value)
 
 
-def score_seed(seed: int, changes: dict, feature_px: float, photons: float) -> dict:
+def score_seed(seed: int, changes: dict, feature_px: float, photons: float, mode: str = "tiles") -> dict:
     """Train the ``tiny`` preset on one seed's movie and score its reconstruction."""
     phase, amplitude = _moving_phase_movie(32, 30, seed=seed, feature_px=feature_px)
     data = simulate(phase, probe_modes(32, rng=seed), photons_per_frame=photons, amplitude=amplitude, rng=seed)
     start = time.perf_counter()
     net = train_pid3net(data, PID3NetConfig.preset("tiny", seed=seed, **changes), progress=False)
     seconds = time.perf_counter() - start
-    result = reconstruct(net, data)
+    result = reconstruct(net, data, mode=mode)
     truth = truth_object(data)[: result.sizes["frame"]]
     true_phase = np.angle(truth)
     refined = np.angle(align_global_phase(result, truth, data.mask))
@@ -64,6 +64,7 @@ def main() -> None:
     parser.add_argument("--set", type=_change, nargs="*", default=[], help="config changes, e.g. n_refine=0")
     parser.add_argument("--feature-px", type=float, default=2.0, help="the object's feature scale (test: 2)")
     parser.add_argument("--photons", type=float, default=1e3)
+    parser.add_argument("--mode", default="tiles", choices=["tiles", "sliding"], help="reconstruct's windows")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     torch.set_num_threads(2)
@@ -71,17 +72,19 @@ def main() -> None:
     changes = dict(args.set)
     rows = []
     for seed in args.seeds:
-        row = score_seed(seed, changes, args.feature_px, args.photons)
+        row = score_seed(seed, changes, args.feature_px, args.photons, args.mode)
         rows.append(row)
         print(
-            f"{changes or 'tiny preset'} seed {seed}: SSIM mask {row['ssim_mask']:.3f} box {row['ssim_box']:.3f} "
+            f"{changes or 'tiny preset'} ({args.mode}) seed {seed}: "
+            f"SSIM mask {row['ssim_mask']:.3f} box {row['ssim_box']:.3f} "
             f"O0 {row['ssim_mask_O0']:.3f}; R_f - R_f(truth) {row['r_factor_minus_truth']:+.3f}; "
             f"alpha {row['alpha']:.3f}; phase spread {row['phase_spread_rad']['refined']:.3f} "
             f"(truth {row['phase_spread_rad']['truth']:.3f}) rad; {row['train_s']:.0f} s",
             flush=True,
         )
     if args.json:
-        record = {"changes": changes, "feature_px": args.feature_px, "photons": args.photons, "seeds": rows}
+        record = {"changes": changes, "feature_px": args.feature_px, "photons": args.photons, "mode": args.mode}
+        record["seeds"] = rows
         Path(args.json).write_text(json.dumps(record, indent=2))
 
 

@@ -126,14 +126,17 @@ def prtf(data: xr.Dataset, reconstructions) -> xr.DataArray:
     ``PRTF(r) = sum_{q in r} sqrt(sum_k |<Psi_{k,j}(q)>_j|^2) / sum_{q in r} sqrt(n(q))``,
     averaged over frames, after aligning every reconstruction's global phase to the first
     (Chapman et al. 2006). Our ensemble choice: random restarts of the iterative method
-    (``mixed_state(..., rng=j)``), or PID3Net trained with several seeds.
+    (``mixed_state(..., rng=j)``), PID3Net trained with several seeds, or one network's
+    views of each frame from the sliding windows that hold it
+    (``list(reconstruct(net, data, mode="sliding").views)``).
 
     Parameters
     ----------
     data
         The diffraction dataset.
     reconstructions
-        A sequence of J reconstructions (datasets or complex ``(frame, y, x)`` arrays).
+        A sequence of J reconstructions (datasets or complex ``(frame, y, x)`` arrays) of
+        the frames from the first on; frames where any of them is NaN are left out.
 
     Returns
     -------
@@ -146,7 +149,11 @@ def prtf(data: xr.Dataset, reconstructions) -> xr.DataArray:
         raise StackError("the PRTF needs at least two reconstructions of the same frames (restarts or seeds)")
     mask = data["mask"].values
     aligned = np.stack([objects[0]] + [align_global_phase(o, objects[0], mask) for o in objects[1:]])
-    counts = data["counts"].values[: aligned.shape[1]].astype(np.float64)
+    complete = ~np.isnan(aligned).any(axis=(0, 2, 3))
+    if not complete.any():
+        raise StackError("no frame is reconstructed by every member of the ensemble")
+    aligned = aligned[:, complete]
+    counts = data["counts"].values[: complete.size][complete].astype(np.float64)
     n = counts.shape[-1]
     with torch.no_grad():
         waves = exit_waves(torch.from_numpy(data["probes"].values.astype(np.complex64)), torch.from_numpy(aligned))

@@ -183,12 +183,14 @@ class _Trainer:
         )
 
 
-def _windows_of(sqrt_counts: torch.Tensor, window: int) -> torch.Tensor:
-    """The movie's non-overlapping windows ``[T i, T i + T)``, ``[n_windows, T, N, N]`` (leftover frames dropped)."""
-    n_windows = sqrt_counts.shape[0] // window
-    if n_windows == 0:
+def _windows_of(sqrt_counts: torch.Tensor, window: int, step: int | None = None) -> torch.Tensor:
+    """Windows of ``window`` frames starting every ``step`` (default: ``window``, non-overlapping), ``[W, T, N, N]``.
+
+    Leftover frames after the last whole window are dropped.
+    """
+    if sqrt_counts.shape[0] < window:
         raise StackError(f"{sqrt_counts.shape[0]} frames are fewer than one window of {window}")
-    return sqrt_counts[: n_windows * window].reshape(n_windows, window, *sqrt_counts.shape[-2:])
+    return sqrt_counts.unfold(0, window, step or window).movedim(-1, 1).contiguous()
 
 
 def _recalibrate_batchnorm(net: PID3Net, sqrt_counts: torch.Tensor, batch_windows: int) -> None:
@@ -269,23 +271,67 @@ def train_pid3net(
     return net
 
 
-def reconstruct(net: PID3Net, data: xr.Dataset, *, batch_windows: int = 8) -> xr.Dataset:
-    """Reconstruct a movie with a trained PID3Net over non-overlapping windows.
+RECONSTRUCT_MODES = ("tiles", "sliding")
 
-    Frames ``[T i, T i + T)`` are reconstructed together; leftover frames at the end
-    (fewer than a window) are dropped, as the authors do. BatchNorm runs in eval mode.
+
+def reconstruct(net: PID3Net, data: xr.Dataset, *, mode: str = "tiles", batch_windows: int = 8) -> xr.Dataset:
+    """Reconstruct a movie with a trained PID3Net, window by window (BatchNorm in eval mode).
+
+    Parameters
+    ----------
+    net
+        A trained network (:func:`train_pid3net`, :func:`load_pid3net`).
+    data
+        A diffraction dataset of the network's size.
+    mode
+        ``"tiles"`` (the authors'): non-overlapping windows ``[T i, T i + T)``; leftover
+        frames at the end (fewer than a window) are dropped. ``"sliding"``: a window at
+        every frame, so a frame is reconstructed by each of the up to ``T`` windows that
+        hold it; these views are aligned to one another's constant phase and averaged, and
+        every frame is kept. The views are also returned, as the ensemble for the PRTF of
+        one network (spec ``pid3net.md`` §5). ``T`` times the work of ``"tiles"``.
+    batch_windows
+        Windows per forward pass (memory only; the result does not depend on it).
 
     Returns
     -------
     xarray.Dataset
         Like :func:`~matdyn_nb.cxdi.mixed_state`'s result (``object``, ``phase``,
         ``amplitude``, ``mask``) plus the network's object before refinement,
-        ``phase_initial``.
+        ``phase_initial``; with ``"sliding"`` also ``views`` ``(view, frame, y, x)``: view
+        ``j`` is each frame's reconstruction as frame ``j`` of its window (NaN where no
+        window holds the frame there).
     """
+    if mode not in RECONSTRUCT_MODES:
+        raise ConfigError(f"mode must be one of {RECONSTRUCT_MODES}, got {mode!r}")
     counts, _, _ = _tensors(data)
     if counts.shape[-1] != net.n:
         raise StackError(f"the data are {counts.shape[-1]} px, the network {net.n} px; use a network trained on them")
-    windows = _windows_of(counts.sqrt(), net.config.window)
+    windows = _windows_of(counts.sqrt(), net.config.window, None if mode == "tiles" else 1)
+    refined, initial = _run_windows(net, windows, batch_windows)
+    attrs = {"config_json": net.config.to_json(), "reconstruct_mode": mode}
+    if mode == "tiles":
+        result = reconstruction_dataset(refined.reshape(-1, net.n, net.n), data, method="pid3net", attrs=attrs)
+        initial = initial.reshape(-1, net.n, net.n)
+    else:
+        views = _views(refined, counts.shape[0])
+        result = reconstruction_dataset(_view_mean(views), data, method="pid3net", attrs=attrs)
+        result["views"] = (
+            ("view", "frame", "y", "x"),
+            views,
+            {"long_name": "the frame's reconstruction as frame `view` of a window (NaN: no such window)"},
+        )
+        initial = _view_mean(_views(initial, counts.shape[0]))
+    result["phase_initial"] = (
+        ("frame", "y", "x"),
+        np.angle(initial),
+        {"units": "rad", "long_name": "phase before refinement (O0)"},
+    )
+    return result
+
+
+def _run_windows(net: PID3Net, windows: torch.Tensor, batch_windows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Refined and initial objects ``[W, T, N, N]`` of ``[W, T, N, N]`` windows, in eval mode."""
     device = next(net.parameters()).device
     was_training = net.training
     net.eval()
@@ -296,14 +342,25 @@ def reconstruct(net: PID3Net, data: xr.Dataset, *, batch_windows: int = 8) -> xr
             refined.append(obj.cpu())
             initial.append(obj0.cpu())
     net.train(was_training)
-    obj = torch.cat(refined).reshape(-1, net.n, net.n).numpy()
-    result = reconstruction_dataset(obj, data, method="pid3net", attrs={"config_json": net.config.to_json()})
-    result["phase_initial"] = (
-        ("frame", "y", "x"),
-        torch.cat(initial).reshape(-1, net.n, net.n).angle().numpy(),
-        {"units": "rad", "long_name": "phase before refinement (O0)"},
-    )
-    return result
+    return torch.cat(refined).numpy(), torch.cat(initial).numpy()
+
+
+def _views(objects: np.ndarray, n_frames: int) -> np.ndarray:
+    """``[W, T, N, N]`` objects of the windows starting at every frame as ``[T, F, N, N]`` views, NaN where none."""
+    n_windows, window = objects.shape[:2]
+    views = np.full((window, n_frames, *objects.shape[-2:]), np.nan, np.complex64)
+    for j in range(window):
+        views[j, j : j + n_windows] = objects[:, j]
+    return views
+
+
+def _view_mean(views: np.ndarray) -> np.ndarray:
+    """Each frame's views, their constant phases aligned to its first view, averaged: ``[F, N, N]``."""
+    present = ~np.isnan(views[:, :, 0, 0])  # [T, F]
+    first = views[present.argmax(axis=0), np.arange(views.shape[1])]
+    overlap = np.nansum(np.conj(first) * views, axis=(-2, -1), keepdims=True)
+    aligned = np.where(present[..., None, None], views * np.exp(-1j * np.angle(overlap)), 0)
+    return (aligned.sum(axis=0) / present.sum(axis=0)[:, None, None]).astype(np.complex64)
 
 
 def save_pid3net(net: PID3Net, path: str | Path, *, provenance: dict | None = None) -> None:
