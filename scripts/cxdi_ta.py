@@ -48,7 +48,12 @@ def notebook01_measures(stack, pixel_nm: float) -> dict:
     slits = locate_slits(stack, gap_px=(5 * scale, 15 * scale), min_length_px=20 * scale, labels=("d1", "d2"))
     widths = track_slit_widths(stack, slits, length_px=max(3.0, 24 * scale), width_px=max(5.0, 22 * scale))
     measured = widths.n_rows > 0
-    row = {"velocity_nm_s": velocity, "images": int(slits.n_slits.size), "slits_found": int(slits.n_slits.sum())}
+    row = {
+        "velocity_nm_s": velocity,
+        "images": int(slits.n_slits.size),
+        "slits_found": int(slits.n_slits.sum()),
+        "slits_with_width": int(measured.sum()),  # named d1/d2 or not
+    }
     for label in ("d1", "d2"):
         chosen = measured & (widths.slit_label == label)
         row[f"{label}_slits_with_width"] = int(chosen.sum())
