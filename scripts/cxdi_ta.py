@@ -8,7 +8,8 @@ reconstructed movies are handed over as notebook 01 would take them (``phase_sta
 measured as it measures the twin: the stage velocity by template matching against the
 first frame, and the slit widths from slits located in the image (``locate_slits`` +
 ``track_slit_widths``, notebook 01's settings scaled to the pixel size). The twin's own
-images (notebook 01's input today) and its noise-free phase are measured the same way.
+images (notebook 01's input today) and its noise-free phase are measured the same way, and
+the located slits are scored against the twin's true ones (found, off them, widths there).
 
 Run: .venv/bin/python scripts/cxdi_ta.py [--twin scaled32] [--array 64] [--photons 1.5 15]
 [--frames 40] [--steps 100] [--seed 0] [--out docs/validation/cxdi-ta-scaled32.json]; ``--steps 0``
@@ -29,6 +30,7 @@ from matdyn_nb.cxdi.metrics import score_reconstructions
 from matdyn_nb.descriptors import locate_slits, match_rigid, track_slit_widths
 
 NOTEBOOK01_PX_NM = 29.8  # notebook 01's slit settings are for this pixel (crop64)
+ON_TRUE_SLIT_PX = 3.0  # a located slit centre this close to a true one (px of 29.8 nm) found it
 
 
 def _cpu() -> str:
@@ -41,19 +43,40 @@ def _cpu() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def notebook01_measures(stack, pixel_nm: float) -> dict:
-    """Velocity (template matching, slope of shift vs time) and located slit widths, as notebook 01."""
+def notebook01_measures(stack, pixel_nm: float, truth) -> dict:
+    """Velocity (template matching, slope of shift vs time) and located slit widths, as notebook 01.
+
+    ``truth`` (the twin over the same frames) scores the located slits: how many of the slits in
+    view were found (a located centre within ``ON_TRUE_SLIT_PX`` of a true one), and the widths
+    measured at the true positions, which tell the image's widths from the locating's.
+    """
     motion = match_rigid(stack, stack.isel(frame=0), angles=[0.0])
     velocity = float(np.polyfit(stack.time, motion.shift_x, 1)[0])
     scale = NOTEBOOK01_PX_NM / pixel_nm
+    profile = {"length_px": max(3.0, 24 * scale), "width_px": max(5.0, 22 * scale)}
     slits = locate_slits(stack, gap_px=(5 * scale, 15 * scale), min_length_px=20 * scale, labels=("d1", "d2"))
-    widths = track_slit_widths(stack, slits, length_px=max(3.0, 24 * scale), width_px=max(5.0, 22 * scale))
+    widths = track_slit_widths(stack, slits, **profile)
+    at_truth = track_slit_widths(stack, truth, **profile)
+    distance = np.hypot(
+        slits.slit_row_px.values[:, :, None] - truth.slit_row_px.values[:, None, :],
+        slits.slit_col_px.values[:, :, None] - truth.slit_col_px.values[:, None, :],
+    )  # (frame, located, true)
+    close = np.nan_to_num(distance, nan=np.inf) <= ON_TRUE_SLIT_PX * scale
     measured = widths.n_rows > 0
-    row = {"velocity_nm_s": velocity, "images": int(slits.n_slits.size), "slits_found": int(slits.n_slits.sum())}
+    row = {
+        "velocity_nm_s": velocity,
+        "images": int(slits.n_slits.size),
+        "true_slits_in_view": int(np.isfinite(truth.slit_col_px).sum()),
+        "slits_found": int(slits.n_slits.sum()),
+        "true_slits_found": int(close.any(axis=1).sum()),
+        "slits_off_the_true_ones": int(slits.n_slits.sum() - close.any(axis=2).sum()),
+        "slits_with_width": int(measured.sum()),  # named d1/d2 or not
+    }
     for label in ("d1", "d2"):
         chosen = measured & (widths.slit_label == label)
         row[f"{label}_slits_with_width"] = int(chosen.sum())
         row[f"{label}_mean_nm"] = float(widths.width_mean.where(chosen).mean()) if int(chosen.sum()) else None
+        row[f"{label}_at_true_positions_nm"] = float(at_truth.width_mean.where(at_truth.slit_label == label).mean())
     return row
 
 
@@ -108,7 +131,10 @@ def main() -> None:
             "photons_per_frame": data.attrs["photons_per_frame"],
             "seconds": round(time.perf_counter() - start, 1),
             "scores": json.loads(scores.reset_index().to_json(orient="records")),
-            "notebook01": {k: notebook01_measures(m.isel(frame=slice(0, n)), pixel) for k, m in movies.items()},
+            "notebook01": {
+                k: notebook01_measures(m.isel(frame=slice(0, n)), pixel, twin.isel(frame=slice(0, n)))
+                for k, m in movies.items()
+            },
         }
         result["budgets"].append(budget)
         print(f"== {photons} photons/pixel ({budget['seconds']} s)")

@@ -46,6 +46,41 @@ def test_slits_are_the_narrow_gaps_and_pairs_get_their_names():
     assert int(locate_slits(1 - _bars([10, 10]), gap_px=(5, 15), min_length_px=20, smooth_px=0).n_slits) == 0
 
 
+def test_other_elongated_features_between_the_bars_do_not_hide_a_slit():
+    # a slit pair (bars 8 px wide, gaps 10 px, rows 40-87) under two other dark features whose
+    # centres fall between the pair's bars across the image: a tilted stroke (like a Siemens
+    # star's spoke) and a short vertical bar that is parallel but not beside them
+    image = np.ones((96, 64))
+    for left in (2, 20, 38):
+        image[40:88, left : left + 8] = 0.0
+    rows, cols = np.mgrid[0:96, 0:64]
+    image[
+        (np.abs((cols - 14) * np.cos(np.pi / 6) - (rows - 16) * np.sin(np.pi / 6)) < 3) & (np.abs(rows - 16) < 12)
+    ] = 0.0
+    image[4:28, 30:36] = 0.0
+    found = locate_slits(
+        xr.DataArray(image, dims=("y", "x")), gap_px=(5, 15), min_length_px=20, smooth_px=0, labels=("d1", "d2")
+    )
+    assert int(found.n_slits) == 2
+    np.testing.assert_allclose(found.slit_col_px, [14.5, 32.5], atol=0.1)
+    np.testing.assert_allclose(found.slit_row_px, 63.5, atol=0.6)
+    assert list(found.slit_label.values) == ["d1", "d2"]
+
+
+def test_every_slit_of_the_paper_size_clean_phase_is_found_and_measured():
+    # the native-pixel twin's noise-free phase: two slit pairs under a Siemens star whose spokes lie,
+    # across the image, between the pairs' bars (docs/validation.md §6, the native pixel)
+    ds = ta_chart("paper", rng=0, n_rotations=0, n_frames=2)
+    clean = ds.images.copy(data=ds.clean_phase.values[:, None])
+    found = locate_slits(clean, **LOCATE)
+    assert (found.n_slits == 4).all()  # all four slits in view, in both frames
+    np.testing.assert_allclose(found.slit_col_px, ds.slit_col_px, atol=0.5)
+    assert (found.slit_label == ds.slit_label).all()
+    widths = track_slit_widths(clean, found, length_px=24, width_px=22)
+    for label, truth in (("d1", 311.0), ("d2", 324.0)):
+        assert float(widths.width_mean.where(widths.slit_label == label).mean()) == pytest.approx(truth, abs=3)
+
+
 def test_located_slits_land_on_the_twins_truth_with_the_right_names(run, found):
     assert found.slit_col_px.dims == ("frame", "slit")
     hits, wrong, across = 0, 0, []

@@ -2,13 +2,11 @@
 
 A slit is the bright gap between two parallel Ta bars. :func:`locate_slits` finds the bars
 in each image (Otsu mask of the smoothed phase, elongated connected regions) and the gaps of
-slit width between neighbouring bars, so nothing needs the twin's truth;
+slit width between bars that face each other, so nothing needs the twin's truth;
 :func:`measure_slit_width` measures one slit; :func:`track_slit_widths` measures the slits of
 every image of a stack, either located per image or given in a reference and moved by the
 matched motion.
 """
-
-import itertools
 
 import numpy as np
 import xarray as xr
@@ -23,7 +21,7 @@ from ._images import MOTION_VARS, image_stack, leading_coords, leading_dims
 __all__ = ["locate_slits", "measure_slit_width", "track_slit_widths"]
 
 _SLIT_VARS = ("slit_row_px", "slit_col_px")
-_MAX_TURN_DEG = 10.0  # neighbouring bars further apart in angle than this do not bound one slit
+_MAX_TURN_DEG = 10.0  # bars further apart in angle than this do not bound one slit
 
 
 def measure_slit_width(
@@ -178,31 +176,59 @@ def _bars(image: np.ndarray, min_length_px: float, smooth_px: float) -> list[tup
     return bars
 
 
+def _facing_pairs(bars, order: np.ndarray) -> list[tuple[int, int, float, float]]:
+    """Bars facing each other across a gap: ``(i, j, distance_px, angle_deg)``, ``j`` beyond ``i``.
+
+    Two bars face each other when they are parallel (within ``_MAX_TURN_DEG``) and side by
+    side: their extents along their mean axis overlap by at least half the shorter bar. A
+    pair bounds a gap when each is the other's nearest facing bar on that side, so bars
+    elsewhere in the image (a Siemens star's spokes that fall between two slit bars in the
+    ordering across the image) do not break it. "Beyond" is along ``order`` (row, col);
+    ``distance_px`` is between the centres across the mean axis, ``angle_deg`` that axis.
+    """
+    centre = np.array([b[:2] for b in bars])
+    angle = np.array([b[2] for b in bars])
+    length = np.array([b[4] for b in bars])
+    turn = (angle[:, None] - angle[None, :] + 90) % 180 - 90  # orientations are defined modulo 180
+    mid = angle[:, None] - turn / 2
+    normal = np.stack([-np.sin(np.deg2rad(mid)), np.cos(np.deg2rad(mid))], axis=-1)  # (row, col)
+    normal *= np.where(normal @ order < 0, -1.0, 1.0)[..., None]
+    axis = np.stack([normal[..., 1], -normal[..., 0]], axis=-1)
+    step = centre[None, :, :] - centre[:, None, :]  # step[i, j]: from bar i to bar j
+    across = np.sum(step * normal, axis=-1)
+    along = np.sum(step * axis, axis=-1)
+    half_i, half_j = length[:, None] / 2, length[None, :] / 2
+    overlap = np.minimum(half_i, along + half_j) - np.maximum(-half_i, along - half_j)
+    facing = (np.abs(turn) <= _MAX_TURN_DEG) & (overlap >= np.minimum(half_i, half_j)) & (across > 0)
+    distance = np.where(facing, across, np.inf)
+    beyond, before = np.argmin(distance, axis=1), np.argmin(distance, axis=0)
+    return [
+        (i, int(j), float(distance[i, j]), float(mid[i, j]))
+        for i, j in enumerate(beyond)
+        if np.isfinite(distance[i, j]) and before[j] == i
+    ]
+
+
 def _slits_between(bars, gap_px: tuple[float, float], labels: tuple[str, str] | None) -> list[tuple]:
-    """Slits (row, col, angle, gap, label) between neighbouring parallel bars, labelled by pairs."""
+    """Slits (row, col, angle, gap, label) between facing bars, labelled by pairs sharing a bar."""
     if len(bars) < 2:
         return []
-    angle = np.deg2rad(np.median([b[2] for b in bars]))
-    across = np.array([-np.sin(angle), np.cos(angle)])  # (row, col), perpendicular to the bars
-    bars = sorted(bars, key=lambda b: float(np.dot(b[:2], across)))
-    found = []  # (index of the left bar, slit)
-    for i, (left, right) in enumerate(itertools.pairwise(bars)):
-        if abs(left[2] - right[2]) > _MAX_TURN_DEG:
-            continue
-        gap = float(np.dot(np.subtract(right[:2], left[:2]), across)) - (left[3] + right[3]) / 2
+    reference = np.deg2rad(np.median([b[2] for b in bars]))
+    order = np.array([-np.sin(reference), np.cos(reference)])  # (row, col), across the bars: left to right
+    found = {}  # index of the left bar: (index of the right bar, slit)
+    for i, j, distance, angle in _facing_pairs(bars, order):
+        gap = distance - (bars[i][3] + bars[j][3]) / 2
         if gap_px[0] <= gap <= gap_px[1]:
-            row, col = (left[0] + right[0]) / 2, (left[1] + right[1]) / 2
-            found.append((i, [row, col, (left[2] + right[2]) / 2, gap, ""]))
+            row, col = (bars[i][0] + bars[j][0]) / 2, (bars[i][1] + bars[j][1]) / 2
+            found[i] = (j, [row, col, angle, gap, ""])
     if labels is not None:
-        # a pair shares its middle bar: the first slit gets labels[0], the second labels[1]
-        k = 0
-        while k < len(found) - 1:
-            if found[k + 1][0] == found[k][0] + 1:
-                found[k][1][4], found[k + 1][1][4] = labels
-                k += 2
-            else:
-                k += 1
-    return [tuple(slit) for _, slit in found]
+        # along each run of slits linked by shared bars, the first of a pair gets labels[0], the next labels[1]
+        for i in sorted(set(found) - {j for j, _ in found.values()}):
+            while i in found and found[i][0] in found:
+                j = found[i][0]
+                found[i][1][4], found[j][1][4] = labels
+                i = found[j][0]
+    return sorted((tuple(slit) for _, slit in found.values()), key=lambda s: float(np.dot(s[:2], order)))
 
 
 def locate_slits(
@@ -218,11 +244,14 @@ def locate_slits(
     """Find the slits of each image from the image alone: gaps of slit width between parallel bars.
 
     The phase is smoothed, thresholded at Otsu's level (twins.md §1.8: Ta below it), and the
-    connected dark regions that are long and thin are the bars; between two neighbouring
-    bars of about one orientation, a gap whose width lies in ``gap_px`` is a slit, centred
-    midway between the bars and oriented like them. Wider gaps (the space between slit
-    pairs) and other structures are not slits. Use it where no slit positions are known:
-    generated images, or a user's own frames.
+    connected dark regions that are long and thin are the bars. Two bars face each other
+    when they are parallel (within 10 degrees), side by side (their extents along their axis
+    overlap by at least half the shorter one) and each is the other's nearest such bar on
+    that side; other features, wherever they lie (a Siemens star's spokes above the slits),
+    do not come between them. Between two facing bars, a gap whose width lies in ``gap_px``
+    is a slit, centred midway between the bars and oriented like them. Wider gaps (the
+    space between slit pairs) and other structures are not slits. Use it where no slit
+    positions are known: generated images, or a user's own frames.
 
     Parameters
     ----------
