@@ -54,6 +54,8 @@ def test_scores_of_the_truth_itself_are_perfect(twin_data):
     assert scores.loc["truth copy", "phase SSIM"] == pytest.approx(1.0)
     assert scores.loc["truth copy", "R-factor"] == pytest.approx(scores.loc["truth", "R-factor"], rel=1e-5)
     assert scores.loc["flat", "phase SSIM"] < 0.5
+    assert scores.loc["truth copy", "phase SSIM (box)"] == pytest.approx(1.0)
+    assert scores.loc["flat", "phase SSIM"] < scores.loc["flat", "phase SSIM (box)"] < 1
     # the chart's lines repeat every ~2 µm (12 px): a shift search wider than the beam allows fits a
     # period off (it gave -1396 nm/s); the support's static edge must not hold the estimate back either
     assert scores.loc["truth", "velocity median (nm/s)"] == pytest.approx(twin.attrs["velocity_nm_s"], rel=0.02)

@@ -416,9 +416,11 @@ def score_reconstructions(
     """Score reconstructions of a simulation against the data and the truth, one row per method.
 
     Columns: ``phase SSIM`` (:func:`phase_ssim`, after :func:`align_global_phase` to the
-    truth), ``R-factor`` (:func:`r_factor`), ``FRC resolution (nm)`` (:func:`frc` of
-    the aligned phase against the true phase), ``PRTF resolution (nm)`` (:func:`prtf` of
-    the method's ensemble, when given), ``velocity median`` and ``velocity spread (IQR)``
+    truth), ``phase SSIM (box)`` (the same over the mask's box, the thesis code's
+    definition, to hold against published numbers), ``R-factor`` (:func:`r_factor`),
+    ``FRC resolution (nm)`` (:func:`frc` of the aligned phase against the true phase),
+    ``PRTF resolution (nm)`` (:func:`prtf` of the method's ensemble, when given),
+    ``velocity median`` and ``velocity spread (IQR)``
     (:func:`estimate_velocity` at ``lag``, in nm/s) and ``frame-to-frame change (rad)``
     (RMS change of the phase inside the mask between consecutive frames: temporal
     stability, compare with the truth's). A first row ``truth`` scores the true object the
@@ -434,7 +436,8 @@ def score_reconstructions(
     lag
         Frames between the two of a velocity pair (a pair should move >= ~2 px).
     ensembles
-        ``{method name: [reconstruction, ...]}`` for the PRTF (restarts or seeds).
+        ``{method name: [reconstruction, ...]}`` for the PRTF (restarts, seeds or a
+        network's sliding-window ``views``).
     """
     n_frames = min(r.sizes["frame"] for r in reconstructions.values())
     data = data.isel(frame=slice(0, n_frames))
@@ -448,6 +451,7 @@ def score_reconstructions(
         ensemble = (ensembles or {}).get(name)
         rows[name] = {
             "phase SSIM": phase_ssim(phase, np.angle(truth), mask),
+            "phase SSIM (box)": phase_ssim(phase, np.angle(truth), mask, region="box"),
             "R-factor": r_factor(data, obj),
             "FRC resolution (nm)": np.nan
             if name == "truth"
