@@ -121,7 +121,7 @@ def main() -> None:
             config = cxdi.PID3NetConfig.preset(args.preset, size=args.array, steps=args.steps, seed=args.seed)
             net = cxdi.train_pid3net(data, config, device=args.device, progress=False).to(args.device)
             reconstructions["PID3Net"] = cxdi.reconstruct(net, data)
-            ensembles["PID3Net"] = list(cxdi.reconstruct(net, data, mode="sliding").views)
+            ensembles["PID3Net"] = list(cxdi.reconstruct(net, data, mode="sliding", keep_views=True).views)
         scores = score_reconstructions(data, reconstructions, lag=args.lag, ensembles=ensembles)
         window = data.attrs["window_px"]
         movies = {**handed, **{name: cxdi.phase_stack(r, window) for name, r in reconstructions.items()}}

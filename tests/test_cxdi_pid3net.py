@@ -17,7 +17,7 @@ from matdyn_nb.cxdi import (
 )
 from matdyn_nb.cxdi.losses import amplitude_se, mae_intensity, poisson_nll, tv3d
 from matdyn_nb.cxdi.metrics import align_global_phase, phase_ssim, prtf, r_factor, truth_object
-from matdyn_nb.cxdi.train import _view_mean
+from matdyn_nb.cxdi.train import _SlidingMean
 from matdyn_nb.errors import ConfigError, ModelFileError, StackError
 
 
@@ -137,7 +137,7 @@ def test_training_resumes_exactly_and_saves_safetensors(small_data, tmp_path, mo
 def test_sliding_windows_keep_every_frame_and_give_one_network_a_prtf(small_data):
     net = _net("tiny", 32)
     tiles = reconstruct(net, small_data)
-    sliding = reconstruct(net, small_data, mode="sliding")
+    sliding = reconstruct(net, small_data, mode="sliding", keep_views=True)
     assert sliding.sizes["frame"] == 12 and sliding.views.shape == (5, 12, 32, 32)
     views = sliding.views.values
     assert list((~np.isnan(views[:, :, 0, 0])).sum(axis=0)) == [1, 2, 3, 4, 5, 5, 5, 5, 4, 3, 2, 1]
@@ -146,16 +146,23 @@ def test_sliding_windows_keep_every_frame_and_give_one_network_a_prtf(small_data
     np.testing.assert_allclose(sliding.object.values[0], views[0, 0])  # one view: the mean is that view
     curve = prtf(small_data, list(sliding.views))  # frames 4-7, the ones all five windows hold
     assert np.isfinite(curve.values[:8]).all() and curve.values[0] > 0  # outer rings without a count are NaN
+    without_views = reconstruct(net, small_data, mode="sliding", batch_windows=3)
+    assert "views" not in without_views
+    np.testing.assert_allclose(without_views.object.values, sliding.object.values, atol=1e-5)
     with pytest.raises(ConfigError, match="mode"):
         reconstruct(net, small_data, mode="overlap")
+    with pytest.raises(ConfigError, match="sliding"):
+        reconstruct(net, small_data, keep_views=True)
 
 
 def test_views_are_aligned_to_one_constant_phase_before_they_are_averaged():
     rng = np.random.default_rng(0)
-    obj = np.exp(1j * rng.uniform(0, 0.5, (3, 8, 8)))
-    views = np.stack([obj * np.exp(1j * c) for c in (0.3, -1.0, 2.5)]).astype(np.complex64)
-    views[1, 0] = np.nan  # frame 0 is not seen as frame 1 of any window
-    np.testing.assert_allclose(_view_mean(views), obj * np.exp(0.3j), atol=1e-5)
+    obj = np.exp(1j * rng.uniform(0, 0.5, (8, 8)))
+    views = _SlidingMean((5, 8, 8), keep_views=True)
+    for start, turn in enumerate((0.3, -1.0, 2.5)):  # frame 2 is seen as frames 2, 1 and 0 of three windows
+        views.add(start, np.stack([obj * np.exp(1j * turn)] * 3).astype(np.complex64))
+    np.testing.assert_allclose(views.mean()[2], obj * np.exp(0.3j), atol=1e-5)
+    assert list(views.count) == [1, 2, 3, 2, 1] and np.isnan(views.views[2, 0]).all()
 
 
 def test_reconstruct_drops_leftover_frames_and_checks_size(small_data):

@@ -12,6 +12,7 @@ import copy
 import hashlib
 import json
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -274,7 +275,9 @@ def train_pid3net(
 RECONSTRUCT_MODES = ("tiles", "sliding")
 
 
-def reconstruct(net: PID3Net, data: xr.Dataset, *, mode: str = "tiles", batch_windows: int = 8) -> xr.Dataset:
+def reconstruct(
+    net: PID3Net, data: xr.Dataset, *, mode: str = "tiles", keep_views: bool = False, batch_windows: int = 8
+) -> xr.Dataset:
     """Reconstruct a movie with a trained PID3Net, window by window (BatchNorm in eval mode).
 
     Parameters
@@ -287,9 +290,12 @@ def reconstruct(net: PID3Net, data: xr.Dataset, *, mode: str = "tiles", batch_wi
         ``"tiles"`` (the authors'): non-overlapping windows ``[T i, T i + T)``; leftover
         frames at the end (fewer than a window) are dropped. ``"sliding"``: a window at
         every frame, so a frame is reconstructed by each of the up to ``T`` windows that
-        hold it; these views are aligned to one another's constant phase and averaged, and
-        every frame is kept. The views are also returned, as the ensemble for the PRTF of
-        one network (spec ``pid3net.md`` §5). ``T`` times the work of ``"tiles"``.
+        hold it; these views are aligned to their running mean's constant phase and
+        averaged as they come, and every frame is kept. ``T`` times the work of
+        ``"tiles"``, the same memory.
+    keep_views
+        With ``"sliding"``, also return the views (``T`` times the movie's memory): the
+        ensemble for the PRTF of one network (spec ``pid3net.md`` §5).
     batch_windows
         Windows per forward pass (memory only; the result does not depend on it).
 
@@ -298,30 +304,40 @@ def reconstruct(net: PID3Net, data: xr.Dataset, *, mode: str = "tiles", batch_wi
     xarray.Dataset
         Like :func:`~matdyn_nb.cxdi.mixed_state`'s result (``object``, ``phase``,
         ``amplitude``, ``mask``) plus the network's object before refinement,
-        ``phase_initial``; with ``"sliding"`` also ``views`` ``(view, frame, y, x)``: view
+        ``phase_initial``; with ``keep_views`` also ``views`` ``(view, frame, y, x)``: view
         ``j`` is each frame's reconstruction as frame ``j`` of its window (NaN where no
         window holds the frame there).
     """
     if mode not in RECONSTRUCT_MODES:
         raise ConfigError(f"mode must be one of {RECONSTRUCT_MODES}, got {mode!r}")
+    if keep_views and mode != "sliding":
+        raise ConfigError("keep_views needs mode='sliding' (non-overlapping windows give one view per frame)")
     counts, _, _ = _tensors(data)
     if counts.shape[-1] != net.n:
         raise StackError(f"the data are {counts.shape[-1]} px, the network {net.n} px; use a network trained on them")
     windows = _windows_of(counts.sqrt(), net.config.window, None if mode == "tiles" else 1)
-    refined, initial = _run_windows(net, windows, batch_windows)
+    batches = _forward_windows(net, windows, batch_windows)
     attrs = {"config_json": net.config.to_json(), "reconstruct_mode": mode}
     if mode == "tiles":
-        result = reconstruction_dataset(refined.reshape(-1, net.n, net.n), data, method="pid3net", attrs=attrs)
-        initial = initial.reshape(-1, net.n, net.n)
+        refined, initial = (np.concatenate(parts).reshape(-1, net.n, net.n) for parts in zip(*batches, strict=True))
+        result = reconstruction_dataset(refined, data, method="pid3net", attrs=attrs)
     else:
-        views = _views(refined, counts.shape[0])
-        result = reconstruction_dataset(_view_mean(views), data, method="pid3net", attrs=attrs)
-        result["views"] = (
-            ("view", "frame", "y", "x"),
-            views,
-            {"long_name": "the frame's reconstruction as frame `view` of a window (NaN: no such window)"},
-        )
-        initial = _view_mean(_views(initial, counts.shape[0]))
+        shape = (counts.shape[0], net.n, net.n)
+        refined_views, initial_views = _SlidingMean(shape, keep_views), _SlidingMean(shape, False)
+        start = 0
+        for refined, initial in batches:
+            for window_refined, window_initial in zip(refined, initial, strict=True):
+                refined_views.add(start, window_refined)
+                initial_views.add(start, window_initial)
+                start += 1
+        result = reconstruction_dataset(refined_views.mean(), data, method="pid3net", attrs=attrs)
+        initial = initial_views.mean()
+        if keep_views:
+            result["views"] = (
+                ("view", "frame", "y", "x"),
+                refined_views.views,
+                {"long_name": "the frame's reconstruction as frame `view` of a window (NaN: no such window)"},
+            )
     result["phase_initial"] = (
         ("frame", "y", "x"),
         np.angle(initial),
@@ -330,37 +346,45 @@ def reconstruct(net: PID3Net, data: xr.Dataset, *, mode: str = "tiles", batch_wi
     return result
 
 
-def _run_windows(net: PID3Net, windows: torch.Tensor, batch_windows: int) -> tuple[np.ndarray, np.ndarray]:
-    """Refined and initial objects ``[W, T, N, N]`` of ``[W, T, N, N]`` windows, in eval mode."""
+def _forward_windows(
+    net: PID3Net, windows: torch.Tensor, batch_windows: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Refined and initial objects ``[b, T, N, N]`` of ``[W, T, N, N]`` windows, ``b`` at a time, in eval mode."""
     device = next(net.parameters()).device
     was_training = net.training
     net.eval()
-    refined, initial = [], []
-    with torch.no_grad():
-        for first in range(0, windows.shape[0], batch_windows):
-            _, obj, obj0 = net(windows[first : first + batch_windows].to(device))
-            refined.append(obj.cpu())
-            initial.append(obj0.cpu())
-    net.train(was_training)
-    return torch.cat(refined).numpy(), torch.cat(initial).numpy()
+    try:
+        with torch.no_grad():
+            for first in range(0, windows.shape[0], batch_windows):
+                _, obj, obj0 = net(windows[first : first + batch_windows].to(device))
+                yield obj.cpu().numpy(), obj0.cpu().numpy()
+    finally:
+        net.train(was_training)
 
 
-def _views(objects: np.ndarray, n_frames: int) -> np.ndarray:
-    """``[W, T, N, N]`` objects of the windows starting at every frame as ``[T, F, N, N]`` views, NaN where none."""
-    n_windows, window = objects.shape[:2]
-    views = np.full((window, n_frames, *objects.shape[-2:]), np.nan, np.complex64)
-    for j in range(window):
-        views[j, j : j + n_windows] = objects[:, j]
-    return views
+class _SlidingMean:
+    """Each frame's views from sliding windows, aligned to the running mean's constant phase, summed as they come."""
 
+    def __init__(self, shape: tuple[int, int, int], keep_views: bool):
+        self.total = np.zeros(shape, np.complex128)
+        self.count = np.zeros(shape[0], int)
+        self.views = None
+        self.keep_views = keep_views
 
-def _view_mean(views: np.ndarray) -> np.ndarray:
-    """Each frame's views, their constant phases aligned to its first view, averaged: ``[F, N, N]``."""
-    present = ~np.isnan(views[:, :, 0, 0])  # [T, F]
-    first = views[present.argmax(axis=0), np.arange(views.shape[1])]
-    overlap = np.nansum(np.conj(first) * views, axis=(-2, -1), keepdims=True)
-    aligned = np.where(present[..., None, None], views * np.exp(-1j * np.angle(overlap)), 0)
-    return (aligned.sum(axis=0) / present.sum(axis=0)[:, None, None]).astype(np.complex64)
+    def add(self, start: int, objects: np.ndarray) -> None:
+        """The ``[T, N, N]`` objects of the window starting at frame ``start``."""
+        if self.keep_views and self.views is None:
+            self.views = np.full((objects.shape[0], *self.total.shape), np.nan, np.complex64)
+        for j, view in enumerate(objects):
+            frame = start + j
+            overlap = np.vdot(self.total[frame], view)  # 0 for the first view: no turn
+            self.total[frame] += view * np.exp(-1j * np.angle(overlap))
+            self.count[frame] += 1
+            if self.keep_views:
+                self.views[j, frame] = view
+
+    def mean(self) -> np.ndarray:
+        return (self.total / self.count[:, None, None]).astype(np.complex64)
 
 
 def save_pid3net(net: PID3Net, path: str | Path, *, provenance: dict | None = None) -> None:
