@@ -1,7 +1,7 @@
 """Where the time of one training step goes: torch.profiler over steps at a case's full resolution.
 
 Run: .venv/bin/python benchmarks/training_profile.py [--case nanoparticles-small] [--steps 10]
-[--precision float32] [--rows 25]
+[--precision float32] [--rows 25] [--shapes]
 
 Sets up the case (a small preset or an authors' config of ``gan_throughput.py``) on random data
 at the first step of its last stage (full resolution, no fade-in), profiles ``--steps`` steps
@@ -10,6 +10,7 @@ groups: convolutions (forward and backward, oneDNN), the optimisers, matmul, and
 (elementwise, reductions, resampling, copies). Last, the rate of the convolutions alone: the
 step's convolution FLOPs (``gan_throughput.step_flops``, 2D and 3D alike) over their time per
 step, as a fraction of a 1024 x 1024 float32 matmul measured before and after the profile.
+``--shapes`` also lists the calls of ``copy_`` and ``fill_`` by input shape (0-d: one number).
 """
 
 import argparse
@@ -44,6 +45,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10, help="steps profiled")
     parser.add_argument("--precision", choices=("float32", "bfloat16"), default="float32")
     parser.add_argument("--rows", type=int, default=25, help="ops listed")
+    parser.add_argument("--shapes", action="store_true", help="list copy_ and fill_ calls by input shape")
     args = parser.parse_args()
     config = case_config(args.case).replace(precision=args.precision)
     print(f"{cpu_name()}, torch {torch.__version__}, {torch.get_num_threads()} threads")
@@ -54,7 +56,7 @@ def main() -> None:
     position = locate(trainer.schedule, trainer.step)
     for _ in range(2):
         trainer.train_step(position)
-    with profile(activities=[ProfilerActivity.CPU]) as prof:
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=args.shapes) as prof:
         start = time.perf_counter()
         for _ in range(args.steps):
             trainer.train_step(position)
@@ -69,6 +71,13 @@ def main() -> None:
     whole = sum(totals.values())
     for group, micros in sorted(totals.items(), key=lambda kv: -kv[1]):
         print(f"{group:12s} {micros / 1e6 / args.steps * 1e3:8.1f} ms per step ({micros / whole:.0%})")
+    if args.shapes:
+        calls = [e for e in prof.key_averages(group_by_input_shape=True) if e.key in ("aten::copy_", "aten::fill_")]
+        for event in sorted(calls, key=lambda e: -e.self_cpu_time_total)[: args.rows]:
+            print(
+                f"{event.key:12s} {event.count / args.steps:6.1f} calls, "
+                f"{event.self_cpu_time_total / 1e3 / args.steps:7.2f} ms per step, shapes {event.input_shapes}"
+            )
     conv_seconds = totals["convolution"] / 1e6 / args.steps
     conv_rate = flops["step"] * batch / conv_seconds
     print(

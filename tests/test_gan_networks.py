@@ -67,6 +67,8 @@ def test_channels_last_3d_downsample_has_avg_pool3ds_bits_and_layout(dtype):
     assert out.is_contiguous(memory_format=torch.channels_last_3d) and not out.is_contiguous()
     for mine, ref in ((out, ref_out), (grad, ref_grad), (double, ref_double)):
         assert mine.dtype == ref.dtype and torch.equal(mine, ref) and torch.equal(mine.signbit(), ref.signbit())
+    odd = torch.randn(1, 3, 5, 4, 4, generator=gen).contiguous(memory_format=torch.channels_last_3d)
+    assert torch.equal(downsample(odd), torch.nn.functional.avg_pool3d(odd, 2))  # odd sides: torch's kernel
 
 
 def test_equalized_conv_keeps_unit_variance():

@@ -112,7 +112,8 @@ def downsample(x: torch.Tensor) -> torch.Tensor:
     """Halve every spatial side (2x2 or 2x2x2 average)."""
     if x.ndim == 4:
         return F.avg_pool2d(x, 2)
-    if x.device.type != "cpu" or x.is_contiguous() or not x.is_contiguous(memory_format=torch.channels_last_3d):
+    channels_last_cpu = x.device.type == "cpu" and x.is_contiguous(memory_format=torch.channels_last_3d)
+    if not channels_last_cpu or x.is_contiguous() or any(side % 2 for side in x.shape[2:]):
         return F.avg_pool3d(x, 2)
     # torch's CPU avg_pool3d has no channels-last kernel: it copies the volume to the default
     # layout, returns that layout, and its backward zero-fills a full-size gradient first
