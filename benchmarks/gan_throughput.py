@@ -56,6 +56,7 @@ from torch.utils.flop_counter import flop_registry
 
 from matdyn_nb.data import as_stack, normalize
 from matdyn_nb.gan import Critic, GANConfig, Generator, cpu_has_bfloat16, train_gan
+from matdyn_nb.gan.distributed import World
 from matdyn_nb.gan.layers import EqualizedConv, EqualizedLinear, channels_last
 from matdyn_nb.gan.schedule import locate
 from matdyn_nb.gan.training import _Trainer
@@ -146,7 +147,7 @@ def step_flops(config: GANConfig) -> dict:
     images = torch.zeros((4, config.channels) + (config.resolution,) * config.ndim)
     d = forward_flops(Critic(config).eval(), images) / images.shape[0]
     formula = config.n_critic * (g + 12 * d) + 3 * g + 2 * d
-    trainer = _Trainer(_random_data(config), config.replace(ema_beta=None), torch.device("cpu"), None)
+    trainer = _Trainer(_random_data(config), config.replace(ema_beta=None), torch.device("cpu"), None, World())
     trainer.step = trainer.schedule[-1].first_step  # the last stage at full resolution
     position = locate(trainer.schedule, trainer.step)
     with _CountFlops() as counter:

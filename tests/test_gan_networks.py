@@ -46,6 +46,31 @@ def test_fade_in_starts_from_the_previous_stage():
     torch.testing.assert_close(d(images, 2, 0.0), d(downsample(images), 1, 1.0))
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_channels_last_3d_downsample_has_avg_pool3ds_bits_and_layout(dtype):
+    # values over 40 orders of magnitude, subnormals and zeros of both signs included
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(2, 5, 6, 8, 4, generator=gen) * torch.exp(20 * torch.randn(2, 5, 6, 8, 4, generator=gen))
+    x[0, 0, 0] = -0.0
+    x = x.to(dtype).contiguous(memory_format=torch.channels_last_3d)
+    weights = torch.randn(2, 5, 3, 4, 2, generator=gen)
+    v = torch.randn(2, 5, 6, 8, 4, generator=gen)
+    results = []
+    for pool in (downsample, lambda t: torch.nn.functional.avg_pool3d(t.float(), 2)):  # autocast's float32
+        leaf = x.clone().requires_grad_(True)
+        w = weights.clone().requires_grad_(True)
+        out = pool(leaf)
+        (grad,) = torch.autograd.grad((out * w).sum(), leaf, create_graph=True)
+        (double,) = torch.autograd.grad((grad.float() * v).sum(), w)  # through the backward's backward
+        results.append((out, grad, double))
+    (out, grad, double), (ref_out, ref_grad, ref_double) = results
+    assert out.is_contiguous(memory_format=torch.channels_last_3d) and not out.is_contiguous()
+    for mine, ref in ((out, ref_out), (grad, ref_grad), (double, ref_double)):
+        assert mine.dtype == ref.dtype and torch.equal(mine, ref) and torch.equal(mine.signbit(), ref.signbit())
+    odd = torch.randn(1, 3, 5, 4, 4, generator=gen).contiguous(memory_format=torch.channels_last_3d)
+    assert torch.equal(downsample(odd), torch.nn.functional.avg_pool3d(odd, 2))  # odd sides: torch's kernel
+
+
 def test_equalized_conv_keeps_unit_variance():
     torch.manual_seed(2)
     conv = EqualizedConv(2, 64, 64, 3, gain=1.0)

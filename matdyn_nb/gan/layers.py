@@ -110,4 +110,48 @@ def upsample(x: torch.Tensor) -> torch.Tensor:
 
 def downsample(x: torch.Tensor) -> torch.Tensor:
     """Halve every spatial side (2x2 or 2x2x2 average)."""
-    return F.avg_pool2d(x, 2) if x.ndim == 4 else F.avg_pool3d(x, 2)
+    if x.ndim == 4:
+        return F.avg_pool2d(x, 2)
+    channels_last_cpu = x.device.type == "cpu" and x.is_contiguous(memory_format=torch.channels_last_3d)
+    if not channels_last_cpu or x.is_contiguous() or any(side % 2 for side in x.shape[2:]):
+        return F.avg_pool3d(x, 2)
+    # torch's CPU avg_pool3d has no channels-last kernel: it copies the volume to the default
+    # layout, returns that layout, and its backward zero-fills a full-size gradient first
+    if x.dtype in (torch.bfloat16, torch.float16):
+        x = x.float()  # as autocast runs avg_pool3d (and the CPU kernel has no bfloat16)
+    return _Average3d.apply(x)
+
+
+class _Average3d(torch.autograd.Function):
+    """2x2x2 average of a channels-last 3D batch, kept channels-last: the bits of ``F.avg_pool3d``.
+
+    The eight values are added in avg_pool3d's order (depth, height, width) and divided by 8, as
+    its CPU kernel does; the backward spreads the gradient / 8 (:class:`_Spread3d`), whose own
+    backward is this average again, as avg_pool3d's double backward is.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        out = x[:, :, 0::2, 0::2, 0::2] + 0.0  # a copy in x's layout, summed from 0 as the kernel does
+        for d, h, w in ((0, 0, 1), (0, 1, 0), (0, 1, 1), (1, 0, 0), (1, 0, 1), (1, 1, 0), (1, 1, 1)):
+            out.add_(x[:, :, d::2, h::2, w::2])
+        return out.div_(8)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        return _Spread3d.apply(grad)
+
+
+class _Spread3d(torch.autograd.Function):
+    """Each value / 8 into its 2x2x2 block, channels-last: avg_pool3d's backward."""
+
+    @staticmethod
+    def forward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        n, c, d, h, w = grad.shape
+        small = (grad / 8).permute(0, 2, 3, 4, 1)[:, :, None, :, None, :, None, :]  # [N, d, 1, h, 1, w, 1, C]
+        full = small.expand(n, d, 2, h, 2, w, 2, c).reshape(n, 2 * d, 2 * h, 2 * w, c)
+        return full.permute(0, 4, 1, 2, 3)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        return _Average3d.apply(grad)
