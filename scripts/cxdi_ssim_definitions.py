@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from matdyn_nb.cxdi import mixed_state, probe_modes, simulate
+from matdyn_nb.cxdi import mixed_state
 from matdyn_nb.cxdi.metrics import align_global_phase, phase_ssim, r_factor, truth_object
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from conftest import _moving_phase_movie  # noqa: E402  (the slow check's object, not a second copy of it)
+from conftest import _pid3net_check_data  # noqa: E402  (the slow check's data, not a second copy of it)
 
 
 def main() -> None:
@@ -29,8 +29,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     args = parser.parse_args()
     for seed in args.seeds:
-        phase, amplitude = _moving_phase_movie(32, 30, seed=seed, feature_px=args.feature_px)
-        data = simulate(phase, probe_modes(32, rng=seed), photons_per_frame=1e3, amplitude=amplitude, rng=seed)
+        data = _pid3net_check_data(seed, feature_px=args.feature_px)
         truth = truth_object(data)
         for iterations in (100, 300):
             result = mixed_state(data, iterations)

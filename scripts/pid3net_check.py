@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from matdyn_nb.cxdi import PID3NetConfig, probe_modes, reconstruct, simulate, train_pid3net
+from matdyn_nb.cxdi import PID3NetConfig, reconstruct, train_pid3net
 from matdyn_nb.cxdi.metrics import align_global_phase, phase_ssim, r_factor, truth_object
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from conftest import _moving_phase_movie  # noqa: E402  (the slow check's object, not a second copy of it)
+from conftest import _pid3net_check_data  # noqa: E402  (the slow check's data, not a second copy of it)
 
 
 def _change(text: str) -> tuple[str, object]:
@@ -35,8 +35,7 @@ def _change(text: str) -> tuple[str, object]:
 
 def score_seed(seed: int, changes: dict, feature_px: float, photons: float, mode: str = "tiles") -> dict:
     """Train the ``tiny`` preset on one seed's movie and score its reconstruction."""
-    phase, amplitude = _moving_phase_movie(32, 30, seed=seed, feature_px=feature_px)
-    data = simulate(phase, probe_modes(32, rng=seed), photons_per_frame=photons, amplitude=amplitude, rng=seed)
+    data = _pid3net_check_data(seed, feature_px=feature_px, photons_per_frame=photons)
     start = time.perf_counter()
     net = train_pid3net(data, PID3NetConfig.preset("tiny", seed=seed, **changes), progress=False)
     seconds = time.perf_counter() - start

@@ -19,13 +19,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from matdyn_nb.cxdi import PID3NetConfig, probe_modes, simulate
+from matdyn_nb.cxdi import PID3NetConfig
 from matdyn_nb.cxdi.forward import intensity
 from matdyn_nb.cxdi.losses import poisson_nll, tv3d
 from matdyn_nb.cxdi.metrics import align_global_phase, phase_ssim, r_factor, truth_object
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from conftest import _moving_phase_movie  # noqa: E402  (the slow check's object, not a second copy of it)
+from conftest import _pid3net_check_data  # noqa: E402  (the slow check's data, not a second copy of it)
 
 
 def fit(counts, probes, start: np.ndarray, *, steps: int, tv: float, window: int, batch: int) -> np.ndarray:
@@ -53,8 +53,7 @@ def main() -> None:
     torch.set_flush_denormal(True)
     tiny = PID3NetConfig.preset("tiny")
     for seed in args.seeds:
-        phase, amplitude = _moving_phase_movie(32, 30, seed=seed)
-        data = simulate(phase, probe_modes(32, rng=seed), photons_per_frame=1e3, amplitude=amplitude, rng=seed)
+        data = _pid3net_check_data(seed)
         counts = torch.from_numpy(data["counts"].values.astype(np.float32))
         probes = torch.from_numpy(data["probes"].values.astype(np.complex64))
         truth = truth_object(data)

@@ -120,3 +120,23 @@ def _moving_phase_movie(n: int = 64, n_frames: int = 8, *, v_px: float = 0.5, fe
 def moving_phase_movie():
     """The phase-movie maker above (a fixture: ``from conftest import`` is ambiguous beside tests/e2e/)."""
     return _moving_phase_movie
+
+
+def _pid3net_check_data(seed: int, *, feature_px: float = 2.0, photons_per_frame: float = 1e3):
+    """The data of PID3Net's check 5 (pid3net.md §10.4.5): the movie above at 32 px, 30 frames, as counts.
+
+    The slow test and the scripts that study the check (``scripts/pid3net_*.py``,
+    ``scripts/cxdi_ssim_definitions.py``) all take their data from here.
+    """
+    from matdyn_nb.cxdi import probe_modes, simulate
+
+    phase, amplitude = _moving_phase_movie(32, 30, seed=seed, feature_px=feature_px)
+    return simulate(
+        phase, probe_modes(32, rng=seed), photons_per_frame=photons_per_frame, amplitude=amplitude, rng=seed
+    )
+
+
+@pytest.fixture(scope="session")
+def pid3net_check_data():
+    """The check-5 data maker above."""
+    return _pid3net_check_data

@@ -158,7 +158,7 @@ def test_sliding_windows_keep_every_frame_and_give_one_network_a_prtf(small_data
 def test_views_are_aligned_to_one_constant_phase_before_they_are_averaged():
     rng = np.random.default_rng(0)
     obj = np.exp(1j * rng.uniform(0, 0.5, (8, 8)))
-    views = _SlidingMean((5, 8, 8), keep_views=True)
+    views = _SlidingMean((5, 8, 8), views_window=3)
     for start, turn in enumerate((0.3, -1.0, 2.5)):  # frame 2 is seen as frames 2, 1 and 0 of three windows
         views.add(start, np.stack([obj * np.exp(1j * turn)] * 3).astype(np.complex64))
     np.testing.assert_allclose(views.mean()[2], obj * np.exp(0.3j), atol=1e-5)
@@ -175,10 +175,9 @@ def test_reconstruct_drops_leftover_frames_and_checks_size(small_data):
 
 @pytest.mark.slow  # 150 steps of the tiny preset: minutes on 2 shared cores, not the ~60 s CI allows
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_tiny_pid3net_recovers_the_phase_without_fitting_the_noise(seed, moving_phase_movie):
+def test_tiny_pid3net_recovers_the_phase_without_fitting_the_noise(seed, pid3net_check_data):
     torch.set_flush_denormal(True)
-    phase, amplitude = moving_phase_movie(32, 30, seed=seed)
-    data = simulate(phase, probe_modes(32, rng=seed), photons_per_frame=1e3, amplitude=amplitude, rng=seed)
+    data = pid3net_check_data(seed)
     net = train_pid3net(data, PID3NetConfig.preset("tiny", seed=seed), progress=False)
     result = reconstruct(net, data)
     truth = truth_object(data)[: result.sizes["frame"]]

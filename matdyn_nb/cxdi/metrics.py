@@ -14,7 +14,7 @@ import torch
 import xarray as xr
 from scipy import ndimage
 
-from ..errors import StackError
+from ..errors import ConfigError, StackError
 from .forward import exit_waves
 
 __all__ = [
@@ -128,7 +128,7 @@ def prtf(data: xr.Dataset, reconstructions) -> xr.DataArray:
     (Chapman et al. 2006). Our ensemble choice: random restarts of the iterative method
     (``mixed_state(..., rng=j)``), PID3Net trained with several seeds, or one network's
     views of each frame from the sliding windows that hold it
-    (``list(reconstruct(net, data, mode="sliding").views)``).
+    (``list(reconstruct(net, data, mode="sliding", keep_views=True).views)``).
 
     Parameters
     ----------
@@ -266,7 +266,7 @@ def phase_ssim(phase, truth, mask, *, region: str = "mask") -> float:
     from skimage.metrics import structural_similarity
 
     if region not in SSIM_REGIONS:
-        raise ValueError(f"region must be one of {SSIM_REGIONS}, got {region!r}")
+        raise ConfigError(f"region must be one of {SSIM_REGIONS}, got {region!r}")
     a, b = np.atleast_3d(_values(phase).T).T, np.atleast_3d(_values(truth).T).T
     mask = _values(mask).astype(bool)
     rows, cols = _bounding_box(mask, SSIM_WINDOW)  # a box narrower than the window is grown to it

@@ -323,7 +323,8 @@ def reconstruct(
         result = reconstruction_dataset(refined, data, method="pid3net", attrs=attrs)
     else:
         shape = (counts.shape[0], net.n, net.n)
-        refined_views, initial_views = _SlidingMean(shape, keep_views), _SlidingMean(shape, False)
+        refined_views = _SlidingMean(shape, net.config.window if keep_views else 0)
+        initial_views = _SlidingMean(shape)
         start = 0
         for refined, initial in batches:
             for window_refined, window_initial in zip(refined, initial, strict=True):
@@ -363,28 +364,28 @@ def _forward_windows(
 
 
 class _SlidingMean:
-    """Each frame's views from sliding windows, aligned to the running mean's constant phase, summed as they come."""
+    """Each frame's views from sliding windows, aligned to the running mean's constant phase, summed as they come.
 
-    def __init__(self, shape: tuple[int, int, int], keep_views: bool):
-        self.total = np.zeros(shape, np.complex128)
+    ``views_window`` (the window's frames) keeps every view too; 0 keeps none.
+    """
+
+    def __init__(self, shape: tuple[int, int, int], views_window: int = 0):
+        self.total = np.zeros(shape, np.complex64)
         self.count = np.zeros(shape[0], int)
-        self.views = None
-        self.keep_views = keep_views
+        self.views = np.full((views_window, *shape), np.nan, np.complex64) if views_window else None
 
     def add(self, start: int, objects: np.ndarray) -> None:
         """The ``[T, N, N]`` objects of the window starting at frame ``start``."""
-        if self.keep_views and self.views is None:
-            self.views = np.full((objects.shape[0], *self.total.shape), np.nan, np.complex64)
         for j, view in enumerate(objects):
             frame = start + j
             overlap = np.vdot(self.total[frame], view)  # 0 for the first view: no turn
-            self.total[frame] += view * np.exp(-1j * np.angle(overlap))
+            self.total[frame] += view * np.exp(-1j * np.angle(overlap)).astype(np.complex64)
             self.count[frame] += 1
-            if self.keep_views:
+            if self.views is not None:
                 self.views[j, frame] = view
 
     def mean(self) -> np.ndarray:
-        return (self.total / self.count[:, None, None]).astype(np.complex64)
+        return self.total / self.count[:, None, None].astype(np.float32)
 
 
 def save_pid3net(net: PID3Net, path: str | Path, *, provenance: dict | None = None) -> None:
