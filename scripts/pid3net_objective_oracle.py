@@ -6,7 +6,7 @@ estimator of that objective can reach: started at the truth it finds the objecti
 optimum, so its SSIM bounds what a network trained on the objective can score (short of
 stopping early by luck). Started flat it is a network-free baseline. Same data as check 5
 (``tests/conftest.py``'s ``moving_phase_movie``, 32 px, 30 frames, 1e3 photons/frame, seeds as
-given); the TV weighs as in the ``tiny`` preset's training (beta 1 on a batch of 4 windows of 5
+given); the TV weighs as in the ``tiny`` preset's training (beta on a batch of 4 windows of 5
 frames, against the mean data loss of its frames).
 
 Run: .venv/bin/python scripts/pid3net_objective_oracle.py [--seeds 0 1 2] [--steps 500] [--tv 1.0]
@@ -47,7 +47,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--steps", type=int, default=500)
-    parser.add_argument("--tv", type=float, default=1.0, help="TV weight beta (the tiny preset's: 1)")
+    parser.add_argument("--tv", type=float, default=1.0, help="TV weight beta (the tiny preset's: 30, 1 before)")
     args = parser.parse_args()
     torch.set_num_threads(2)
     torch.set_flush_denormal(True)

@@ -6,9 +6,11 @@ import xarray as xr
 
 from matdyn_nb.cxdi import illuminated_mask, mixed_state, probe_modes, simulate, triangle_aperture
 from matdyn_nb.cxdi.metrics import (
+    _mean_root_deviation,
     align_global_phase,
     estimate_velocity,
     frc,
+    noise_r_factor,
     phase_ssim,
     prtf,
     r_factor,
@@ -43,7 +45,22 @@ def test_noise_free_baseline_recovers_the_phase(data64, noise_free):
 def test_noisy_baseline_fits_below_the_noise_floor_of_the_truth(data64):
     result = mixed_state(data64, 100)
     assert r_factor(data64, result) < r_factor(data64, truth_object(data64))  # it fits the noise (§7)
+    # the same verdict without the truth: below the noise floor of its own pattern (0.325 vs 0.342)
+    assert r_factor(data64, result) < noise_r_factor(data64, result) - 0.01
     assert result.phase.attrs["units"] == "rad" and result.attrs["method"] == "mixed_state"
+
+
+def test_the_noise_floor_of_the_truth_predicts_its_r_factor(data64):
+    truth = truth_object(data64)
+    assert noise_r_factor(data64, truth) == pytest.approx(r_factor(data64, truth), abs=0.01)  # 0.373 vs 0.371
+
+
+@pytest.mark.parametrize("rate", [0.3, 2.5, 40.0])
+def test_the_noise_floor_per_pixel_matches_poisson_draws(rate):
+    draws = np.random.default_rng(0).poisson(rate, 1_000_000)
+    sampled = np.abs(np.sqrt(draws) - np.sqrt(rate)).mean()  # its standard error is below 4e-4
+    assert _mean_root_deviation(np.array([0.0, rate]))[1] == pytest.approx(sampled, abs=2e-3)
+    assert _mean_root_deviation(np.array([0.0, 1e6]))[1] == pytest.approx(0.5 * np.sqrt(2 / np.pi), rel=1e-4)
 
 
 def test_frames_are_independent_of_the_batching(data64):

@@ -182,5 +182,7 @@ def test_tiny_pid3net_recovers_the_phase_without_fitting_the_noise(seed, pid3net
     result = reconstruct(net, data)
     truth = truth_object(data)[: result.sizes["frame"]]
     aligned = align_global_phase(result, truth, data.mask)
-    assert phase_ssim(np.angle(aligned), np.angle(truth), data.mask) >= 0.75
+    # the spec's SSIM (pid3net.md §5: "inside the mask bounding box"), on which its 0.75 was set; over the
+    # mask alone the network scores 0.53-0.65 and the optimum of its own objective 0.54-0.66 (docs §6)
+    assert phase_ssim(np.angle(aligned), np.angle(truth), data.mask, region="box") >= 0.75
     assert abs(r_factor(data, result) - r_factor(data, truth)) <= 0.06
