@@ -5,8 +5,7 @@ SSIM "inside the mask bounding box" (``phase_ssim(..., region="box")``); ``phase
 default averages the SSIM map over the mask only. This prints both for the object of the slow check
 (``tests/conftest.py``'s ``moving_phase_movie``: 32 px, 30 frames, 1e3 photons/frame,
 seeds 0-2), reconstructed by the mixed-state baseline (100 and 300 iterations), beside the
-R-factors and their noise floors (``noise_r_factor``), so the two definitions can be held against
-the prototype's 0.78-0.80.
+R-factors, so the two definitions can be held against the prototype's 0.78-0.80.
 
 Run: .venv/bin/python scripts/cxdi_ssim_definitions.py [--feature-px 2.0] [--seeds 0 1 2]
 """
@@ -18,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from matdyn_nb.cxdi import mixed_state
-from matdyn_nb.cxdi.metrics import align_global_phase, noise_r_factor, phase_ssim, r_factor, truth_object
+from matdyn_nb.cxdi.metrics import align_global_phase, phase_ssim, r_factor, truth_object
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from conftest import _pid3net_check_data  # noqa: E402  (the slow check's data, not a second copy of it)
@@ -38,9 +37,8 @@ def main() -> None:
             over_mask, over_box = (phase_ssim(aligned, np.angle(truth), data.mask, region=r) for r in ("mask", "box"))
             print(
                 f"seed {seed}, mixed-state {iterations} it.: SSIM over the mask {over_mask:.3f}, over the box "
-                f"{over_box:.3f}; R-factor {r_factor(data, result):.3f} (truth {r_factor(data, truth):.3f}), "
-                f"noise floor {noise_r_factor(data, result):.3f} (truth's {noise_r_factor(data, truth):.3f}); "
-                f"mask {int(data.mask.sum())} px",
+                f"{over_box:.3f}; R-factor {r_factor(data, result):.3f} "
+                f"(truth {r_factor(data, truth):.3f}); mask {int(data.mask.sum())} px",
                 flush=True,
             )
 

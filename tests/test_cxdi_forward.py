@@ -5,8 +5,8 @@ import pytest
 import torch
 import xarray as xr
 
-from matdyn_nb.cxdi import intensity, poisson_counts, probe_modes, simulate
-from matdyn_nb.errors import StackError
+from matdyn_nb.cxdi import intensity, poisson_counts, probe_modes, simulate, split_counts
+from matdyn_nb.errors import ConfigError, StackError
 
 
 @pytest.fixture(scope="module")
@@ -89,3 +89,36 @@ def test_simulate_rejects_mismatched_probes_and_bad_amplitude(moving_phase_movie
         simulate(phase, probe_modes(32, rng=0), amplitude=2.0)
     with pytest.raises(StackError, match="dims"):
         simulate(phase.isel(frame=0), probe_modes(32, rng=0))
+
+
+def test_split_counts_gives_two_independent_poisson_measurements_of_one_object(moving_phase_movie):
+    phase, amplitude = moving_phase_movie(32, 40)
+    data = simulate(phase, probe_modes(32, rng=0), photons_per_frame=1e4, amplitude=amplitude, rng=0)
+    first, second = split_counts(data, rng=3, fraction=0.25)
+    assert first.counts.dtype == np.int32 and first.counts.attrs == data.counts.attrs
+    np.testing.assert_array_equal(first.counts + second.counts, data.counts)
+    xr.testing.assert_identical(first.mask, data.mask)
+    xr.testing.assert_identical(first.phase, data.phase)  # the truth is the same object
+    np.testing.assert_allclose(first.intensity, 0.25 * data.intensity, rtol=1e-6)
+    np.testing.assert_allclose(np.abs(second.probes) ** 2, 0.75 * np.abs(data.probes) ** 2, rtol=1e-5)
+    assert first.attrs["photons_per_frame"] == pytest.approx(0.25 * data.attrs["photons_per_frame"])
+    assert "0.25" in first.attrs["counts_split"] and first.attrs["counts_split_seed"] == 3
+    # each half is Poisson about its own share of the pattern, and the halves' noises are uncorrelated
+    bright = data.intensity.values > 20
+    noises = []
+    for half, share in ((first, 0.25), (second, 0.75)):
+        noise = (half.counts.values - share * data.intensity.values)[bright]
+        assert np.mean(noise**2 / (share * data.intensity.values[bright])) == pytest.approx(1, abs=0.07)  # 3 sigma
+        noises.append(noise)
+    assert abs(np.corrcoef(*noises)[0, 1]) < 0.05  # 4000 pixels: 3 sigma
+    again, _ = split_counts(data, rng=3, fraction=0.25)
+    assert again.counts.values.tobytes() == first.counts.values.tobytes()
+
+
+def test_split_counts_rejects_a_bad_fraction_and_non_photon_counts(moving_phase_movie):
+    phase, _ = moving_phase_movie(32, 2)
+    data = simulate(phase, probe_modes(32, rng=0), photons_per_frame=1e3, rng=0)
+    with pytest.raises(ConfigError, match="fraction"):
+        split_counts(data, fraction=1.0)
+    with pytest.raises(StackError, match="whole photon counts"):
+        split_counts(data.assign(counts=data.counts * 0.7))

@@ -4,13 +4,11 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from matdyn_nb.cxdi import illuminated_mask, mixed_state, probe_modes, simulate, triangle_aperture
+from matdyn_nb.cxdi import illuminated_mask, mixed_state, probe_modes, simulate, split_counts, triangle_aperture
 from matdyn_nb.cxdi.metrics import (
-    _mean_root_deviation,
     align_global_phase,
     estimate_velocity,
     frc,
-    noise_r_factor,
     phase_ssim,
     prtf,
     r_factor,
@@ -45,22 +43,15 @@ def test_noise_free_baseline_recovers_the_phase(data64, noise_free):
 def test_noisy_baseline_fits_below_the_noise_floor_of_the_truth(data64):
     result = mixed_state(data64, 100)
     assert r_factor(data64, result) < r_factor(data64, truth_object(data64))  # it fits the noise (§7)
-    # the same verdict without the truth: below the noise floor of its own pattern (0.325 vs 0.342)
-    assert r_factor(data64, result) < noise_r_factor(data64, result) - 0.01
     assert result.phase.attrs["units"] == "rad" and result.attrs["method"] == "mixed_state"
 
 
-def test_the_noise_floor_of_the_truth_predicts_its_r_factor(data64):
-    truth = truth_object(data64)
-    assert noise_r_factor(data64, truth) == pytest.approx(r_factor(data64, truth), abs=0.01)  # 0.373 vs 0.371
-
-
-@pytest.mark.parametrize("rate", [0.3, 2.5, 40.0])
-def test_the_noise_floor_per_pixel_matches_poisson_draws(rate):
-    draws = np.random.default_rng(0).poisson(rate, 1_000_000)
-    sampled = np.abs(np.sqrt(draws) - np.sqrt(rate)).mean()  # its standard error is below 4e-4
-    assert _mean_root_deviation(np.array([0.0, rate]))[1] == pytest.approx(sampled, abs=2e-3)
-    assert _mean_root_deviation(np.array([0.0, 1e6]))[1] == pytest.approx(0.5 * np.sqrt(2 / np.pi), rel=1e-4)
+def test_the_free_r_factor_shows_the_noise_fitting_without_the_truth(data64):
+    seen, held_out = split_counts(data64, rng=0)
+    result, truth = mixed_state(seen, 100), truth_object(data64)
+    # split seeds 0-3 gave gaps of +0.051 to +0.067 for the baseline and -0.014 to +0.004 for the truth
+    assert r_factor(held_out, result) - r_factor(seen, result) > 0.04  # it fitted the noise of the half it saw
+    assert abs(r_factor(held_out, truth) - r_factor(seen, truth)) < 0.02  # the truth fits both halves alike
 
 
 def test_frames_are_independent_of_the_batching(data64):

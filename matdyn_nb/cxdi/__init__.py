@@ -8,7 +8,7 @@ Design: the thesis of T.-S. Vu, chapter 3 (Vu et al., npj Comput. Mater. 11, 66,
 """
 
 from .config import PID3NetConfig
-from .forward import backpropagate, exit_waves, farfield, intensity, poisson_counts, simulate
+from .forward import backpropagate, exit_waves, farfield, intensity, poisson_counts, simulate, split_counts
 from .io import load_diffraction, save_diffraction
 from .iterative import mixed_state, mixed_state_update
 from .optics import (
@@ -55,6 +55,7 @@ __all__ = [
     "save_pid3net",
     "scale_probes",
     "simulate",
+    "split_counts",
     "train_pid3net",
     "triangle_aperture",
     "wavelength_nm",

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import torch
 import xarray as xr
-from scipy import ndimage, stats
+from scipy import ndimage
 
 from ..errors import ConfigError, StackError
 from .forward import exit_waves
@@ -21,7 +21,6 @@ __all__ = [
     "align_global_phase",
     "estimate_velocity",
     "frc",
-    "noise_r_factor",
     "phase_ssim",
     "prtf",
     "r_factor",
@@ -86,61 +85,13 @@ def r_factor(data: xr.Dataset, obj) -> float:
         Complex object ``(frame, y, x)`` or a reconstruction dataset, e.g.
         :func:`truth_object` for the R-factor of the truth (the noise floor).
     """
-    modulus, counts = _modulus_and_counts(data, obj)
-    root = np.sqrt(counts.astype(np.float64))
-    return float(np.abs(modulus - root).sum() / root.sum())
-
-
-def noise_r_factor(data: xr.Dataset, obj) -> float:
-    """The R-factor ``obj`` would score if the counts were Poisson draws of its own pattern.
-
-    This is the noise floor of :func:`r_factor` without the truth:
-    ``sum E|sqrt(n) - sqrt(I)| / sum sqrt(n)`` with ``n ~ Poisson(I)`` and ``I`` the
-    pattern of ``obj``. A reconstruction whose R-factor lies clearly below its noise
-    floor fits the noise; one clearly above it leaves signal unexplained. Above ~10
-    counts a pixel adds ``0.5 sqrt(2 / pi) ~ 0.4``; a dark pixel adds ``sqrt(I)``.
-
-    Parameters
-    ----------
-    data
-        The diffraction dataset (counts and probes), measured or simulated.
-    obj
-        Complex object ``(frame, y, x)`` or a reconstruction dataset.
-
-    Examples
-    --------
-    A reconstruction scored against its own noise floor (the difference is what the
-    thesis's R-factor comparisons leave out)::
-
-        gap = r_factor(data, result) - noise_r_factor(data, result)  # < 0: fitting the noise
-    """
-    modulus, counts = _modulus_and_counts(data, obj)
-    expected = _mean_root_deviation(modulus.astype(np.float64) ** 2)
-    return float(expected.sum() / np.sqrt(counts.astype(np.float64)).sum())
-
-
-def _modulus_and_counts(data: xr.Dataset, obj) -> tuple[np.ndarray, np.ndarray]:
-    """``sqrt(sum_k |Psi_k|^2)`` of ``obj``'s exit waves and the counts of its frames."""
     obj = _object_of(obj)
+    counts = data["counts"].values[: obj.shape[0]]
     with torch.no_grad():
         waves = exit_waves(torch.from_numpy(data["probes"].values.astype(np.complex64)), torch.from_numpy(obj))
         modulus = waves.abs().pow(2).sum(dim=-3).sqrt().numpy()
-    return modulus, data["counts"].values[: obj.shape[0]]
-
-
-def _mean_root_deviation(rate: np.ndarray) -> np.ndarray:
-    """``E|sqrt(n) - sqrt(rate)|`` for ``n ~ Poisson(rate)``, elementwise.
-
-    Tabulated on a grid of rates (log-spaced, so a relative error below 1e-4 from the
-    linear interpolation) and summed over the counts within 12 standard deviations.
-    """
-    grid = np.concatenate([[0.0], np.geomspace(1e-8, max(float(rate.max()), 1e-8), 600)])
-    table = np.empty_like(grid)
-    for i, lam in enumerate(grid):
-        reach = 12 * np.sqrt(lam) + 12
-        n = np.arange(max(0, int(lam - reach)), int(lam + reach) + 1)
-        table[i] = np.sum(stats.poisson.pmf(n, lam) * np.abs(np.sqrt(n) - np.sqrt(lam)))
-    return np.interp(rate, grid, table)
+    root = np.sqrt(counts.astype(np.float64))
+    return float(np.abs(modulus - root).sum() / root.sum())
 
 
 def _rings(n: int) -> np.ndarray:
@@ -467,7 +418,6 @@ def score_reconstructions(
     Columns: ``phase SSIM`` (:func:`phase_ssim`, after :func:`align_global_phase` to the
     truth), ``phase SSIM (box)`` (the same over the mask's box, the thesis code's
     definition, to hold against published numbers), ``R-factor`` (:func:`r_factor`),
-    ``R-factor noise floor`` (:func:`noise_r_factor`: an R-factor below it fits the noise),
     ``FRC resolution (nm)`` (:func:`frc` of the aligned phase against the true phase),
     ``PRTF resolution (nm)`` (:func:`prtf` of the method's ensemble, when given),
     ``velocity median`` and ``velocity spread (IQR)``
@@ -503,7 +453,6 @@ def score_reconstructions(
             "phase SSIM": phase_ssim(phase, np.angle(truth), mask),
             "phase SSIM (box)": phase_ssim(phase, np.angle(truth), mask, region="box"),
             "R-factor": r_factor(data, obj),
-            "R-factor noise floor": noise_r_factor(data, obj),
             "FRC resolution (nm)": np.nan
             if name == "truth"
             else resolution_nm(frc(phase, np.angle(truth), mask, pixel_size_nm=pixel)),

@@ -177,7 +177,7 @@ def probe_modes(
     Examples
     --------
     >>> p = probe_modes(32, (0.9, 0.1), rng=0)
-    >>> p.shape, [round(w, 3) for w in mode_weights(p)]
+    >>> p.shape, [round(float(w), 3) for w in mode_weights(p)]
     ((2, 32, 32), [0.9, 0.1])
     """
     w = _check_weights(weights)
