@@ -7,9 +7,11 @@ the SSIM of the network's own object O0 before refinement, R_f(net) - R_f(truth)
 learned refinement step alpha, and the phase spread inside the mask (a network stuck at the
 flat start shows a spread far below the truth's). Same protocol as the test: the conftest
 ``moving_phase_movie`` at 32 px, 30 frames, 1e3 photons/frame, ``tiny`` preset, 150 steps.
+``--case ta`` runs the same scoring on the Ta twin as ``scripts/cxdi_ta.py`` measures it
+(``scaled32``, 40 frames, 64 px, 1.5 photons/pixel) with the ``small`` preset (300 steps).
 
 Run: .venv/bin/python scripts/pid3net_check.py --seeds 0 1 2 3 4 5 [--set n_refine=0 ...]
-     [--feature-px 2.0] [--photons 1e3] [--mode tiles|sliding] [--json out.json]
+     [--case check|ta] [--feature-px 2.0] [--photons 1e3] [--mode tiles|sliding] [--json out.json]
 """
 
 import argparse
@@ -21,7 +23,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from matdyn_nb.cxdi import PID3NetConfig, reconstruct, train_pid3net
+from matdyn_nb import twins
+from matdyn_nb.cxdi import PID3NetConfig, measure_twin, reconstruct, train_pid3net
 from matdyn_nb.cxdi.metrics import align_global_phase, phase_ssim, r_factor, truth_object
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -33,11 +36,25 @@ def _change(text: str) -> tuple[str, object]:
     return name, json.loads(value)
 
 
-def score_seed(seed: int, changes: dict, feature_px: float, photons: float, mode: str = "tiles") -> dict:
-    """Train the ``tiny`` preset on one seed's movie and score its reconstruction."""
-    data = _pid3net_check_data(seed, feature_px=feature_px, photons_per_frame=photons)
+def ta_data(seed: int, photons_per_pixel: float):
+    """The Ta twin as ``scripts/cxdi_ta.py`` measures it: ``scaled32``, 40 frames on a 64 px array."""
+    step = twins.TA_PRESETS["scaled32"]["frame_step"]
+    twin = twins.ta_chart("scaled32", rng=seed, n_rotations=0, n_frames=40 * step)
+    return measure_twin(twin, 64, photons_per_pixel=photons_per_pixel, rng=seed)
+
+
+def score_seed(
+    seed: int, changes: dict, feature_px: float, photons: float | None, mode: str = "tiles", case: str = "check"
+) -> dict:
+    """Train the case's preset on one seed's movie and score its reconstruction."""
+    if case == "check":
+        data = _pid3net_check_data(seed, feature_px=feature_px, photons_per_frame=photons or 1e3)
+        config = PID3NetConfig.preset("tiny", seed=seed, **changes)
+    else:
+        data = ta_data(seed, photons or 1.5)
+        config = PID3NetConfig.preset("small", size=64, steps=300, seed=seed, **changes)
     start = time.perf_counter()
-    net = train_pid3net(data, PID3NetConfig.preset("tiny", seed=seed, **changes), progress=False)
+    net = train_pid3net(data, config, progress=False)
     seconds = time.perf_counter() - start
     result = reconstruct(net, data, mode=mode)
     truth = truth_object(data)[: result.sizes["frame"]]
@@ -62,7 +79,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--set", type=_change, nargs="*", default=[], help="config changes, e.g. n_refine=0")
     parser.add_argument("--feature-px", type=float, default=2.0, help="the object's feature scale (test: 2)")
-    parser.add_argument("--photons", type=float, default=1e3)
+    parser.add_argument("--photons", type=float, default=None, help="per frame (check: 1e3) or per pixel (ta: 1.5)")
+    parser.add_argument("--case", default="check", choices=["check", "ta"], help="check 5's data or the Ta twin")
     parser.add_argument("--mode", default="tiles", choices=["tiles", "sliding"], help="reconstruct's windows")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
@@ -71,10 +89,10 @@ def main() -> None:
     changes = dict(args.set)
     rows = []
     for seed in args.seeds:
-        row = score_seed(seed, changes, args.feature_px, args.photons, args.mode)
+        row = score_seed(seed, changes, args.feature_px, args.photons, args.mode, args.case)
         rows.append(row)
         print(
-            f"{changes or 'tiny preset'} ({args.mode}) seed {seed}: "
+            f"{args.case}: {changes or 'preset'} ({args.mode}) seed {seed}: "
             f"SSIM mask {row['ssim_mask']:.3f} box {row['ssim_box']:.3f} "
             f"O0 {row['ssim_mask_O0']:.3f}; R_f - R_f(truth) {row['r_factor_minus_truth']:+.3f}; "
             f"alpha {row['alpha']:.3f}; phase spread {row['phase_spread_rad']['refined']:.3f} "
@@ -82,7 +100,8 @@ def main() -> None:
             flush=True,
         )
     if args.json:
-        record = {"changes": changes, "feature_px": args.feature_px, "photons": args.photons, "mode": args.mode}
+        record = {"case": args.case, "changes": changes, "feature_px": args.feature_px, "photons": args.photons}
+        record["mode"] = args.mode
         record["seeds"] = rows
         Path(args.json).write_text(json.dumps(record, indent=2))
 
