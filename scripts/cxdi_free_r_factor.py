@@ -22,8 +22,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from pid3net_check import ta_data  # the Ta twin as scripts/cxdi_ta.py measures it (this folder)
 
-from matdyn_nb import cxdi, twins
+from matdyn_nb import cxdi
 from matdyn_nb.cxdi.metrics import align_global_phase, phase_ssim, r_factor, truth_object
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -34,12 +35,12 @@ def measure(label: str, data, config: cxdi.PID3NetConfig, seed: int) -> list[dic
     """Work and free R-factors of the truth and of both methods reconstructed from a random half."""
     seen, held_out = cxdi.split_counts(data, rng=seed)
     net = cxdi.train_pid3net(seen, config, progress=False)
+    truth = truth_object(data)
     methods = {
-        "truth": truth_object(data),
+        "truth": truth,
         "mixed-state": cxdi.mixed_state(seen, 100).object.values,
         "PID3Net": cxdi.reconstruct(net, seen).object.values,
     }
-    truth = truth_object(data)
     rows = []
     for name, obj in methods.items():
         frames = truth[: len(obj)]
@@ -73,10 +74,8 @@ def main() -> None:
             config = cxdi.PID3NetConfig.preset("tiny", seed=seed)
             rows += measure(f"check seed {seed}", _pid3net_check_data(seed), config, seed)
     if "ta" in args.case:
-        step = twins.TA_PRESETS["scaled32"]["frame_step"]  # 40 frames, as scripts/cxdi_ta.py takes them
-        twin = twins.ta_chart("scaled32", rng=0, n_rotations=0, n_frames=40 * step)
         for photons in (1.5, 15.0):
-            data = cxdi.measure_twin(twin, 64, photons_per_pixel=photons, rng=0)
+            data = ta_data(0, photons)
             config = cxdi.PID3NetConfig.preset("small", size=64, steps=300, seed=0)
             rows += measure(f"Ta {photons:g} photons/px", data, config, 0)
     if args.json:
