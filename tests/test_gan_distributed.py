@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -26,11 +27,21 @@ GAN = {
     "mbstd_group_size": 2, "images_per_phase": [8],
 }  # fmt: skip
 # float32 rounding differs between a batch mean over 4 images and the mean of two means over 2 (and in
-# the gradient all-reduce); Adam (beta1 = 0) divides each gradient by its running RMS, so where a
-# gradient is a near-cancelling sum the rounding reaches the update. After 6-10 steps the largest
-# weight difference measured was 1.6e-6; a wrong share of the draws changes updates by about the
-# learning rate (1e-3) per step. The tolerance, 1 % of one step, tells the two apart.
-ATOL = 1e-5
+# the gradient all-reduce). Adam (beta1 = 0) divides each gradient by its running RMS, so where a gradient
+# is a near-cancelling sum the rounding reaches the update, and this tiny GAN amplifies it, by how much
+# depends on the CPU: after 10 steps the largest weight difference was 1.6e-6 on AVX-512 machines and 4e-4
+# on an AVX2-only one, where one process run with 1 instead of 2 OpenMP threads ends as far away (median
+# 2e-6, 99th percentile 8e-5). A wrong share of the draws (both processes taking rows 0::2) moves the
+# typical weight by about the learning rate per step: median 9e-4 after 6 steps, 99th percentile 5e-3.
+# So the typical weight is judged, not the largest: these bounds tell the two apart on every CPU measured.
+MEDIAN, P99 = 1e-5, 1e-3
+
+
+def _assert_trained_alike(actual: dict, desired: dict) -> None:
+    """The weights of two trainings on the same draws, equal up to amplified float32 rounding."""
+    assert actual.keys() == desired.keys() and any(k.startswith("critic.") for k in desired)
+    gaps = np.concatenate([np.abs(actual[k].astype(np.float64) - desired[k]).ravel() for k in desired])
+    assert np.median(gaps) < MEDIAN and np.quantile(gaps, 0.99) < P99, (np.median(gaps), np.quantile(gaps, 0.99))
 
 
 def _weights(folder: Path) -> dict:
@@ -67,10 +78,7 @@ def launched(tmp_path_factory):
 
 def test_two_processes_train_the_one_process_model(launched, capsys):
     assert main(["train", str(launched / "one-short.json"), "--no-progress"]) == 0
-    one, two = _weights(launched / "one-short" / "checkpoint"), _weights(launched / "two-short")
-    assert one.keys() == two.keys() and any(k.startswith("critic.") for k in one)
-    for name in one:
-        np.testing.assert_allclose(two[name], one[name], rtol=0, atol=ATOL, err_msg=name)
+    _assert_trained_alike(_weights(launched / "two-short"), _weights(launched / "one-short" / "checkpoint"))
     history = [json.loads((f / "state.json").read_text())["history"] for f in
                (launched / "one-short" / "checkpoint", launched / "two-short")]  # fmt: skip
     for row_one, row_two in zip(*history, strict=True):
@@ -88,10 +96,38 @@ def test_a_checkpoint_resumes_exactly_on_its_number_of_processes_and_closely_on_
     with pytest.warns(UserWarning, match="last phase of 24 images instead of 8"):
         assert main(["train", str(tmp_path / "long.json"), "--no-progress"]) == 0
     assert main(["train", str(launched / "one-long.json"), "--no-progress"]) == 0
-    resumed, one = _weights(tmp_path / "run" / "checkpoint"), _weights(launched / "one-long" / "checkpoint")
-    for name in one:
-        np.testing.assert_allclose(resumed[name], one[name], rtol=0, atol=ATOL, err_msg=name)
-        np.testing.assert_allclose(two[name], one[name], rtol=0, atol=ATOL, err_msg=name)
+    one = _weights(launched / "one-long" / "checkpoint")
+    _assert_trained_alike(_weights(tmp_path / "run" / "checkpoint"), one)
+    _assert_trained_alike(two, one)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_two_nodes_meet_by_rendezvous_and_train_the_two_process_model(launched, tmp_path):
+    # README's cluster recipe: one torchrun agent per node, meeting by c10d rendezvous. Here both
+    # "nodes" are this machine, so each process has LOCAL_RANK 0 and only its global RANK tells
+    # which one writes; the network between real nodes is not exercised.
+    spec = json.loads((launched / "short.json").read_text())
+    (tmp_path / "short.json").write_text(json.dumps({**spec, "run_dir": str(tmp_path / "nodes")}))
+    # one thread each, as torchrun gives the 2 processes of one node: the thread count changes the rounding
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+           "OMP_NUM_THREADS": "1"}  # fmt: skip
+    command = [sys.executable, "-m", "torch.distributed.run", "--nnodes=2", "--nproc_per_node=1",
+               "--rdzv_backend=c10d", f"--rdzv_endpoint=127.0.0.1:{_free_port()}", "--rdzv_id=two-nodes",
+               "-m", "matdyn_nb", "train", str(tmp_path / "short.json"), "--no-progress"]  # fmt: skip
+    agents = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+              for _ in range(2)]  # fmt: skip
+    outputs = [agent.communicate(timeout=300) for agent in agents]
+    assert [agent.returncode for agent in agents] == [0, 0], "\n".join(err[-3000:] for _, err in outputs)
+    assert sum(out.count("done:") for out, _ in outputs) == 1  # global rank 0 alone reports
+    nodes, standalone = _weights(tmp_path / "nodes" / "checkpoint"), _weights(launched / "two-short")
+    assert nodes.keys() == standalone.keys()
+    for name in standalone:
+        np.testing.assert_array_equal(nodes[name], standalone[name], err_msg=name)
 
 
 def _step_gradients(data, config: GANConfig, world: World, step: int, monkeypatch) -> dict:
