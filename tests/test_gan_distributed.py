@@ -93,7 +93,10 @@ def test_a_checkpoint_resumes_exactly_on_its_number_of_processes_and_closely_on_
     shutil.copytree(launched / "two-short", tmp_path / "run" / "checkpoint")
     spec = json.loads((launched / "long.json").read_text())
     (tmp_path / "long.json").write_text(json.dumps({**spec, "run_dir": str(tmp_path / "run")}))
-    with pytest.warns(UserWarning, match="last phase of 24 images instead of 8"):
+    with (
+        pytest.warns(UserWarning, match="last phase of 24 images instead of 8"),
+        pytest.warns(UserWarning, match=r"written with 2 process\(es\) x 1 thread\(s\).*not bit for bit"),
+    ):
         assert main(["train", str(tmp_path / "long.json"), "--no-progress"]) == 0
     assert main(["train", str(launched / "one-long.json"), "--no-progress"]) == 0
     one = _weights(launched / "one-long" / "checkpoint")

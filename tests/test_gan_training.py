@@ -293,6 +293,27 @@ def test_finished_run_resumes_into_a_longer_final_phase(data, tmp_path):
     assert load_model(tmp_path / "model").model_id == extended.model_id
 
 
+def test_a_resume_on_other_numerics_says_the_run_is_no_longer_bit_exact(data, tmp_path):
+    short = CONFIG.replace(images_per_phase=(4,))
+    train_gan(data, short, run_dir=tmp_path)
+    state_file = tmp_path / "checkpoint" / "state.json"
+    state = json.loads(state_file.read_text())
+    assert state["numerics"]["threads"] == torch.get_num_threads() and state["numerics"]["processes"] == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the same machine and threads: nothing to say
+        train_gan(data, short, run_dir=tmp_path)
+    state["numerics"] = {**state["numerics"], "unit": "AVX512+AMX", "threads": 8}
+    state_file.write_text(json.dumps(state))
+    written = r"written with 1 process\(es\) x 8 thread\(s\) on AVX512\+AMX: .* not bit for bit"
+    with pytest.warns(UserWarning, match=written):
+        train_gan(data, short, run_dir=tmp_path)
+    del state["numerics"]  # a checkpoint from before the record: nothing known, nothing said
+    state_file.write_text(json.dumps(state))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        train_gan(data, short, run_dir=tmp_path)
+
+
 def test_resume_refuses_a_final_phase_shorter_than_what_was_trained(data, tmp_path):
     train_gan(data, CONFIG, run_dir=tmp_path)
     with warnings.catch_warnings():

@@ -100,6 +100,21 @@ def _warn_if_bfloat16_is_emulated(config: GANConfig, device: torch.device) -> No
         )
 
 
+def _numerics(device: torch.device, world: World) -> dict:
+    """What sets the float rounding of a training step besides the code: vector unit or GPU, threads, processes."""
+    if device.type == "cuda":
+        unit = torch.cuda.get_device_name(device)
+    else:
+        extras = [name for name, has in (("AVX512-BF16", torch.cpu._is_avx512_bf16_supported()),
+                                         ("AMX", torch.cpu._is_amx_tile_supported())) if has]  # fmt: skip
+        unit = "+".join([torch.backends.cpu.get_cpu_capability(), *extras])
+    return {"unit": unit, "threads": torch.get_num_threads(), "processes": world.size}
+
+
+def _describe_numerics(numerics: dict) -> str:
+    return f"{numerics['processes']} process(es) x {numerics['threads']} thread(s) on {numerics['unit']}"
+
+
 def _gradient_penalty(critic, real, fake, generator, world: World) -> torch.Tensor:
     shape = (real.shape[0] * world.size,) + (1,) * (real.ndim - 1)
     mix = world.rows(torch.rand(shape, generator=generator, device="cpu")).to(real.device)
@@ -165,6 +180,7 @@ class _Trainer:
             "config": json.loads(self.config.to_json()),
             "next_step": self.step,
             "data_fingerprint": self.fingerprint,
+            "numerics": _numerics(self.device, self.world),
             "history": self.rows,
         }
         if self.world.main:
@@ -231,6 +247,15 @@ class _Trainer:
                 f"resuming the run in {str(self.run_dir)!r} with a last phase of {after} images instead of {before} "
                 f"({step} of {self.total_steps} steps done); its model folder will hold the new run: copy it first "
                 "to keep the old one",
+                stacklevel=3,
+            )
+        now = _numerics(self.device, self.world)
+        if state.get("numerics", now) != now and self.world.main:  # older checkpoints have no record
+            warnings.warn(
+                f"resuming the run in {str(self.run_dir)!r} with {_describe_numerics(now)}; its checkpoint was written "
+                f"with {_describe_numerics(state['numerics'])}: the run goes on with the same batches and equals the "
+                "uninterrupted run up to float rounding, not bit for bit (each of the three changes the rounding); "
+                "resume with the same setting for a bit-exact run",
                 stacklevel=3,
             )
         for optimizer in (self.opt_g, self.opt_d):  # a diverged run resumes with a smaller learning rate
