@@ -62,7 +62,9 @@ def _launch(folder: Path, device: str = "cpu") -> Path:
         spec = {"data": str(folder / "frames.npy"), "prepare": {"size": 8}, "gan": {**GAN, **changes},
                 "run_dir": str(folder / run), "device": device}  # fmt: skip
         (folder / f"{name}.json").write_text(json.dumps(spec))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    # one thread per process (torchrun's default for several processes, unless the environment sets another)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+           "OMP_NUM_THREADS": "1"}  # fmt: skip
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
                str(REPO / "tests" / "ddp_worker.py"), str(folder)]  # fmt: skip
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
@@ -116,7 +118,7 @@ def test_two_nodes_meet_by_rendezvous_and_train_the_two_process_model(launched, 
     # which one writes; the network between real nodes is not exercised.
     spec = json.loads((launched / "short.json").read_text())
     (tmp_path / "short.json").write_text(json.dumps({**spec, "run_dir": str(tmp_path / "nodes")}))
-    # one thread each, as torchrun gives the 2 processes of one node: the thread count changes the rounding
+    # one thread each, as in _launch: the thread count changes the rounding
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
            "OMP_NUM_THREADS": "1"}  # fmt: skip
     command = [sys.executable, "-m", "torch.distributed.run", "--nnodes=2", "--nproc_per_node=1",
