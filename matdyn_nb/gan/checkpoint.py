@@ -2,8 +2,9 @@
 
 A checkpoint folder holds ``weights.safetensors`` (generator, critic, EMA generator),
 ``optimizers.safetensors`` (Adam moments), and ``state.json`` (config, next step,
-optimiser hyper-parameters, data fingerprint). Training randomness is keyed by
-``(seed, step)``, so the next step number restores the random streams too.
+optimiser hyper-parameters, data fingerprint, and the vector unit or GPU, threads and
+processes that set its rounding). Training randomness is keyed by ``(seed, step)``, so the
+next step number restores the random streams too.
 """
 
 import json
