@@ -48,6 +48,13 @@ def _weights(folder: Path) -> dict:
     return load_file(folder / "weights.safetensors")
 
 
+def _torchrun_env() -> dict:
+    """This checkout importable, and one thread per process: torchrun's default for several processes
+    unless the environment sets another, and the thread count changes the rounding compared here."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+            "OMP_NUM_THREADS": "1"}  # fmt: skip
+
+
 def _launch(folder: Path, device: str = "cpu") -> Path:
     """Two processes under torchrun train short.json, resume it to long.json, and train long.json afresh."""
     np.save(folder / "frames.npy", np.random.default_rng(1).random((12, 2, 8, 8)).astype(np.float32))
@@ -62,12 +69,9 @@ def _launch(folder: Path, device: str = "cpu") -> Path:
         spec = {"data": str(folder / "frames.npy"), "prepare": {"size": 8}, "gan": {**GAN, **changes},
                 "run_dir": str(folder / run), "device": device}  # fmt: skip
         (folder / f"{name}.json").write_text(json.dumps(spec))
-    # one thread per process (torchrun's default for several processes, unless the environment sets another)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
-           "OMP_NUM_THREADS": "1"}  # fmt: skip
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
                str(REPO / "tests" / "ddp_worker.py"), str(folder)]  # fmt: skip
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(command, env=_torchrun_env(), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-4000:]
     assert done.stdout.count("done:") == 3  # rank 0 alone reports each of the three runs
     return folder
@@ -118,13 +122,10 @@ def test_two_nodes_meet_by_rendezvous_and_train_the_two_process_model(launched, 
     # which one writes; the network between real nodes is not exercised.
     spec = json.loads((launched / "short.json").read_text())
     (tmp_path / "short.json").write_text(json.dumps({**spec, "run_dir": str(tmp_path / "nodes")}))
-    # one thread each, as in _launch: the thread count changes the rounding
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
-           "OMP_NUM_THREADS": "1"}  # fmt: skip
     command = [sys.executable, "-m", "torch.distributed.run", "--nnodes=2", "--nproc_per_node=1",
                "--rdzv_backend=c10d", f"--rdzv_endpoint=127.0.0.1:{_free_port()}", "--rdzv_id=two-nodes",
                "-m", "matdyn_nb", "train", str(tmp_path / "short.json"), "--no-progress"]  # fmt: skip
-    agents = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    agents = [subprocess.Popen(command, env=_torchrun_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
               for _ in range(2)]  # fmt: skip
     outputs = [agent.communicate(timeout=300) for agent in agents]
     assert [agent.returncode for agent in agents] == [0, 0], "\n".join(err[-3000:] for _, err in outputs)
