@@ -44,6 +44,15 @@ def test_items_with_a_missing_feature_are_left_out():
     assert modes.attrs["n_items"] == 58
 
 
+def test_truth_with_coords_is_matched_to_the_items():
+    ds, mode = _descriptors()
+    truth = xr.DataArray(mode, dims="variation", coords={"variation": ds.variation})
+    aligned = find_modes(ds, EXTENDED_FEATURES, dim="variation", truth=truth)
+    shuffled = find_modes(ds, EXTENDED_FEATURES, dim="variation", truth=truth[::-1])
+    xr.testing.assert_identical(shuffled, aligned)
+    assert float(shuffled.ari) > 0.95
+
+
 def test_find_modes_errors_name_the_problem():
     ds, mode = _descriptors()
     with pytest.raises(ValueError, match="no descriptor 'speed'"):

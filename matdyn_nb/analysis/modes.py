@@ -5,6 +5,7 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
+from ._table import matched_labels
 from .clustering import cluster
 from .scaling import scale_features
 from .scoring import score_groups
@@ -62,7 +63,8 @@ def find_modes(
     scaling
         As ``method`` in :func:`scale_features`.
     truth
-        True labels over ``dim`` (DataArray or array, one per item), or None.
+        True labels over ``dim`` (DataArray or array, one per item), or None. A DataArray
+        with coords on ``dim`` is matched to the descriptors' items by them (any order).
 
     Returns
     -------
@@ -86,17 +88,16 @@ def find_modes(
         raise ValueError("features must name at least one descriptor, e.g. PAPER_FEATURES")
     table = xr.concat([_feature(descriptors, f).drop_attrs() for f in features], "feature", coords="minimal")
     table = table.assign_coords(feature=list(features)).transpose(dim, "feature")
+    if truth is not None:
+        truth = matched_labels(truth, table, dim, "truth", "descriptors").values
     kept = np.isfinite(table).all("feature")
     n_kept = int(kept.sum())
     table = table.isel({dim: kept.values})
     groups = cluster(scale_features(table, scaling, dim=dim), n_groups=n_groups, linkage=linkage, dim=dim)
     out = xr.Dataset({"features": table, "group": groups.group})
     if truth is not None:
-        labels = np.asarray(truth.values if isinstance(truth, xr.DataArray) else truth)
-        if labels.shape != (kept.size,):
-            raise ValueError(f"truth has {labels.shape} labels for {kept.size} items; give one label per item")
-        out["true_label"] = (dim, labels[kept.values])
-        score = score_groups(groups.group.values, labels[kept.values], dim=dim)
+        out["true_label"] = (dim, truth[kept.values])
+        score = score_groups(groups.group.values, truth[kept.values], dim=dim)
         # the score's group axis is renamed: ``group`` here is each item's label
         out = out.merge(score.rename(group="cluster"))
     out.attrs = {
