@@ -195,6 +195,8 @@ def test_errors_name_the_problem():
         scale_features(table.values)
     with pytest.raises(ValueError, match="method"):
         scale_features(table, "log")
+    with pytest.raises(ValueError, match="no items along 'item'"):
+        scale_features(table.isel(item=[]))
     with pytest.raises(ValueError, match="more than 2 items"):
         embed_mds(table.isel(item=[0, 1]))
     with pytest.raises(ValueError, match="labels"):

@@ -28,6 +28,10 @@ def as_table(features, dim: str, name: str = "features") -> tuple[xr.DataArray, 
             f"{name} must be a table with 2 dims ({dim!r}, feature), got dims {features.dims}; "
             "stack or select the extra dims first (e.g. .stack(feature=['channel', 'statistic']))"
         )
+    if features.sizes[dim] == 0:
+        raise ValueError(
+            f"{name} has no items along {dim!r}; give at least one item (check what selected or dropped them)"
+        )
     feature_dim = next(d for d in features.dims if d != dim)
     table = features.transpose(dim, feature_dim).astype(float)
     bad = ~np.isfinite(table.values).all(axis=1)

@@ -44,7 +44,8 @@ def find_modes(
     side by side, each scaled over the items (:func:`scale_features`), hierarchical
     clustering cut into ``n_groups`` (:func:`cluster`) and, with ``truth``, the
     agreement of the groups with it (:func:`score_groups`). Items with a non-finite
-    feature are left out (the output keeps the others with their coords).
+    feature are left out (the output keeps the others with their coords); if
+    too few are left to cluster, the error says how many were left out and for which features.
 
     Parameters
     ----------
@@ -90,10 +91,21 @@ def find_modes(
     table = table.assign_coords(feature=list(features)).transpose(dim, "feature")
     if truth is not None:
         truth = matched_labels(truth, table, dim, "truth", "descriptors").values
-    kept = np.isfinite(table).all("feature")
+    finite = np.isfinite(table)
+    kept = finite.all("feature")
     n_kept = int(kept.sum())
     table = table.isel({dim: kept.values})
-    groups = cluster(scale_features(table, scaling, dim=dim), n_groups=n_groups, linkage=linkage, dim=dim)
+    try:
+        groups = cluster(scale_features(table, scaling, dim=dim), n_groups=n_groups, linkage=linkage, dim=dim)
+    except ValueError as err:
+        if n_kept == kept.size:
+            raise
+        bad = {str(f): int(n) for f, n in zip(features, (~finite).sum(dim).values, strict=True) if n}
+        raise ValueError(
+            f"{err}; {kept.size - n_kept} of {kept.size} items were left out for a non-finite feature (items per "
+            f"feature: {bad}; a 'log_' feature is NaN where its descriptor is <= 0): check those descriptors or "
+            "choose other features"
+        ) from err
     out = xr.Dataset({"features": table, "group": groups.group})
     if truth is not None:
         out["true_label"] = (dim, truth[kept.values])
