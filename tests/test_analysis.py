@@ -105,7 +105,11 @@ def test_map_to_stages_leave_out_maps_observed_items_by_the_others():
     assert (by_others.neighbor_distance > 0).all()
     none_left = map_to_stages(observed, observed, stage, k=1, dim="frame", leave_out=np.full(6, -1))
     assert none_left.mapped_stage.values.tolist() == by_itself.mapped_stage.values.tolist()
-    for bad, match in (([0, 1], "one integer position"), (np.full(6, 6), r"\[0, 6\)"), (np.zeros(6) + 0.5, "integer")):
+    for bad, match in (
+        ([0, 1], "one integer position"),
+        (np.full(6, 6), r"\[0, 6\)"),
+        (np.arange(6.0), "got dtype float64"),
+    ):
         with pytest.raises(ValueError, match=match):
             map_to_stages(observed, observed, stage, k=1, dim="frame", leave_out=bad)
 

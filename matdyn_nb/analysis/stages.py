@@ -93,10 +93,15 @@ def map_to_stages(
         distance, index = NearestNeighbors(n_neighbors=int(k)).fit(x_obs).kneighbors(x_gen)
     else:
         left = np.asarray(leave_out)
-        if left.shape != (x_gen.shape[0],) or not np.issubdtype(left.dtype, np.integer):
+        if left.shape != (x_gen.shape[0],):
             raise ValueError(
                 f"leave_out must hold one integer position per generated item ({x_gen.shape[0]}), "
                 f"got shape {left.shape}"
+            )
+        if not np.issubdtype(left.dtype, np.integer):
+            raise ValueError(
+                f"leave_out must hold integer positions, got dtype {left.dtype}; convert whole numbers with "
+                "np.asarray(leave_out, dtype=int)"
             )
         if left.min(initial=-1) < -1 or left.max(initial=-1) >= stage.size:
             raise ValueError(f"leave_out positions must be -1 (none) or in [0, {stage.size})")
