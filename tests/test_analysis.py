@@ -105,7 +105,11 @@ def test_map_to_stages_leave_out_maps_observed_items_by_the_others():
     assert (by_others.neighbor_distance > 0).all()
     none_left = map_to_stages(observed, observed, stage, k=1, dim="frame", leave_out=np.full(6, -1))
     assert none_left.mapped_stage.values.tolist() == by_itself.mapped_stage.values.tolist()
-    for bad, match in (([0, 1], "one integer position"), (np.full(6, 6), r"\[0, 6\)"), (np.zeros(6) + 0.5, "integer")):
+    for bad, match in (
+        ([0, 1], "one integer position"),
+        (np.full(6, 6), r"\[0, 6\)"),
+        (np.arange(6.0), "got dtype float64"),
+    ):
         with pytest.raises(ValueError, match=match):
             map_to_stages(observed, observed, stage, k=1, dim="frame", leave_out=bad)
 
@@ -160,6 +164,27 @@ def test_group_summary_counts_fractions_and_medians():
     np.testing.assert_allclose(summary.feature_median.values, [[0, 0], [10, 0], [0, 10]], atol=0.3)
 
 
+def test_labels_with_item_coords_are_matched_to_the_items_not_to_positions():
+    table, truth = _blobs(sizes=(6, 4, 2))
+    shuffled = truth.isel(item=np.random.default_rng(1).permutation(truth.size))
+    xr.testing.assert_identical(group_summary(table, shuffled), group_summary(table, truth))
+    assert float(score_groups(truth, shuffled).ari) == 1.0
+    observed = table.rename(item="frame")
+    stage = truth.rename(item="frame")
+    mapped = map_to_stages(table, observed, stage, k=1)
+    shuffled_stage = shuffled.rename(item="frame")
+    xr.testing.assert_identical(map_to_stages(table, observed, shuffled_stage, k=1), mapped)
+    # without coords on one side the labels are taken in order
+    assert group_summary(table.drop_vars("item"), shuffled).n_items.values.tolist() == [6, 4, 2]
+    other = truth.assign_coords(item=truth["item"] + 1)
+    with pytest.raises(ValueError, match="features and groups label different items along 'item'"):
+        group_summary(table, other)
+    with pytest.raises(ValueError, match="groups and truth label different items"):
+        score_groups(truth, other)
+    with pytest.raises(ValueError, match="observed_features and observed_stage label different items along 'frame'"):
+        map_to_stages(table, observed, other.rename(item="frame"))
+
+
 def test_errors_name_the_problem():
     table, _ = _blobs(sizes=(2, 1, 1))
     with pytest.raises(ValueError, match="at least max"):
@@ -174,6 +199,8 @@ def test_errors_name_the_problem():
         scale_features(table.values)
     with pytest.raises(ValueError, match="method"):
         scale_features(table, "log")
+    with pytest.raises(ValueError, match="no items along 'item'"):
+        scale_features(table.isel(item=[]))
     with pytest.raises(ValueError, match="more than 2 items"):
         embed_mds(table.isel(item=[0, 1]))
     with pytest.raises(ValueError, match="labels"):

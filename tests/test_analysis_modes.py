@@ -44,6 +44,26 @@ def test_items_with_a_missing_feature_are_left_out():
     assert modes.attrs["n_items"] == 58
 
 
+def test_truth_with_coords_is_matched_to_the_items():
+    ds, mode = _descriptors()
+    truth = xr.DataArray(mode, dims="variation", coords={"variation": ds.variation})
+    aligned = find_modes(ds, EXTENDED_FEATURES, dim="variation", truth=truth)
+    shuffled = find_modes(ds, EXTENDED_FEATURES, dim="variation", truth=truth[::-1])
+    xr.testing.assert_identical(shuffled, aligned)
+    assert float(shuffled.ari) > 0.95
+
+
+def test_too_few_finite_items_say_how_many_were_left_out_and_why():
+    ds, _ = _descriptors(n=6)
+    ds["tortuosity"] = ("variation", [-1.0, 2.0, np.nan, -3.0, -1.0, -2.0])  # log: NaN for all but one
+    ds = ds.drop_vars("log_tortuosity")
+    with pytest.raises(ValueError, match=r"cannot cluster 1 item.*5 of 6 items were left out .*'log_tortuosity': 5"):
+        find_modes(ds, PAPER_FEATURES, dim="variation")
+    ds["tortuosity"][1] = -2.0
+    with pytest.raises(ValueError, match=r"no items along 'variation'.*6 of 6 items were left out"):
+        find_modes(ds, PAPER_FEATURES, dim="variation")
+
+
 def test_find_modes_errors_name_the_problem():
     ds, mode = _descriptors()
     with pytest.raises(ValueError, match="no descriptor 'speed'"):

@@ -179,6 +179,22 @@ def test_pixel_size_polarity_and_angle():
     assert float(horizontal.width_mean) == pytest.approx(9.5)
 
 
+def test_units_from_the_coords_and_the_pixel_size_across_the_slit():
+    image = _slit()
+    in_um = xr.DataArray(image, dims=("y", "x"), coords={"y": np.arange(40) * 0.002, "x": np.arange(40) * 0.002})
+    in_um.x.attrs["units"] = in_um.y.attrs["units"] = "um"
+    res = measure_slit_width(in_um, (20, 19.5), length_px=20, width_px=30)
+    assert float(res.width_mean) == pytest.approx(0.019) and res.width_mean.attrs["units"] == "um"
+    # 10 nm rows, 5 nm columns: a horizontal slit is measured along y, a vertical one along x
+    tall = xr.DataArray(image.T, dims=("y", "x"), coords={"y": np.arange(40) * 10.0, "x": np.arange(40) * 5.0})
+    horizontal = measure_slit_width(tall, (19.5, 20), length_px=20, width_px=30, angle_deg=90)
+    assert float(horizontal.width_mean) == pytest.approx(95.0) and horizontal.attrs["pixel_size"] == 10.0
+    vertical = measure_slit_width(image, (20, 19.5), length_px=20, width_px=30, pixel_size=(10.0, 5.0))
+    assert float(vertical.width_mean) == pytest.approx(47.5)
+    with pytest.raises(ValueError, match="not square .* resample the image onto square pixels"):
+        measure_slit_width(tall, (19.5, 20), length_px=20, width_px=30, angle_deg=30)
+
+
 def test_profiles_off_the_image_have_no_width():
     res = measure_slit_width(_slit(), (20, 19.5), length_px=50, width_px=30)
     # rows run from -25 to 24 around row 20, i.e. image rows -5 to 44: five fall off each end

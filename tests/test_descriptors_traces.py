@@ -89,6 +89,8 @@ def test_bad_input_says_what_to_do():
         trace_descriptors(_cloud(np.zeros((3, 2)), ("sample", "axis")))
     with pytest.raises(ValueError, match="size 2"):
         trace_descriptors(_cloud(np.zeros((3, 3))))
+    with pytest.raises(TypeError, match="Dataset of extract_traces or track_clouds.*got ndarray"):
+        trace_descriptors(np.zeros((5, 2)))
     with pytest.raises(ValueError, match="'points'.*'positions'"):
         trace_descriptors(xr.Dataset())
 

@@ -54,6 +54,18 @@ def test_clouds_over_a_window_put_the_reference_first_and_measure_the_step():
     np.testing.assert_allclose(described.diffusion_area, expected, rtol=1e-9)
 
 
+def test_clouds_take_the_reference_time_from_the_stacks_time_coord():
+    stack, _ = _moving_blobs()
+    late = stack.assign_coords(time=stack.time + 100.0)  # a movie that starts 100 s into the run
+    clouds = track_clouds(track_particles(late, minmass=0.5), reference_frames=[2, 5])
+    np.testing.assert_array_equal(clouds.time, late.time.values[clouds.reference_frame.values])
+    assert clouds.time.attrs["units"] == "s" and clouds.u.attrs["units"] == "s"
+    # the twin's time coord is mid-exposure, (frame + 0.5) x interval
+    ds = twins.nanoparticles("smoke32", rng=0, n_frames=6)
+    twin = track_clouds(track_particles(ds.images, minmass=0.05), reference_frames=[2, 3])
+    np.testing.assert_array_equal(twin.time, (twin.reference_frame.values + 0.5) * 1.0)
+
+
 def test_tracking_recovers_the_twins_diffusion_at_a_short_frame_interval():
     # 0.1 s frames: steps of ~1.4 px RMS, well below the particle spacing, so a 5 px search range links them.
     # Measured on twin seeds 0-2 with minmass 0.1 and 4-5 px: -23 % to +35 % of D_eff; seed 0 gives +3 %.

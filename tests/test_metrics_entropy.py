@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from matdyn_nb.errors import StackError
 from matdyn_nb.metrics import image_entropy
 
 
@@ -48,3 +49,17 @@ def test_images_need_two_spatial_dims():
         image_entropy(np.zeros(4))
     with pytest.raises(ValueError, match=r"lack the dims \['y'\]"):
         image_entropy(xr.DataArray(np.zeros((2, 2)), dims=("z", "x")))
+
+
+def test_nan_or_infinite_pixels_are_refused_with_where_they_are():
+    images = xr.DataArray(np.zeros((3, 8, 8)), dims=("frame", "y", "x"))
+    images[2, 1, 4] = np.nan
+    images[2, 5, 5] = np.inf
+    where = r"2 NaN or infinite pixel\(s\) in 1 of 3 image\(s\), the first at frame index 2, y index 1, x index 4"
+    with pytest.raises(StackError, match=where):
+        image_entropy(images)
+    with pytest.raises(StackError, match="fillna"):
+        image_entropy(images.values[2])
+    lazy = image_entropy(images.chunk({"frame": 1}))  # stays lazy, raises at compute
+    with pytest.raises(StackError, match="frame index 0, y index 1, x index 4 of its dask chunk"):
+        lazy.compute()

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from matdyn_nb.metrics import EntropyDiff, ParticleIoU, particle_mask
+from matdyn_nb.errors import StackError
+from matdyn_nb.metrics import AreaDiff, EntropyDiff, ParticleIoU, particle_mask
 
 
 def _particles(offsets: list[int]) -> xr.DataArray:
@@ -43,3 +44,15 @@ def test_particle_mask_checks_its_input():
         particle_mask(np.zeros((8, 8)), block_size=4)
     with pytest.raises(ValueError, match="dims"):
         particle_mask(xr.DataArray(np.zeros((8, 8)), dims=("a", "b")))
+
+
+@pytest.mark.parametrize("metric", [EntropyDiff(), EntropyDiff(channel="particle"), AreaDiff(), ParticleIoU()])
+def test_samples_with_nan_pixels_are_refused_not_passed(metric):
+    samples = _particles([0, 0]).assign_coords(channel=["particle"])
+    samples = xr.concat([samples, xr.zeros_like(samples).assign_coords(channel=["background"])], "channel")
+    reference = samples.isel(sample=0)
+    samples[1, 0, 16:, :] = np.nan  # the channel sum must not read the NaN as 0
+    with pytest.raises(
+        StackError, match=r"512 NaN or infinite pixel\(s\) in 1 of 2 image\(s\), the first at sample index 1"
+    ):
+        metric(samples, reference)

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from matdyn_nb.errors import StackError
 from matdyn_nb.metrics import detect_particles, particle_area
 
 # sigma=0 skips the smoothing, so a particle is exactly its pixels: a -0.3 rad pixel lies far
@@ -76,3 +77,17 @@ def test_bad_detector_settings_are_refused(kwargs, match):
 def test_detect_particles_takes_one_image():
     with pytest.raises(ValueError, match="one \\(y, x\\) image"):
         detect_particles(np.zeros((2, 16, 16)))
+
+
+def test_nan_pixels_are_refused_not_read_as_no_particles():
+    # one NaN spreads over the local-mean threshold: unchecked, no particle would be found
+    image = _blank()
+    image[10:14, 20:24] = -0.3
+    image[0, 0] = np.nan
+    with pytest.raises(StackError, match=r"1 NaN or infinite pixel\(s\) .* the first at y index 0, x index 0"):
+        detect_particles(image)
+    stack = xr.DataArray(np.stack([_blank(), image]), dims=("frame", "y", "x"))
+    with pytest.raises(StackError, match=r"in 1 of 2 image\(s\), the first at frame index 1, y index 0"):
+        particle_area(stack)
+    with pytest.raises(StackError, match="axis 0 index 1"):
+        particle_area(stack.values)

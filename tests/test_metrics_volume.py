@@ -115,3 +115,20 @@ def test_volumes_need_channel_and_three_spatial_dims():
         channel_mass(xr.DataArray(np.zeros((3, 4, 4)), dims=("channel", "y", "x")))
     with pytest.raises(ValueError, match="finite"):
         clump_mask(np.zeros((3, 2, 2, 2)), threshold=np.nan)
+
+
+def test_mismatched_channels_or_grids_are_refused_with_both_shapes():
+    with pytest.raises(
+        ValueError, match=r"same \('channel', 'z', 'y', 'x'\) sizes .* got \(3, 4, 4, 4\) and \(2, 4, 4, 4\)"
+    ):
+        mass_deviation(np.ones((3, 4, 4, 4)), np.ones((2, 4, 4, 4)))
+    labelled = xr.DataArray(np.ones((3, 4, 4, 4)), dims=("channel", "z", "y", "x"))
+    with pytest.raises(ValueError, match=r"got \(3, 4, 4, 4\) and \(3, 4, 4, 5\)"):
+        mass_deviation(labelled, np.ones((3, 4, 4, 5)))
+    with pytest.raises(ValueError, match=r"same \('y', 'x'\) sizes .* got \(4, 4\) and \(5, 5\)"):
+        iou(np.zeros((4, 4), bool), np.zeros((5, 5), bool))
+    with pytest.raises(ValueError, match=r"got \(4, 4\) and \(4, 5\)"):
+        iou(
+            xr.DataArray(np.zeros((2, 4, 4), bool), dims=("frame", "y", "x")),
+            xr.DataArray(np.zeros((4, 5), bool), dims=("y", "x")),
+        )

@@ -3,7 +3,7 @@
 import numpy as np
 import xarray as xr
 
-__all__ = ["as_table", "item_coords", "labels"]
+__all__ = ["as_table", "item_coords", "labels", "matched_labels"]
 
 
 def as_table(features, dim: str, name: str = "features") -> tuple[xr.DataArray, str]:
@@ -27,6 +27,10 @@ def as_table(features, dim: str, name: str = "features") -> tuple[xr.DataArray, 
         raise ValueError(
             f"{name} must be a table with 2 dims ({dim!r}, feature), got dims {features.dims}; "
             "stack or select the extra dims first (e.g. .stack(feature=['channel', 'statistic']))"
+        )
+    if features.sizes[dim] == 0:
+        raise ValueError(
+            f"{name} has no items along {dim!r}; give at least one item (check what selected or dropped them)"
         )
     feature_dim = next(d for d in features.dims if d != dim)
     table = features.transpose(dim, feature_dim).astype(float)
@@ -60,3 +64,40 @@ def labels(values, dim: str, name: str) -> xr.DataArray:
     if values.dims != (dim,):
         raise ValueError(f"{name} has dim {values.dims[0]!r} but the items are along {dim!r}; pass dim= or rename")
     return values
+
+
+def matched_labels(values, items: xr.DataArray, dim: str, name: str, items_name: str) -> xr.DataArray:
+    """One label per item of ``items``, in the order of its items along ``dim``.
+
+    Where both carry an index along ``dim``, labels are matched to items by it, as xarray
+    matches labels: the same items in another order are reordered, other items are refused.
+    Labels without such an index (e.g. a numpy array) are taken in order.
+
+    Parameters
+    ----------
+    values
+        The labels: a DataArray over ``dim``, an array, or a Dataset with a ``group`` variable.
+    items
+        The table (or labels) whose items the labels must describe.
+    dim
+        The dim that enumerates the items.
+    name, items_name
+        What the two are called in error messages (e.g. ``"truth"`` and ``"groups"``).
+
+    Returns
+    -------
+    xarray.DataArray
+        1-D labels over ``dim``, one per item of ``items`` and in its order.
+    """
+    lab = labels(values, dim, name)
+    if lab.sizes[dim] != items.sizes[dim]:
+        raise ValueError(
+            f"{name} has {lab.sizes[dim]} labels but {items_name} has {items.sizes[dim]} items; give one label per item"
+        )
+    if dim in lab.indexes and dim in items.indexes:
+        mine, theirs = lab.indexes[dim], items.indexes[dim]
+        if not mine.equals(theirs):
+            if not (mine.is_unique and mine.sort_values().equals(theirs.sort_values())):
+                raise ValueError(f"{items_name} and {name} label different items along {dim!r}; select the same items")
+            lab = lab.sel({dim: theirs})
+    return lab

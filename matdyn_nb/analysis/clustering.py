@@ -8,7 +8,7 @@ import numpy as np
 import xarray as xr
 from scipy.cluster import hierarchy
 
-from ._table import as_table, item_coords, labels
+from ._table import as_table, item_coords, matched_labels
 
 __all__ = ["cluster", "group_summary"]
 
@@ -108,7 +108,8 @@ def group_summary(features: xr.DataArray, groups, *, dim: str = "item") -> xr.Da
         to read them in their units).
     groups
         One label per item: a DataArray over ``dim``, an array, or the Dataset of
-        :func:`cluster`.
+        :func:`cluster`. Where ``groups`` and ``features`` both have coords on ``dim`` they
+        are matched by them (the same items in any order); else by position.
     dim
         The dim that enumerates the items.
 
@@ -126,10 +127,7 @@ def group_summary(features: xr.DataArray, groups, *, dim: str = "item") -> xr.Da
     [2.0, 10.0]
     """
     table, feature_dim = as_table(features, dim)
-    lab = labels(groups, dim, "groups")
-    if lab.sizes[dim] != table.sizes[dim]:
-        raise ValueError(f"groups has {lab.sizes[dim]} labels but features has {table.sizes[dim]} items")
-    values = lab.values
+    values = matched_labels(groups, table, dim, "groups", "features").values
     names, counts = np.unique(values, return_counts=True)
     median = np.stack([np.median(table.values[values == g], axis=0) for g in names])
     units = features.attrs.get("units", "1")

@@ -5,6 +5,7 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
+from ._table import matched_labels
 from .clustering import cluster
 from .scaling import scale_features
 from .scoring import score_groups
@@ -43,7 +44,8 @@ def find_modes(
     side by side, each scaled over the items (:func:`scale_features`), hierarchical
     clustering cut into ``n_groups`` (:func:`cluster`) and, with ``truth``, the
     agreement of the groups with it (:func:`score_groups`). Items with a non-finite
-    feature are left out (the output keeps the others with their coords).
+    feature are left out (the output keeps the others with their coords); if
+    too few are left to cluster, the error says how many were left out and for which features.
 
     Parameters
     ----------
@@ -62,7 +64,8 @@ def find_modes(
     scaling
         As ``method`` in :func:`scale_features`.
     truth
-        True labels over ``dim`` (DataArray or array, one per item), or None.
+        True labels over ``dim`` (DataArray or array, one per item), or None. A DataArray
+        with coords on ``dim`` is matched to the descriptors' items by them (any order).
 
     Returns
     -------
@@ -86,17 +89,27 @@ def find_modes(
         raise ValueError("features must name at least one descriptor, e.g. PAPER_FEATURES")
     table = xr.concat([_feature(descriptors, f).drop_attrs() for f in features], "feature", coords="minimal")
     table = table.assign_coords(feature=list(features)).transpose(dim, "feature")
-    kept = np.isfinite(table).all("feature")
+    if truth is not None:
+        truth = matched_labels(truth, table, dim, "truth", "descriptors").values
+    finite = np.isfinite(table)
+    kept = finite.all("feature")
     n_kept = int(kept.sum())
     table = table.isel({dim: kept.values})
-    groups = cluster(scale_features(table, scaling, dim=dim), n_groups=n_groups, linkage=linkage, dim=dim)
+    try:
+        groups = cluster(scale_features(table, scaling, dim=dim), n_groups=n_groups, linkage=linkage, dim=dim)
+    except ValueError as err:
+        if n_kept == kept.size:
+            raise
+        bad = {str(f): int(n) for f, n in zip(features, (~finite).sum(dim).values, strict=True) if n}
+        raise ValueError(
+            f"{err}; {kept.size - n_kept} of {kept.size} items were left out for a non-finite feature (items per "
+            f"feature: {bad}; a 'log_' feature is NaN where its descriptor is <= 0): check those descriptors or "
+            "choose other features"
+        ) from err
     out = xr.Dataset({"features": table, "group": groups.group})
     if truth is not None:
-        labels = np.asarray(truth.values if isinstance(truth, xr.DataArray) else truth)
-        if labels.shape != (kept.size,):
-            raise ValueError(f"truth has {labels.shape} labels for {kept.size} items; give one label per item")
-        out["true_label"] = (dim, labels[kept.values])
-        score = score_groups(groups.group.values, labels[kept.values], dim=dim)
+        out["true_label"] = (dim, truth[kept.values])
+        score = score_groups(groups.group.values, truth[kept.values], dim=dim)
         # the score's group axis is renamed: ``group`` here is each item's label
         out = out.merge(score.rename(group="cluster"))
     out.attrs = {

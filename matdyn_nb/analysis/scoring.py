@@ -8,7 +8,7 @@ from scipy.stats.contingency import association
 from sklearn.metrics import adjusted_rand_score
 from sklearn.metrics.cluster import contingency_matrix
 
-from ._table import labels
+from ._table import labels, matched_labels
 
 __all__ = ["score_groups"]
 
@@ -22,8 +22,9 @@ def score_groups(groups, truth, *, dim: str = "item") -> xr.Dataset:
         One label per item: a DataArray over ``dim``, an array, or the Dataset of
         :func:`cluster`.
     truth
-        The true label of every item, same length and order (DataArrays are aligned on
-        ``dim`` and must have the same coords there).
+        The true label of every item, same length. Where ``groups`` and ``truth`` both have
+        coords on ``dim`` they are matched by them (the same items in any order); else by
+        position.
     dim
         The dim that enumerates the items.
 
@@ -49,14 +50,7 @@ def score_groups(groups, truth, *, dim: str = "item") -> xr.Dataset:
     (0.5454545454545454, [0.6666666666666666, 1.0])
     """
     g = labels(groups, dim, "groups")
-    t = labels(truth, dim, "truth")
-    if g.sizes[dim] != t.sizes[dim]:
-        raise ValueError(f"groups has {g.sizes[dim]} labels but truth has {t.sizes[dim]}; give one of each per item")
-    if dim in g.coords and dim in t.coords:
-        try:
-            xr.align(g, t, join="exact")
-        except ValueError as err:
-            raise ValueError(f"groups and truth label different items along {dim!r}; select the same items") from err
+    t = matched_labels(truth, g, dim, "truth", "groups")
     gv, tv = g.values, t.values
     if gv.size < 2:
         raise ValueError(f"scoring needs at least 2 items, got {gv.size}")

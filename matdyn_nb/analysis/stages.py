@@ -4,7 +4,7 @@ import numpy as np
 import xarray as xr
 from sklearn.neighbors import NearestNeighbors
 
-from ._table import as_table, item_coords, labels
+from ._table import as_table, item_coords, matched_labels
 from .scaling import SCALINGS, scaling_parameters
 
 __all__ = ["map_to_stages"]
@@ -31,7 +31,8 @@ def map_to_stages(
         The same features of observed items, dims ``(observed dim, feature)``: same
         feature dim and coords, the items along the dim of ``observed_stage``.
     observed_stage
-        Stage of every observed item, 1-D (e.g. ``ds.stage`` over ``frame``, in days).
+        Stage of every observed item, 1-D (e.g. ``ds.stage`` over ``frame``, in days); matched
+        to ``observed_features`` by the coords of that dim where both have them, else by position.
     k
         Number of neighbours that vote.
     dim
@@ -78,9 +79,7 @@ def map_to_stages(
     if feature_dim in gen.coords and feature_dim in obs.coords:
         if not np.array_equal(gen[feature_dim].values, obs[feature_dim].values):
             raise ValueError(f"generated and observed features have different {feature_dim!r} coords; align them")
-    stage = labels(observed_stage, observed_dim, "observed_stage").values
-    if stage.size != obs.sizes[observed_dim]:
-        raise ValueError(f"observed_stage has {stage.size} values but observed_features has {obs.sizes[observed_dim]}")
+    stage = matched_labels(observed_stage, obs, observed_dim, "observed_stage", "observed_features").values
     if int(k) != k or not 1 <= k <= stage.size:
         raise ValueError(f"k must be an integer in [1, {stage.size}] (the number of observed items), got {k!r}")
     if scale is not None and scale not in SCALINGS:
@@ -94,10 +93,15 @@ def map_to_stages(
         distance, index = NearestNeighbors(n_neighbors=int(k)).fit(x_obs).kneighbors(x_gen)
     else:
         left = np.asarray(leave_out)
-        if left.shape != (x_gen.shape[0],) or not np.issubdtype(left.dtype, np.integer):
+        if left.shape != (x_gen.shape[0],):
             raise ValueError(
                 f"leave_out must hold one integer position per generated item ({x_gen.shape[0]}), "
                 f"got shape {left.shape}"
+            )
+        if not np.issubdtype(left.dtype, np.integer):
+            raise ValueError(
+                f"leave_out must hold integer positions, got dtype {left.dtype}; convert whole numbers with "
+                "np.asarray(leave_out, dtype=int)"
             )
         if left.min(initial=-1) < -1 or left.max(initial=-1) >= stage.size:
             raise ValueError(f"leave_out positions must be -1 (none) or in [0, {stage.size})")

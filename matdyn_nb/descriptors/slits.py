@@ -31,7 +31,7 @@ def measure_slit_width(
     length_px: float,
     width_px: float,
     angle_deg: float = 0.0,
-    pixel_size: float | None = None,
+    pixel_size: float | tuple[float, float] | None = None,
     percentiles: tuple[float, float] = (5.0, 95.0),
     polarity: str = "bright",
 ) -> xr.Dataset:
@@ -46,7 +46,8 @@ def measure_slit_width(
     ----------
     image
         One 2D image ``(y, x)``; a DataArray may carry size-1 ``frame``/``channel`` dims and
-        gives the pixel size from its ``x`` coord.
+        gives the pixel size from its ``y`` and ``x`` coords, and the units from their
+        ``units`` attr (nm where it has none).
     center
         ``(row, col)`` of the slit centre in pixels.
     length_px
@@ -57,7 +58,9 @@ def measure_slit_width(
         Angle of the slit's long axis from the image y axis, counter-clockwise as displayed
         (the convention of :func:`matdyn_nb.data.rotate_augment`); 0 for a vertical slit.
     pixel_size
-        Pixel size in nm; by default from the DataArray's ``x`` coord, else widths are in px.
+        Pixel size in nm, one number or ``(y, x)``; by default from the DataArray's coords,
+        else widths are in px. Widths are scaled by the size along the profiles: for pixels
+        that are not square the slit must be axis-aligned (``angle_deg`` a multiple of 90).
     percentiles
         Percentiles of the patch taken as the pad and gap levels.
     polarity
@@ -85,18 +88,24 @@ def measure_slit_width(
     lo_pct, hi_pct = percentiles
     if not 0 <= lo_pct < hi_pct <= 100:
         raise ValueError(f"percentiles must be (low, high) with 0 <= low < high <= 100, got {percentiles}")
+    units = "nm"
     if isinstance(image, xr.DataArray):
         extra = [d for d in image.dims if d not in ("y", "x")]
         if any(image.sizes[d] != 1 for d in extra) or image.ndim - len(extra) != 2:
             raise ValueError(f"expected one (y, x) image, got dims {dict(image.sizes)}; select one with .isel()")
         if pixel_size is None and "x" in image.coords and image.sizes["x"] > 1:
-            pixel_size = float(image.x[1] - image.x[0])
+            size_x = float(image.x[1] - image.x[0])
+            size_y = float(image.y[1] - image.y[0]) if "y" in image.coords and image.sizes["y"] > 1 else size_x
+            pixel_size = (size_y, size_x)
+            units = str(image.x.attrs.get("units", "nm"))
         image = image.squeeze(extra).transpose("y", "x").values
     image = np.asarray(image, float)
     if image.ndim != 2:
         raise ValueError(f"expected a 2D image, got shape {image.shape}")
-    units = "px" if pixel_size is None else "nm"
-    pixel_size = 1.0 if pixel_size is None else float(pixel_size)
+    if pixel_size is None:
+        units, step = "px", 1.0
+    else:
+        step = _profile_step(pixel_size, angle_deg)
 
     a = np.deg2rad(angle_deg)
     along_dir = np.array([np.cos(a), np.sin(a)])  # (row, col) of the long axis
@@ -119,7 +128,7 @@ def measure_slit_width(
         threshold = (low + high) / 2
         for i in np.flatnonzero(rows_ok):
             widths[i] = _crossing_width(profiles[i], v, threshold, v_centre)
-    widths *= pixel_size
+    widths *= step
     valid = np.isfinite(widths)
     return xr.Dataset(
         {
@@ -140,10 +149,27 @@ def measure_slit_width(
         attrs={
             "threshold": float(threshold),
             "angle_deg": float(angle_deg),
-            "pixel_size": pixel_size,
+            "pixel_size": step,
             "center_px": [float(c) for c in center],
             "polarity": polarity,
         },
+    )
+
+
+def _profile_step(pixel_size: float | tuple[float, float], angle_deg: float) -> float:
+    """Length of one pixel step along the profiles across a slit at ``angle_deg``, from the pixel size (y, x)."""
+    size_y, size_x = np.broadcast_to(np.asarray(pixel_size, float), 2)
+    if np.isclose(size_y, size_x, rtol=1e-6, atol=0.0):  # square up to the rounding of the coords
+        return float(size_x)
+    a = np.deg2rad(angle_deg)
+    if np.isclose(np.sin(a), 0.0, atol=1e-9):  # vertical slit: profiles along x
+        return float(size_x)
+    if np.isclose(np.cos(a), 0.0, atol=1e-9):  # horizontal slit: profiles along y
+        return float(size_y)
+    raise ValueError(
+        f"the pixels are not square ({size_y} x {size_x}, y x x), so a slit at {angle_deg} degrees has no single "
+        "pixel size across it; resample the image onto square pixels, or measure an axis-aligned slit (angle_deg "
+        "a multiple of 90)"
     )
 
 
@@ -456,7 +482,7 @@ def track_slit_widths(
                 "pass match_rigid's output for these images"
             )
         move = np.stack([motion[v].transpose(*lead).values.ravel() for v in MOTION_VARS], axis=-1)
-    size = pixel_sizes(images)["x"]
+    sizes = pixel_sizes(images)
     units = images["x"].attrs.get("units", "px")
     centre = np.array([(shape[0] - 1) / 2, (shape[1] - 1) / 2])
     given = np.stack([table.slit_row_px.values, table.slit_col_px.values], axis=-1).reshape(-1, n_slit, 2)
@@ -481,7 +507,7 @@ def track_slit_widths(
                 length_px=length_px,
                 width_px=width_px,
                 angle_deg=angles[s],
-                pixel_size=size,
+                pixel_size=(sizes["y"], sizes["x"]),
                 percentiles=percentiles,
                 polarity=polarity,
             )

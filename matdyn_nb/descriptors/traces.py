@@ -449,6 +449,12 @@ def trace_descriptors(
                 "a Dataset must hold 'points' (extract_traces) or 'positions' (np_oracle); pass the DataArray of "
                 "points and its point_dim otherwise"
             )
+    if not isinstance(points, xr.DataArray):
+        raise TypeError(
+            f"points must be the Dataset of extract_traces or track_clouds (or np_oracle), or a DataArray of clouds "
+            f"(..., point_dim, 'axis'), got {type(points).__name__}; wrap an array (point, axis) with "
+            "xr.DataArray(values, dims=('point', 'axis'))"
+        )
     missing = [d for d in (point_dim, "axis") if d not in points.dims]
     if missing:
         raise ValueError(

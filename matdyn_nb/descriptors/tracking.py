@@ -73,10 +73,11 @@ def track_particles(
     Returns
     -------
     xarray.Dataset
-        On dim ``obs`` (one row per located particle and frame): ``frame``, ``particle``
-        (trajectory id), ``x_px``/``y_px``, ``x``/``y`` (the images' spatial units, from
-        their coords) and ``mass``. attrs: the settings and the frame interval (s, from the
-        ``time`` coord; 1 when there is none).
+        On dim ``obs`` (one row per located particle and frame): ``frame``, ``time`` (the
+        stack's ``time`` coord at that frame; the frame index when there is none),
+        ``particle`` (trajectory id), ``x_px``/``y_px``, ``x``/``y`` (the images' spatial
+        units, from their coords) and ``mass``. attrs: the settings and the frame interval
+        (the median step of the ``time`` coord; 1 when there is none).
 
     Examples
     --------
@@ -112,14 +113,21 @@ def track_particles(
     x_axis = np.asarray(images["x"].values, float)
     y_axis = np.asarray(images["y"].values, float)
     units = str(images["x"].attrs.get("units", "px"))
-    interval = float(np.median(np.diff(images["time"].values))) if "time" in images.coords and n > 1 else 1.0
+    if "time" in images.coords:
+        times = np.asarray(images["time"].values, float)
+        time_units = str(images["time"].attrs.get("units", "s"))
+    else:
+        times, time_units = np.arange(n, dtype=float), "s"
+    interval = float(np.median(np.diff(times))) if n > 1 else 1.0
 
     def physical(px, axis):  # regular grids (as_stack); sub-pixel positions past the last centre stay linear
         return axis[0] + px * (axis[1] - axis[0]) if axis.size > 1 else px
 
     x_px, y_px = linked["x"].to_numpy(float), linked["y"].to_numpy(float)
+    frame = linked["frame"].to_numpy(np.int64)
     data = {
-        "frame": ("obs", linked["frame"].to_numpy(np.int64), {"long_name": "frame index"}),
+        "frame": ("obs", frame, {"long_name": "frame index"}),
+        "time": ("obs", times[frame], {"units": time_units, "long_name": "time of the frame"}),
         "particle": ("obs", linked["particle"].to_numpy(np.int64), {"long_name": "trajectory id (trackpy)"}),
         "x_px": ("obs", x_px, {"units": "px", "long_name": "located x"}),
         "y_px": ("obs", y_px, {"units": "px", "long_name": "located y"}),
@@ -177,8 +185,9 @@ def track_clouds(
     xarray.Dataset
         ``positions`` (reference, sample, axis) with axis ``["x", "y"]`` in the tracks'
         units and sample 0 the reference frame; ``valid`` (reference, sample). Coords on
-        ``reference``: ``particle``, ``reference_frame``, ``time`` (s); ``u`` (sample),
-        the time offset (s). Ready for :func:`~matdyn_nb.descriptors.trace_descriptors`.
+        ``reference``: ``particle``, ``reference_frame``, ``time`` (the tracks' time of the
+        reference frame); ``u`` (sample), the time offset (frames times the frame interval).
+        Ready for :func:`~matdyn_nb.descriptors.trace_descriptors`.
 
     Examples
     --------
@@ -188,8 +197,11 @@ def track_clouds(
     >>> clouds.positions.dims, clouds.sizes["sample"]
     (('reference', 'sample', 'axis'), 3)
     """
-    if "particle" not in tracks or "frame" not in tracks or "x" not in tracks:
-        raise ValueError("tracks must be the Dataset of track_particles (frame, particle, x, y on dim 'obs')")
+    if any(name not in tracks for name in ("particle", "frame", "time", "x", "y")):
+        raise ValueError(
+            "tracks must be the Dataset of track_particles (frame, time, particle, x, y on dim 'obs'); "
+            "run track_particles on the stack (again, for tracks of an older version without 'time')"
+        )
     if int(half_window) != half_window or half_window < 1:
         raise ValueError(f"half_window must be an integer >= 1 (frames), got {half_window!r}")
     k, n_frames = int(half_window), int(tracks.attrs["n_frames"])
@@ -204,7 +216,7 @@ def track_clouds(
         if frames.size == 0 or frames.min() < k or frames.max() > n_frames - 1 - k:
             raise ValueError(f"reference_frames must lie in [{k}, {n_frames - 1 - k}] for a window of +-{k} frames")
     offsets = np.concatenate([[0], np.arange(-k, 0), np.arange(1, k + 1)])
-    table = pd.DataFrame({name: tracks[name].values for name in ("frame", "particle", "x", "y")})
+    table = pd.DataFrame({name: tracks[name].values for name in ("frame", "time", "particle", "x", "y")})
     where = table.set_index(["particle", "frame"])[["x", "y"]]
     at_reference = table[table["frame"].isin(frames)]
     keys = pd.MultiIndex.from_arrays(
@@ -221,8 +233,12 @@ def track_clouds(
     coords = {
         "particle": ("reference", rows["particle"].to_numpy(), {"long_name": "trajectory id"}),
         "reference_frame": ("reference", rows["frame"].to_numpy(), {"long_name": "reference frame"}),
-        "time": ("reference", (rows["frame"].to_numpy() + 0.5) * interval, {"units": "s", "long_name": "t_ref"}),
-        "u": ("sample", offsets * interval, {"units": "s", "long_name": "time offset from t_ref"}),
+        "time": ("reference", rows["time"].to_numpy(), {**tracks["time"].attrs, "long_name": "t_ref"}),
+        "u": (
+            "sample",
+            offsets * interval,
+            {"units": tracks["time"].attrs["units"], "long_name": "time offset from t_ref"},
+        ),
         "axis": ("axis", np.array(["x", "y"]), {"long_name": "position axis"}),
     }
     data = {

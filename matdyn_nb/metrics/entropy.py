@@ -58,6 +58,11 @@ def image_entropy(images, *, value_range: tuple[float, float] = (-0.6, 0.3), bin
     numpy.ndarray or xarray.DataArray
         Entropy per image, shape/dims ``(...)``, in bits.
 
+    Raises
+    ------
+    StackError
+        For NaN or infinite pixels (at compute time for dask-backed DataArrays).
+
     Examples
     --------
     >>> import numpy as np

@@ -41,7 +41,8 @@ def _select(images: xr.DataArray, channel: str) -> xr.DataArray:
     if "channel" not in images.dims:
         raise ValueError(f"images need a 'channel' dim, got dims {images.dims}")
     if channel == "sum":
-        return images.sum("channel", keep_attrs=True)
+        # skipna=False: a NaN pixel must reach the metrics' finiteness check, not count as 0
+        return images.sum("channel", skipna=False, keep_attrs=True)
     names = [str(c) for c in images.channel.values]
     if channel not in names:
         raise ValueError(f"no channel {channel!r} in {names}; pass one of them or 'sum' (the composite)")

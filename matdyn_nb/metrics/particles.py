@@ -15,7 +15,7 @@ import xarray as xr
 from scipy import ndimage
 from skimage.filters import threshold_local
 
-from ._per_image import per_image
+from ._per_image import check_finite, finite_only, per_image
 
 __all__ = ["ParticleDetection", "detect_particles", "particle_area", "particle_mask"]
 
@@ -101,6 +101,12 @@ def detect_particles(
     ParticleDetection
         Label image and, per kept component, centroid (y, x) and area in px.
 
+    Raises
+    ------
+    StackError
+        For NaN or infinite pixels: one would spread over the local-mean threshold and
+        hide every particle.
+
     Examples
     --------
     >>> import numpy as np
@@ -117,6 +123,7 @@ def detect_particles(
             f"detect_particles takes one (y, x) image, got shape {arr.shape}; loop over frames "
             "or use particle_area for stacks"
         )
+    check_finite(arr)
     labels, n = ndimage.label(_mask(arr, sigma, block_size, offset, threshold, support), structure=np.ones((3, 3)))
     index = np.arange(1, n + 1)
     area = ndimage.sum_labels(np.ones_like(labels), labels, index) if n else np.zeros(0)
@@ -163,6 +170,11 @@ def particle_area(
     -------
     numpy.ndarray or xarray.DataArray
         Area per image in px, shape/dims ``(...)``.
+
+    Raises
+    ------
+    StackError
+        For NaN or infinite pixels (at compute time for dask-backed DataArrays).
 
     Examples
     --------
@@ -214,6 +226,11 @@ def particle_mask(
     numpy.ndarray or xarray.DataArray
         Boolean mask of the images' shape/dims.
 
+    Raises
+    ------
+    StackError
+        For NaN or infinite pixels (at compute time for dask-backed DataArrays).
+
     Examples
     --------
     >>> import numpy as np
@@ -229,7 +246,7 @@ def particle_mask(
             raise ValueError(f"images lack the dims {missing}; pass a DataArray with dims (..., 'y', 'x')")
         core = [["y", "x"]]
         out = xr.apply_ufunc(
-            _mask_numpy,
+            finite_only(_mask_numpy, images),
             images,
             kwargs=kwargs,
             input_core_dims=core,
@@ -241,4 +258,4 @@ def particle_mask(
     arr = np.asarray(images, float)
     if arr.ndim < 2:
         raise ValueError(f"images must have at least 2 dims (..., y, x), got shape {arr.shape}")
-    return _mask_numpy(arr, **kwargs)
+    return finite_only(_mask_numpy, arr)(arr, **kwargs)

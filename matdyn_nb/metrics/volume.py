@@ -46,6 +46,22 @@ def _check_volumes(volumes) -> None:
         )
 
 
+def _check_same_grid(a, b, dims: tuple[str, ...], names: str) -> None:
+    """Refuse ``a`` and ``b`` whose sizes along ``dims`` (their trailing axes for numpy arrays) differ."""
+
+    def sizes(x):
+        if isinstance(x, xr.DataArray):
+            return tuple(x.sizes.get(d) for d in dims)
+        return tuple(np.shape(x)[-len(dims) :])
+
+    size_a, size_b = sizes(a), sizes(b)
+    if size_a != size_b:
+        raise ValueError(
+            f"{names} must have the same {dims} sizes to be compared, got {size_a} and {size_b}; select, crop "
+            "or resample them to match"
+        )
+
+
 def clump_mask(volumes, *, threshold: float = 0.125):
     """Mask of the clump: voxels whose channel sum exceeds ``threshold``.
 
@@ -83,8 +99,9 @@ def iou(mask_a, mask_b, *, ndim: int | None = None):
     Parameters
     ----------
     mask_a, mask_b
-        Boolean masks that broadcast against each other. DataArrays are reduced over
-        whichever of ``z, y, x`` they have; numpy arrays over their last ``ndim`` axes.
+        Boolean masks that broadcast against each other, of one spatial shape. DataArrays
+        are reduced over whichever of ``z, y, x`` they have; numpy arrays over their last
+        ``ndim`` axes.
     ndim
         Spatial dimensionality (2 or 3) for numpy input. May be omitted when the arrays
         are a single 2D image or 3D volume (``ndim`` is then the array's own).
@@ -109,6 +126,7 @@ def iou(mask_a, mask_b, *, ndim: int | None = None):
             raise ValueError(
                 f"iou needs masks with spatial dims ('y', 'x') or ('z', 'y', 'x'); got {a.dims} and {b.dims}"
             )
+        _check_same_grid(a, b, tuple(d for d in dims if d in a.dims and d in b.dims), "mask_a and mask_b")
         inter = (a & b).sum(dims)
         union = (a | b).sum(dims)
         out = (inter / union.where(union > 0)).rename("iou")
@@ -126,6 +144,7 @@ def iou(mask_a, mask_b, *, ndim: int | None = None):
         ndim = full
     if ndim not in (2, 3) or ndim > full:
         raise ValueError(f"ndim must be 2 or 3 and at most the masks' {full} axes, got {ndim}")
+    _check_same_grid(a, b, _SPACE[-ndim:], "mask_a and mask_b")
     axes = tuple(range(-ndim, 0))
     inter = np.logical_and(a, b).sum(axis=axes)
     union = np.logical_or(a, b).sum(axis=axes)
@@ -195,7 +214,8 @@ def mass_deviation(a, b, *, threshold: float | None = 0.125, kind: str = "total"
     ----------
     a, b
         Volumes with dims ``(..., channel, z, y, x)`` that broadcast against each other
-        (e.g. ``a`` of dims ``(sample, channel, z, y, x)`` and one reference ``b``).
+        (e.g. ``a`` of dims ``(sample, channel, z, y, x)`` and one reference ``b``), with
+        the same channels and grid.
     threshold
         Mask cut, as in :func:`channel_mass`.
     kind
@@ -211,6 +231,7 @@ def mass_deviation(a, b, *, threshold: float | None = 0.125, kind: str = "total"
     if kind not in ("total", "density"):
         raise ValueError(f"kind must be 'total' or 'density', got {kind!r}")
     ma = channel_mass(a, threshold=threshold)
+    _check_same_grid(a, b, ("channel", *_SPACE), "a and b")
     mb = channel_mass(b, threshold=threshold)
     labelled = isinstance(ma, xr.DataArray) or isinstance(mb, xr.DataArray)
     if labelled:
