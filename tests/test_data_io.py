@@ -52,6 +52,14 @@ def test_metadata_overrides_what_the_file_records(stack2d, tmp_path):
     assert loaded.attrs["modality"] == "CXDI"
 
 
+def test_load_keywords_change_only_what_they_name(stack2d, tmp_path):
+    sub = stack2d.isel(frame=[1, 2]).assign_coords(x=stack2d.x + 100.0, temp=("frame", [20.0, 30.0]))
+    path = save_stack(sub, tmp_path / "sub.nc")
+    loaded = load_stack(path, channel_names=["phase", "amplitude"])
+    assert list(loaded.channel.values) == ["phase", "amplitude"]
+    xr.testing.assert_identical(loaded.drop_vars("channel"), sub.drop_vars("channel"))
+
+
 def test_refuses_to_overwrite(stack2d, tmp_path):
     path = save_stack(stack2d, tmp_path / "s.npy")
     before = path.read_bytes()

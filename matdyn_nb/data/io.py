@@ -19,7 +19,7 @@ import xarray as xr
 from .._files import leftover, replace_directory, writable_folder
 from ..errors import StackError
 from ._metadata import metadata_from_json, metadata_to_json, stack_from_metadata
-from .stack import as_stack, check_stack, pixel_sizes, spatial_dims
+from .stack import as_stack, check_stack, pixel_sizes
 
 __all__ = ["FORMATS", "load_stack", "save_stack"]
 
@@ -70,7 +70,8 @@ def load_stack(path: str | os.PathLike, *, key: str | None = None, lazy: bool = 
     **metadata
         Keyword arguments of :func:`~matdyn_nb.data.as_stack` (``dims``, ``pixel_size``,
         ``spatial_units``, ``frame_interval``, ``channel_names``, ``units``, ...). They
-        override what the file records.
+        override what the file records and change only what they name: frame numbers,
+        times, coord offsets and extra coords the file records are kept otherwise.
 
     Returns
     -------
@@ -101,26 +102,9 @@ def load_stack(path: str | os.PathLike, *, key: str | None = None, lazy: bool = 
     if stored is not None and not metadata:
         return check_stack(stack_from_metadata(data, stored))
     if stored is not None:
-        base = stack_from_metadata(data, stored)
-        return as_stack(base.data, **{**_stack_kwargs(base), "dims": base.dims, **metadata})
+        # the keywords change only what they name: frame numbers, times, offsets and extra coords stay
+        return as_stack(stack_from_metadata(data, stored), **metadata)
     return as_stack(data, **{**found, **metadata})
-
-
-def _stack_kwargs(stack: xr.DataArray) -> dict:
-    """as_stack keyword arguments that rebuild ``stack``'s metadata."""
-    attrs = dict(stack.attrs)
-    kwargs = {
-        "pixel_size": list(pixel_sizes(stack).values()),
-        "spatial_units": stack[spatial_dims(stack)[-1]].attrs.get("units", "px"),
-        "channel_names": [str(c) for c in stack.channel.values],
-        "units": attrs.pop("units", None),
-        "long_name": attrs.pop("long_name", None),
-        "attrs": attrs,
-    }
-    if "time" in stack.coords and stack.sizes["frame"] > 1:
-        kwargs["frame_interval"] = float(stack.time[1] - stack.time[0])
-        kwargs["time_units"] = stack.time.attrs.get("units", "s")
-    return kwargs
 
 
 def _file_sha256(path: Path) -> str:
