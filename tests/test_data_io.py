@@ -127,6 +127,38 @@ def test_foreign_h5_picks_single_dataset_and_pixel_size(tmp_path):
     assert float(da.x[1]) == pytest.approx(29.8) and da.x.attrs["units"] == "nm"
 
 
+@pytest.mark.parametrize("suffix", [".nc", ".zarr"])
+def test_foreign_xarray_file_keeps_its_coords_and_attrs(tmp_path, suffix):
+    da = xr.DataArray(
+        np.random.default_rng(0).random((4, 8, 8)).astype(np.float32),
+        dims=("frame", "y", "x"),
+        name="phase",
+        coords={
+            "time": ("frame", np.arange(4) * 0.25, {"units": "s"}),
+            "y": ("y", np.arange(8) * 40.58, {"units": "nm"}),
+            "x": ("x", 100 + np.arange(8) * 40.58, {"units": "nm"}),
+        },
+        attrs={"units": "rad", "instrument": "SPring-8"},
+    )
+    path = tmp_path / f"ext{suffix}"
+    da.to_netcdf(path) if suffix == ".nc" else da.to_dataset().to_zarr(path)
+    loaded = load_stack(path)
+    np.testing.assert_allclose(loaded.x.values, da.x.values)
+    assert loaded.x.attrs["units"] == "nm"
+    np.testing.assert_allclose(loaded.time.values, da.time.values)
+    assert loaded.attrs == {"units": "rad", "instrument": "SPring-8"}
+
+
+def test_foreign_h5_units_are_the_values_units(tmp_path):
+    with h5py.File(tmp_path / "scan.h5", "w") as f:
+        f["data"] = np.zeros((3, 8, 8))
+        f["data"].attrs.update({"pixel_size": [0.5, 0.25], "units": "counts", "description": "run 7"})
+        f["data"].attrs["spatial_units"] = "um"
+    da = load_stack(tmp_path / "scan.h5")
+    assert pixel_sizes(da) == {"y": 0.5, "x": 0.25} and da.x.attrs["units"] == "um"
+    assert da.attrs == {"units": "counts", "description": "run 7"}
+
+
 def test_container_with_several_arrays_needs_key(tmp_path):
     np.savez(tmp_path / "two.npz", a=np.zeros((2, 4, 4)), b=np.ones((2, 4, 4)))
     with pytest.raises(StackError, match="key="):

@@ -1,9 +1,10 @@
 """Reading and writing image stacks: npy, npz, tif, h5, zarr and netCDF.
 
 The format is chosen from the file suffix. Files written by :func:`save_stack` load back
-identical (dims, coords, attrs). Files from elsewhere load as raw arrays wrapped by
-:func:`~matdyn_nb.data.stack.as_stack`, with the pixel size read from the file's own
-metadata where it has one (ImageJ/TIFF resolution tags, HDF5 attributes).
+identical (dims, coords, attrs). Files from elsewhere are wrapped by
+:func:`~matdyn_nb.data.stack.as_stack`: netCDF/zarr variables keep their coords and attrs,
+and other arrays get the pixel size read from the file's own metadata where it has one
+(ImageJ/TIFF resolution tags, HDF5 attributes).
 """
 
 import hashlib
@@ -35,6 +36,7 @@ FORMATS = {
     ".nc4": "netcdf",
 }
 _META_KEY = "matdyn_nb_metadata"
+_H5_SPATIAL_UNITS = ("spatial_units", "pixel_size_units", "pixel_size_unit")
 _TIFF_UNITS = {"micron": "um", "\\u00B5m": "um", "µm": "um", "um": "um", "nm": "nm", "mm": "mm"}
 
 
@@ -223,15 +225,33 @@ def _read_h5(path, key, lazy):
         handle.close()
     if _META_KEY in attrs:
         return data, metadata_from_json(attrs[_META_KEY]), {}
+    return data, None, _h5_metadata(attrs)
+
+
+def _h5_metadata(attrs: dict) -> dict:
+    """as_stack keywords from a foreign HDF5 dataset's attributes.
+
+    ``units`` is the unit of the pixel values (e.g. "counts"), never that of the pixel size,
+    which comes only from a spatial attribute (``spatial_units``, ``pixel_size_units`` or a
+    ``_nm`` name). Other str and number attributes are kept as attrs.
+    """
+    attrs = {k: v.decode() if isinstance(v, bytes) else v for k, v in attrs.items()}
     found = {}
     for name in ("pixel_size", "voxel_size", "pixel_size_nm"):
         if name in attrs:
-            found["pixel_size"] = np.atleast_1d(attrs[name]).astype(float).tolist()
+            found["pixel_size"] = np.atleast_1d(attrs.pop(name)).astype(float).tolist()
             if name.endswith("_nm"):
                 found["spatial_units"] = "nm"
-    if "units" in attrs and "pixel_size" in found and "spatial_units" not in found:
-        found["spatial_units"] = str(attrs["units"])
-    return data, None, found
+    for name in _H5_SPATIAL_UNITS:
+        if name in attrs:
+            found.setdefault("spatial_units", str(attrs.pop(name)))
+    for name in ("units", "long_name"):
+        if name in attrs:
+            found[name] = str(attrs.pop(name))
+    found["attrs"] = {
+        k: v for k, v in attrs.items() if isinstance(v, (str, int, float, np.number)) and not isinstance(v, bool)
+    }
+    return found
 
 
 def _read_xarray(path, key, lazy, opener):
@@ -249,7 +269,7 @@ def _read_xarray(path, key, lazy, opener):
         return da.data, stored, {}
     if da.dims in (("frame", "channel", "y", "x"), ("frame", "channel", "z", "y", "x")):
         return da.data, _xarray_meta(da), {}
-    return da.data, None, {"dims": da.dims}
+    return da, None, {}  # as_stack keeps a DataArray's coords (physical x/y, time) and attrs
 
 
 def _xarray_meta(da: xr.DataArray) -> dict:
