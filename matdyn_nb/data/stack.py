@@ -26,6 +26,7 @@ __all__ = [
 DIMS_2D = ("frame", "channel", "y", "x")
 DIMS_3D = ("frame", "channel", "z", "y", "x")
 _DEFAULT_DIMS = {2: ("y", "x"), 3: ("frame", "y", "x"), 4: DIMS_2D, 5: DIMS_3D}
+_CHANNELS_LAST = {3: ("y", "x", "channel"), 4: ("frame", "y", "x", "channel"), 5: ("frame", "z", "y", "x", "channel")}
 _LONG_NAMES = {"z": "z position", "y": "y position", "x": "x position"}
 
 
@@ -67,8 +68,10 @@ def as_stack(
     array
         Image data: ``(y, x)``, ``(frame, y, x)``, ``(frame, channel, y, x)`` or
         ``(frame, channel, z, y, x)`` by default; pass ``dims`` for other layouts
-        (e.g. ``("z", "y", "x")`` for one volume). A numpy or dask array; it is not copied
-        or modified. An :class:`xarray.DataArray` keeps its dims, coords and attrs: the
+        (e.g. ``("z", "y", "x")`` for one volume). An array whose last axis is short (<= 4)
+        next to one at least 4 times (and 8 px) longer looks channels-last (RGB,
+        ``(frame, y, x, channel)``) and needs ``dims``. A numpy or dask array; it is not
+        copied or modified. An :class:`xarray.DataArray` keeps its dims, coords and attrs: the
         pixel size and spatial units come from its evenly spaced spatial coords (and their
         ``units`` attr), channel names from its ``channel`` coord; arguments given here
         override them.
@@ -117,6 +120,7 @@ def as_stack(
                 f"cannot guess the dims of a {data.ndim}-D array of shape {data.shape}; "
                 "pass dims=, e.g. dims=('frame', 'channel', 'z', 'y', 'x')"
             )
+        _check_not_channels_last(data.shape)
         dims = _DEFAULT_DIMS[data.ndim]
     dims = tuple(dims)
     if len(dims) != data.ndim:
@@ -171,6 +175,19 @@ def as_stack(
         **({"long_name": long_name} if long_name is not None else {}),
     }
     return check_stack(da)
+
+
+def _check_not_channels_last(shape: tuple[int, ...]) -> None:
+    """Refuse to guess the dims of an array whose last axis looks like channels (RGB, (frame, y, x, channel))."""
+    if len(shape) not in _CHANNELS_LAST or not (shape[-1] <= 4 and shape[-2] >= max(8, 4 * shape[-1])):
+        return
+    default = _DEFAULT_DIMS[len(shape)]
+    move = " (or move it first: np.moveaxis(array, -1, 1))" if "channel" in default else ""
+    raise StackError(
+        f"the array of shape {shape} looks channels-last: its last axis ({shape[-1]}) is much shorter than the one "
+        f"before it ({shape[-2]}) and would be read as x; pass dims={_CHANNELS_LAST[len(shape)]}{move}, "
+        f"or dims={default} if the last axis really is x"
+    )
 
 
 def _coord_spacing(array: xr.DataArray, dim: str) -> float:
