@@ -118,6 +118,36 @@ def test_foreign_imagej_tif_reads_pixel_size(tmp_path):
     np.testing.assert_array_equal(da.values, data)
 
 
+def _imagej_stack(path, data, description):
+    """Pages as ImageJ writes a plain stack: one image per page, the ImageJ description on the first."""
+    with tifffile.TiffWriter(path) as tif:
+        for i, image in enumerate(data):
+            tif.write(image, photometric="minisblack", description=description if i == 0 else None, metadata=None)
+
+
+def test_tif_that_may_be_a_time_series_asks_for_dims(tmp_path):
+    data = np.random.default_rng(0).random((4, 16, 16)).astype(np.float32)
+    _imagej_stack(tmp_path / "slices.tif", data, "ImageJ=1.54f\nimages=4\nslices=4\nloop=false\n")
+    tifffile.imwrite(tmp_path / "default.tif", data, imagej=True)  # tifffile calls the images channels
+    for name, other in [("slices.tif", "z slices"), ("default.tif", "channels")]:
+        with pytest.raises(StackError, match=rf"time series or the {other}.*dims=\('frame', 'y', 'x'\) for a time"):
+            load_stack(tmp_path / name)
+    series = load_stack(tmp_path / "slices.tif", dims=("frame", "y", "x"))
+    assert dict(series.sizes) == {"frame": 4, "channel": 1, "y": 16, "x": 16}
+    np.testing.assert_array_equal(series.values[:, 0], data)
+    assert dict(load_stack(tmp_path / "slices.tif", dims=("z", "y", "x")).sizes)["z"] == 4
+
+
+def test_tif_whose_metadata_name_the_axis_loads_without_dims(tmp_path):
+    data = np.random.default_rng(0).random((4, 16, 16)).astype(np.float32)
+    _imagej_stack(tmp_path / "frames.tif", data, "ImageJ=1.54f\nimages=4\nframes=4\nloop=false\n")
+    _imagej_stack(tmp_path / "volume.tif", data, "ImageJ=1.54f\nimages=4\nslices=4\nspacing=0.5\nloop=false\n")
+    tifffile.imwrite(tmp_path / "channels.tif", data, imagej=True, metadata={"axes": "CYX", "mode": "composite"})
+    assert dict(load_stack(tmp_path / "frames.tif").sizes)["frame"] == 4
+    assert dict(load_stack(tmp_path / "volume.tif").sizes)["z"] == 4
+    assert dict(load_stack(tmp_path / "channels.tif").sizes)["channel"] == 4
+
+
 def test_foreign_h5_picks_single_dataset_and_pixel_size(tmp_path):
     with h5py.File(tmp_path / "scan.h5", "w") as f:
         f["entry/data/phase"] = np.zeros((3, 8, 8))

@@ -63,7 +63,8 @@ def load_stack(path: str | os.PathLike, *, key: str | None = None, lazy: bool = 
     ----------
     path
         A ``.npy``, ``.npz``, ``.tif``/``.tiff`` (multi-page), ``.h5``/``.hdf5``, ``.zarr``
-        or ``.nc`` file.
+        or ``.nc`` file. A TIFF whose images may be a time series or the z slices (or
+        channels) of one frame, its metadata not saying which, needs ``dims``.
     key
         Which array to read from a container (npz member, HDF5 dataset, zarr/netCDF
         variable); needed only when the file holds several.
@@ -103,6 +104,9 @@ def load_stack(path: str | os.PathLike, *, key: str | None = None, lazy: bool = 
         ) from err
     if stored is not None and not metadata:
         return check_stack(stack_from_metadata(data, stored))
+    if "unsure" in found and "dims" not in metadata:
+        raise StackError(found["unsure"])
+    found.pop("unsure", None)
     if stored is not None:
         # the keywords change only what they name: frame numbers, times, offsets and extra coords stay
         return as_stack(stack_from_metadata(data, stored), **metadata)
@@ -168,8 +172,17 @@ def _read_tif(path, key, lazy):
             return np.stack([p.asarray() for p in tif.pages]), stored, {}
         data = tif.asarray()
         series = tif.series[0]
+        imagej = tif.imagej_metadata or {}
         found = {"dims": _tif_dims(series.axes)}
-        found.update(_tif_pixel_size(page, tif.imagej_metadata or {}, "z" in found["dims"]))
+        unsure = _tif_unsure_axis(series.axes, imagej)
+        if unsure:
+            found["unsure"] = (
+                f"{str(path)!r} holds {data.shape[series.axes.index(unsure)]} images that may be the frames of a time "
+                f"series or the {'z slices of one volume' if unsure == 'Z' else 'channels of one frame'} (TIFF axes "
+                f"{series.axes!r}, and its metadata do not say which); load it with dims=('frame', 'y', 'x') for a "
+                f"time series, or dims={found['dims']} for {'a volume' if unsure == 'Z' else 'channels'}"
+            )
+        found.update(_tif_pixel_size(page, imagej, "z" in found["dims"] and not unsure))
     return data, None, found
 
 
@@ -182,6 +195,25 @@ def _tif_dims(axes: str) -> tuple[str, ...]:
             "load it with dims=... naming each axis"
         )
     return tuple(dims)
+
+
+def _tif_unsure_axis(axes: str, imagej: dict) -> str | None:
+    """The axis of a single-frame TIFF that could equally be time, or None.
+
+    ImageJ writes ``slices=`` for a plain stack of images, and tifffile reads 3 or 4
+    planar images as colour samples: such a Z or C/S axis may be a time series. A z
+    spacing, an ImageJ colour display mode, or contiguous (RGB) samples settle it.
+    """
+    other = [a for a in axes if a not in "YX"]
+    if len(other) != 1 or other[0] not in "ZCS":
+        return None
+    if other[0] == "Z" and "spacing" in imagej:
+        return None
+    if other[0] == "C" and imagej.get("mode") in ("composite", "color"):
+        return None
+    if other[0] == "S" and axes.endswith("S"):
+        return None
+    return other[0]
 
 
 def _tif_pixel_size(page, imagej: dict, volume: bool) -> dict:
@@ -202,7 +234,8 @@ def _tif_pixel_size(page, imagej: dict, volume: bool) -> dict:
     sizes = [size_y, size_x]
     if volume:
         sizes.insert(0, float(imagej.get("spacing", size_x)))
-    found = {"pixel_size": sizes, "spatial_units": unit}
+    # equal sizes as one number, which fits whichever dims= the user gives
+    found = {"pixel_size": sizes if len(set(sizes)) > 1 else sizes[0], "spatial_units": unit}
     if "finterval" in imagej:
         found["frame_interval"] = float(imagej["finterval"])
     return found
