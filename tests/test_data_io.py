@@ -148,6 +148,18 @@ def test_tif_whose_metadata_name_the_axis_loads_without_dims(tmp_path):
     assert dict(load_stack(tmp_path / "channels.tif").sizes)["channel"] == 4
 
 
+@pytest.mark.parametrize("dpi", [72, 300])
+def test_tif_screen_dpi_is_no_pixel_size(tmp_path, dpi):
+    from PIL import Image
+
+    Image.fromarray(np.zeros((16, 16), np.uint16)).save(tmp_path / "pil.tif", dpi=(dpi, dpi))
+    with pytest.warns(UserWarning, match=f"{dpi} dpi.*pixel size was not read.*pixel_size="):
+        da = load_stack(tmp_path / "pil.tif")
+    assert da.x.attrs["units"] == "px" and pixel_sizes(da) == {"y": 1.0, "x": 1.0}
+    tifffile.imwrite(tmp_path / "fine.tif", np.zeros((16, 16)), resolution=(50800, 50800), resolutionunit="INCH")
+    assert pixel_sizes(load_stack(tmp_path / "fine.tif"))["x"] == pytest.approx(0.5)  # um: a real pixel size
+
+
 def test_foreign_h5_picks_single_dataset_and_pixel_size(tmp_path):
     with h5py.File(tmp_path / "scan.h5", "w") as f:
         f["entry/data/phase"] = np.zeros((3, 8, 8))

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,7 @@ FORMATS = {
 }
 _META_KEY = "matdyn_nb_metadata"
 _H5_SPATIAL_UNITS = ("spatial_units", "pixel_size_units", "pixel_size_unit")
+_SCREEN_DPI = (72, 96, 150, 300, 600)  # what PIL and most software write when nothing sets a resolution
 _TIFF_UNITS = {"micron": "um", "\\u00B5m": "um", "µm": "um", "um": "um", "nm": "nm", "mm": "mm"}
 
 
@@ -229,6 +231,14 @@ def _tif_pixel_size(page, imagej: dict, volume: bool) -> dict:
     unit = _TIFF_UNITS.get(str(imagej.get("unit", "")))
     if unit is None:
         resolution_unit = int(tags["ResolutionUnit"].value) if "ResolutionUnit" in tags else 1
+        if resolution_unit == 2 and {round(num / den, 3), round(ynum / yden, 3)} <= set(_SCREEN_DPI):
+            warnings.warn(
+                f"the TIFF's resolution is {num / den:g} dpi, a screen/print default rather than a pixel size, so "
+                "the pixel size was not read (coords in px); pass pixel_size=... and spatial_units=... to load_stack",
+                UserWarning,
+                stacklevel=4,
+            )
+            return {}
         unit, factor = {2: ("um", 25400.0), 3: ("um", 10000.0)}.get(resolution_unit, ("px", 1.0))
         size_x, size_y = size_x * factor, size_y * factor
     sizes = [size_y, size_x]
