@@ -84,6 +84,15 @@ def test_unsafe_attrs_rejected_before_writing(stack2d, tmp_path):
     assert not (tmp_path / "s.nc").exists()
 
 
+@pytest.mark.parametrize("suffix", SUFFIXES)
+@pytest.mark.parametrize("unit", ["ms", "us", "ns"])
+def test_round_trip_datetime_coords(stack2d, tmp_path, suffix, unit):
+    start = np.datetime64("2024-05-01T12:00:00.123456789", unit)
+    stack = stack2d.assign_coords(acquired=("frame", start + np.arange(3) * np.timedelta64(7, unit)))
+    path = save_stack(stack, tmp_path / f"stack{suffix}")
+    xr.testing.assert_identical(load_stack(path), stack)
+
+
 def test_round_trip_single_pixel_tif(tmp_path):
     # found by the property test: tifffile misreads the JSON description of an all-ones shape
     stack = as_stack(np.ones((1, 1, 1, 1, 1), np.float32))
