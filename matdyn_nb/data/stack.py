@@ -107,6 +107,9 @@ def as_stack(
     >>> dict(da.sizes)
     {'frame': 3, 'channel': 1, 'y': 8, 'x': 8}
     """
+    if dims is not None and len(set(dims)) != len(tuple(dims)):
+        twice = sorted({d for d in dims if tuple(dims).count(d) > 1})
+        raise StackError(f"dims {tuple(dims)} name {twice} more than once; give each axis its own name")
     if isinstance(array, xr.DataArray):
         return _from_dataarray(
             array, dims=dims, pixel_size=pixel_size, spatial_units=spatial_units, frame_interval=frame_interval,
@@ -141,7 +144,7 @@ def as_stack(
     da = da.transpose(*canonical)
     space = spatial_dims(da)
 
-    given = np.atleast_1d(np.asarray(1.0 if pixel_size is None else pixel_size, float))
+    given = _numbers(1.0 if pixel_size is None else pixel_size, "pixel_size", "pixel_size=40.58, spatial_units='nm'")
     if given.size not in (1, len(space)):
         raise StackError(
             f"pixel_size {pixel_size} has the wrong length: give one number or one per spatial dim {space}"
@@ -161,6 +164,7 @@ def as_stack(
     for dim, size in zip(space, sizes, strict=True):
         coords[dim] = _spatial_coord(dim, da.sizes[dim], size, spatial_units)
     if frame_interval is not None:
+        frame_interval = _numbers(frame_interval, "frame_interval", "frame_interval=0.5, time_units='s'")[0]
         if not np.isfinite(frame_interval) or frame_interval <= 0:
             raise StackError(f"frame_interval must be positive, got {frame_interval}")
         coords["time"] = xr.Variable(
@@ -175,6 +179,14 @@ def as_stack(
         **({"long_name": long_name} if long_name is not None else {}),
     }
     return check_stack(da)
+
+
+def _numbers(value, name: str, example: str) -> np.ndarray:
+    """``value`` as a 1-D float array, or a StackError saying that units go in their own argument."""
+    try:
+        return np.atleast_1d(np.asarray(value, float))
+    except (TypeError, ValueError):
+        raise StackError(f"{name} must be a number, got {value!r}; give its units separately, e.g. {example}") from None
 
 
 def _check_not_channels_last(shape: tuple[int, ...]) -> None:
