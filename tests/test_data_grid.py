@@ -71,6 +71,8 @@ def test_errors(stack2d):
         fit_to_grid(stack2d, 100)
     with pytest.raises(StackError, match="method='pad'"):
         fit_to_grid(stack2d, 16, method="crop")
+    with pytest.raises(StackError, match=r"target sizes \{'y': 0, 'x': 0\} are not powers of two"):
+        fit_to_grid(stack2d, 0)
     with pytest.raises(StackError, match="unknown method"):
         fit_to_grid(stack2d, 8, method="warp")
     with pytest.raises(StackError, match=r"fit_to_grid\(stack, \{'x': 16\}\)"):

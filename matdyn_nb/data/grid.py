@@ -107,7 +107,7 @@ def fit_to_grid(
         target = dict(zip(dims, sides * len(dims) if len(sides) == 1 else sides, strict=True))
     bad = {d: n for d, n in target.items() if not is_power_of_two(n)}
     if bad:
-        fix = {d: _nearest_power(int(n), "resample") for d, n in bad.items()}
+        fix = {d: _nearest_power(max(int(n), 1), "resample") for d, n in bad.items()}
         raise StackError(f"target sizes {bad} are not powers of two; use e.g. {fix}")
     if method == "crop" and any(target[d] > stack.sizes[d] for d in dims):
         raise StackError(f"cannot crop {dict(stack.sizes)} to a larger {target}; use method='pad'")
