@@ -93,6 +93,12 @@ def test_round_trip_datetime_coords(stack2d, tmp_path, suffix, unit):
     xr.testing.assert_identical(load_stack(path), stack)
 
 
+def test_float16_to_netcdf_names_the_fix(stack2d, tmp_path):
+    with pytest.raises(StackError, match=r"netCDF has no float16.*\.zarr.*astype\('float32'\)"):
+        save_stack(stack2d.astype(np.float16), tmp_path / "half.nc")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_round_trip_single_pixel_tif(tmp_path):
     # found by the property test: tifffile misreads the JSON description of an all-ones shape
     stack = as_stack(np.ones((1, 1, 1, 1, 1), np.float32))

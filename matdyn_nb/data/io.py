@@ -461,6 +461,10 @@ def _as_dataset(stack: xr.DataArray) -> xr.Dataset:
 
 
 def _write_netcdf(stack, path):
+    if stack.dtype == np.float16:
+        raise StackError(
+            "netCDF has no float16; save as .zarr, .h5, .npy, .npz or .tif, or cast with stack.astype('float32')"
+        )
     _as_dataset(stack).to_netcdf(path, engine="netcdf4")
 
 
