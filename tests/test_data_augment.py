@@ -84,6 +84,12 @@ def test_rotated_corners_do_not_stretch_the_normalisation():
     assert float(originals.min()) < -0.9 and float(originals.max()) > 0.9
 
 
+def test_non_square_pixels_warn_that_the_rotation_is_in_pixel_space():
+    stack = as_stack(np.ones((1, 8, 8)), pixel_size=[1.0, 2.0])
+    with pytest.warns(UserWarning, match=r"not square \(y 1, x 2\).*pixel space"):
+        rotate_augment(stack, 1, rng=0)
+
+
 def test_median_fill_is_each_images_own():
     images = np.stack([np.full((9, 9), 10.0), np.full((9, 9), 50.0)])[:, None]
     aug = rotate_augment(as_stack(images), 1, 45, rng=0, fill_value="median")

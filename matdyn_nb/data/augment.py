@@ -1,12 +1,14 @@
 """The paper's rotation augmentation (§3.2): k random in-plane rotations per frame."""
 
+import warnings
+
 import numpy as np
 import xarray as xr
 from scipy import ndimage
 
 from .._random import RngLike, as_generator, seed_attr
 from ..errors import StackError
-from .stack import check_stack
+from .stack import check_stack, pixel_sizes
 
 __all__ = ["rotate_augment"]
 
@@ -24,9 +26,10 @@ def rotate_augment(
 
     Each frame is rotated as a whole about the image centre in the ``(y, x)`` plane (for
     volumes: about the z axis), with cubic spline interpolation; corners are filled with
-    ``fill_value``. Cubic interpolation can overshoot the input's range near sharp edges,
-    so augment before :func:`~matdyn_nb.data.normalize`. The output is frame-major, each
-    original frame first, then its copies, as in the paper (1755 x (1 + 5) = 10 530 images).
+    ``fill_value``. The rotation is in pixel space: non-square pixels get a warning. Cubic
+    interpolation can overshoot the input's range near sharp edges, so augment before
+    :func:`~matdyn_nb.data.normalize`. The output is frame-major, each original frame first,
+    then its copies, as in the paper (1755 x (1 + 5) = 10 530 images).
 
     Parameters
     ----------
@@ -67,6 +70,14 @@ def rotate_augment(
         raise StackError(f"max_angle must be in (0, 180] degrees, got {max_angle}")
     if isinstance(fill_value, str) and fill_value != "median":
         raise StackError(f"fill_value must be a number or 'median', got {fill_value!r}")
+    sizes = pixel_sizes(stack)
+    if not np.isclose(sizes["y"], sizes["x"]):
+        warnings.warn(
+            f"the pixels are not square (y {sizes['y']:g}, x {sizes['x']:g}): the rotation is in pixel space, which "
+            "shears the physical image; resample the stack onto square pixels first for a physical rotation",
+            UserWarning,
+            stacklevel=2,
+        )
     generator = as_generator(rng)
     n_frames, k = stack.sizes["frame"], int(n_rotations)
     angles = np.zeros((n_frames, k + 1))
