@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from matdyn_nb.data import as_stack, rotate_augment
+from matdyn_nb.data import as_stack, prepare_for_training, rotate_augment
 from matdyn_nb.errors import StackError
 
 
@@ -60,6 +60,8 @@ def test_bad_arguments(stack2d):
         rotate_augment(stack2d, -1)
     with pytest.raises(StackError, match="max_angle"):
         rotate_augment(stack2d, 1, max_angle=0)
+    with pytest.raises(StackError, match="'median'"):
+        rotate_augment(stack2d, 1, fill_value="mean")
 
 
 def test_augmenting_an_augmented_stack_adds_angles(stack2d):
@@ -68,3 +70,28 @@ def test_augmenting_an_augmented_stack_adds_angles(stack2d):
     new = rotate_augment(once.assign_coords(angle=once.angle * 0), 1, 30, rng=1).angle.values
     np.testing.assert_allclose(twice.angle.values, np.repeat(once.angle.values, 2) + new)
     assert twice.source_frame.values.tolist() == np.repeat([0, 1, 2], 4).tolist()
+
+
+def test_rotated_corners_do_not_stretch_the_normalisation():
+    y, x = np.mgrid[:16, :16]
+    blob = np.exp(-((y - 8.0) ** 2 + (x - 7.0) ** 2) / 20)
+    counts = (1000 + 100 * blob * np.arange(1, 5)[:, None, None] / 4).astype(np.uint16)  # detector offset
+    plain = prepare_for_training(as_stack(counts), 16, rng=0)
+    rotated = prepare_for_training(as_stack(counts), 16, rotations=2, rng=0)
+    assert rotated.attrs["norm_offset"] == pytest.approx(plain.attrs["norm_offset"], rel=0.01)
+    assert rotated.attrs["norm_scale"] == pytest.approx(plain.attrs["norm_scale"], rel=0.1)
+    originals = rotated.where(rotated.angle == 0, drop=True)
+    assert float(originals.min()) < -0.9 and float(originals.max()) > 0.9
+
+
+def test_non_square_pixels_warn_that_the_rotation_is_in_pixel_space():
+    stack = as_stack(np.ones((1, 8, 8)), pixel_size=[1.0, 2.0])
+    with pytest.warns(UserWarning, match=r"not square \(y 1, x 2\).*pixel space"):
+        rotate_augment(stack, 1, rng=0)
+
+
+def test_median_fill_is_each_images_own():
+    images = np.stack([np.full((9, 9), 10.0), np.full((9, 9), 50.0)])[:, None]
+    aug = rotate_augment(as_stack(images), 1, 45, rng=0, fill_value="median")
+    np.testing.assert_allclose(aug.isel(frame=1).values, 10.0)
+    np.testing.assert_allclose(aug.isel(frame=3).values, 50.0)

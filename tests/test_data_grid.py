@@ -41,6 +41,17 @@ def test_crop_and_pad_keep_pixel_size_and_positions():
     assert float(pad.isel(x=0).max()) == -1
 
 
+def test_pad_fill_the_dtype_cannot_hold_promotes_to_float():
+    counts = as_stack(np.full((1, 6, 6), 7, np.uint16))
+    for fill in (-1, 0.5, 70000):
+        pad = fit_to_grid(counts, 8, method="pad", fill_value=fill)
+        assert pad.dtype == np.float32 and float(pad.isel(x=0).max()) == fill
+        assert float(pad.isel(frame=0, channel=0, y=4, x=4)) == 7
+    assert fit_to_grid(counts, 8, method="pad", fill_value=3).dtype == np.uint16
+    with pytest.raises(StackError, match="fill_value must be a finite number"):
+        fit_to_grid(counts, 8, method="pad", fill_value=np.nan)
+
+
 def test_default_sizes_and_3d(stack3d):
     out = fit_to_grid(stack3d)  # 4x6x8: 6 -> 8 (nearest, ties up)
     assert dict(out.sizes)["y"] == 8 and dict(out.sizes)["z"] == 4
@@ -60,6 +71,8 @@ def test_errors(stack2d):
         fit_to_grid(stack2d, 100)
     with pytest.raises(StackError, match="method='pad'"):
         fit_to_grid(stack2d, 16, method="crop")
+    with pytest.raises(StackError, match=r"target sizes \{'y': 0, 'x': 0\} are not powers of two"):
+        fit_to_grid(stack2d, 0)
     with pytest.raises(StackError, match="unknown method"):
         fit_to_grid(stack2d, 8, method="warp")
     with pytest.raises(StackError, match=r"fit_to_grid\(stack, \{'x': 16\}\)"):

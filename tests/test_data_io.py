@@ -52,6 +52,14 @@ def test_metadata_overrides_what_the_file_records(stack2d, tmp_path):
     assert loaded.attrs["modality"] == "CXDI"
 
 
+def test_load_keywords_change_only_what_they_name(stack2d, tmp_path):
+    sub = stack2d.isel(frame=[1, 2]).assign_coords(x=stack2d.x + 100.0, temp=("frame", [20.0, 30.0]))
+    path = save_stack(sub, tmp_path / "sub.nc")
+    loaded = load_stack(path, channel_names=["phase", "amplitude"])
+    assert list(loaded.channel.values) == ["phase", "amplitude"]
+    xr.testing.assert_identical(loaded.drop_vars("channel"), sub.drop_vars("channel"))
+
+
 def test_refuses_to_overwrite(stack2d, tmp_path):
     path = save_stack(stack2d, tmp_path / "s.npy")
     before = path.read_bytes()
@@ -74,6 +82,21 @@ def test_unsafe_attrs_rejected_before_writing(stack2d, tmp_path):
     with pytest.raises(StackError, match="json.dumps"):
         save_stack(bad, tmp_path / "s.nc")
     assert not (tmp_path / "s.nc").exists()
+
+
+@pytest.mark.parametrize("suffix", SUFFIXES)
+@pytest.mark.parametrize("unit", ["ms", "us", "ns"])
+def test_round_trip_datetime_coords(stack2d, tmp_path, suffix, unit):
+    start = np.datetime64("2024-05-01T12:00:00.123456789", unit)
+    stack = stack2d.assign_coords(acquired=("frame", start + np.arange(3) * np.timedelta64(7, unit)))
+    path = save_stack(stack, tmp_path / f"stack{suffix}")
+    xr.testing.assert_identical(load_stack(path), stack)
+
+
+def test_float16_to_netcdf_names_the_fix(stack2d, tmp_path):
+    with pytest.raises(StackError, match=r"netCDF has no float16.*\.zarr.*astype\('float32'\)"):
+        save_stack(stack2d.astype(np.float16), tmp_path / "half.nc")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_round_trip_single_pixel_tif(tmp_path):
@@ -110,6 +133,48 @@ def test_foreign_imagej_tif_reads_pixel_size(tmp_path):
     np.testing.assert_array_equal(da.values, data)
 
 
+def _imagej_stack(path, data, description):
+    """Pages as ImageJ writes a plain stack: one image per page, the ImageJ description on the first."""
+    with tifffile.TiffWriter(path) as tif:
+        for i, image in enumerate(data):
+            tif.write(image, photometric="minisblack", description=description if i == 0 else None, metadata=None)
+
+
+def test_tif_that_may_be_a_time_series_asks_for_dims(tmp_path):
+    data = np.random.default_rng(0).random((4, 16, 16)).astype(np.float32)
+    _imagej_stack(tmp_path / "slices.tif", data, "ImageJ=1.54f\nimages=4\nslices=4\nloop=false\n")
+    tifffile.imwrite(tmp_path / "default.tif", data, imagej=True)  # tifffile calls the images channels
+    for name, other in [("slices.tif", "z slices"), ("default.tif", "channels")]:
+        with pytest.raises(StackError, match=rf"time series or the {other}.*dims=\('frame', 'y', 'x'\) for a time"):
+            load_stack(tmp_path / name)
+    series = load_stack(tmp_path / "slices.tif", dims=("frame", "y", "x"))
+    assert dict(series.sizes) == {"frame": 4, "channel": 1, "y": 16, "x": 16}
+    np.testing.assert_array_equal(series.values[:, 0], data)
+    assert dict(load_stack(tmp_path / "slices.tif", dims=("z", "y", "x")).sizes)["z"] == 4
+
+
+def test_tif_whose_metadata_name_the_axis_loads_without_dims(tmp_path):
+    data = np.random.default_rng(0).random((4, 16, 16)).astype(np.float32)
+    _imagej_stack(tmp_path / "frames.tif", data, "ImageJ=1.54f\nimages=4\nframes=4\nloop=false\n")
+    _imagej_stack(tmp_path / "volume.tif", data, "ImageJ=1.54f\nimages=4\nslices=4\nspacing=0.5\nloop=false\n")
+    tifffile.imwrite(tmp_path / "channels.tif", data, imagej=True, metadata={"axes": "CYX", "mode": "composite"})
+    assert dict(load_stack(tmp_path / "frames.tif").sizes)["frame"] == 4
+    assert dict(load_stack(tmp_path / "volume.tif").sizes)["z"] == 4
+    assert dict(load_stack(tmp_path / "channels.tif").sizes)["channel"] == 4
+
+
+@pytest.mark.parametrize("dpi", [72, 300])
+def test_tif_screen_dpi_is_no_pixel_size(tmp_path, dpi):
+    from PIL import Image
+
+    Image.fromarray(np.zeros((16, 16), np.uint16)).save(tmp_path / "pil.tif", dpi=(dpi, dpi))
+    with pytest.warns(UserWarning, match=f"{dpi} dpi.*pixel size was not read.*pixel_size="):
+        da = load_stack(tmp_path / "pil.tif")
+    assert da.x.attrs["units"] == "px" and pixel_sizes(da) == {"y": 1.0, "x": 1.0}
+    tifffile.imwrite(tmp_path / "fine.tif", np.zeros((16, 16)), resolution=(50800, 50800), resolutionunit="INCH")
+    assert pixel_sizes(load_stack(tmp_path / "fine.tif"))["x"] == pytest.approx(0.5)  # um: a real pixel size
+
+
 def test_foreign_h5_picks_single_dataset_and_pixel_size(tmp_path):
     with h5py.File(tmp_path / "scan.h5", "w") as f:
         f["entry/data/phase"] = np.zeros((3, 8, 8))
@@ -117,6 +182,38 @@ def test_foreign_h5_picks_single_dataset_and_pixel_size(tmp_path):
         f["entry/energy"] = np.array([5.0])  # 1-D: not an image candidate
     da = load_stack(tmp_path / "scan.h5")
     assert float(da.x[1]) == pytest.approx(29.8) and da.x.attrs["units"] == "nm"
+
+
+@pytest.mark.parametrize("suffix", [".nc", ".zarr"])
+def test_foreign_xarray_file_keeps_its_coords_and_attrs(tmp_path, suffix):
+    da = xr.DataArray(
+        np.random.default_rng(0).random((4, 8, 8)).astype(np.float32),
+        dims=("frame", "y", "x"),
+        name="phase",
+        coords={
+            "time": ("frame", np.arange(4) * 0.25, {"units": "s"}),
+            "y": ("y", np.arange(8) * 40.58, {"units": "nm"}),
+            "x": ("x", 100 + np.arange(8) * 40.58, {"units": "nm"}),
+        },
+        attrs={"units": "rad", "instrument": "SPring-8"},
+    )
+    path = tmp_path / f"ext{suffix}"
+    da.to_netcdf(path) if suffix == ".nc" else da.to_dataset().to_zarr(path)
+    loaded = load_stack(path)
+    np.testing.assert_allclose(loaded.x.values, da.x.values)
+    assert loaded.x.attrs["units"] == "nm"
+    np.testing.assert_allclose(loaded.time.values, da.time.values)
+    assert loaded.attrs == {"units": "rad", "instrument": "SPring-8"}
+
+
+def test_foreign_h5_units_are_the_values_units(tmp_path):
+    with h5py.File(tmp_path / "scan.h5", "w") as f:
+        f["data"] = np.zeros((3, 8, 8))
+        f["data"].attrs.update({"pixel_size": [0.5, 0.25], "units": "counts", "description": "run 7"})
+        f["data"].attrs["spatial_units"] = "um"
+    da = load_stack(tmp_path / "scan.h5")
+    assert pixel_sizes(da) == {"y": 0.5, "x": 0.25} and da.x.attrs["units"] == "um"
+    assert da.attrs == {"units": "counts", "description": "run 7"}
 
 
 def test_container_with_several_arrays_needs_key(tmp_path):

@@ -64,6 +64,8 @@ def test_errors(stack2d):
     flat = as_stack(np.ones((2, 2, 4, 4)), channel_names=["a", "b"])
     with pytest.raises(StackError, match=r"\['a', 'b'\].*constant"):
         normalize(flat, "minmax")
+    with pytest.raises(StackError, match=r"center=\[1, 2, 3\] gives 3 values for 2 channel.*one per channel"):
+        normalize(flat, center=[1, 2, 3])
 
 
 def test_record_of_another_stack_is_rejected(stack2d, stack3d):

@@ -13,6 +13,14 @@ def test_default_dims_by_ndim():
     assert as_stack(np.zeros((3, 2, 4, 5, 6))).dims == DIMS_3D
 
 
+def test_channels_last_with_dims():
+    rgb = np.random.default_rng(0).random((16, 16, 3))
+    da = as_stack(rgb, dims=("y", "x", "channel"))
+    assert dict(da.sizes) == {"frame": 1, "channel": 3, "y": 16, "x": 16}
+    np.testing.assert_array_equal(da.isel(frame=0, channel=2).values, rgb[..., 2])
+    assert dict(as_stack(np.zeros((3, 5, 1))).sizes)["x"] == 1  # a short axis next to a short one is x
+
+
 def test_explicit_dims_reordered_to_canonical():
     vol = np.zeros((6, 5, 4, 3))  # y, x, z, channel (as some exporters write)
     da = as_stack(vol, dims=("y", "x", "z", "channel"))
@@ -55,6 +63,11 @@ def test_input_array_not_modified_or_aliased_by_checks():
         (np.array([[np.nan, 1.0], [1.0, 1.0]]), {}, "NaN"),
         (np.array([[np.inf, 1.0], [1.0, 1.0]]), {}, "NaN/inf"),
         (np.array([["a", "b"], ["c", "d"]]), {}, "real numbers"),
+        (np.zeros((2, 4, 4)), {"pixel_size": "40nm"}, "pixel_size must be a number.*spatial_units="),
+        (np.zeros((2, 4, 4)), {"frame_interval": "1s"}, "frame_interval must be a number.*time_units="),
+        (np.zeros((2, 4, 4)), {"dims": ("y", "y", "x")}, r"\['y'\] more than once"),
+        (np.zeros((4, 16, 16, 2)), {}, r"channels-last.*dims=\('frame', 'y', 'x', 'channel'\).*moveaxis"),
+        (np.zeros((16, 16, 3)), {}, r"channels-last.*dims=\('y', 'x', 'channel'\)"),
     ],
 )
 def test_bad_input_names_problem_and_fix(array, kwargs, message):

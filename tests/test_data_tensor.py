@@ -25,6 +25,12 @@ def test_other_frame_count_renumbers(stack2d):
     assert out.x.attrs["units"] == "nm"
 
 
+def test_bfloat16_tensor_becomes_float32(stack2d):
+    out = from_tensor(to_tensor(stack2d, dtype=torch.bfloat16), stack2d)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out.values, stack2d.values, rtol=1e-2)
+
+
 def test_layout_mismatch(stack2d):
     with pytest.raises(StackError, match="does not match"):
         from_tensor(torch.zeros(5, 3, 8, 12), stack2d)

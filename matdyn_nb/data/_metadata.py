@@ -20,7 +20,7 @@ def metadata_to_json(stack: xr.DataArray) -> str:
         name: {
             "dims": list(coord.dims),
             "dtype": coord.dtype.str if coord.dtype.kind != "U" else "str",
-            "values": coord.values.tolist(),
+            "values": _json_values(coord.values),
             "attrs": coord.attrs,
         }
         for name, coord in stack.coords.items()
@@ -37,6 +37,12 @@ def metadata_to_json(stack: xr.DataArray) -> str:
         },
         default=_json_default,
     )
+
+
+def _json_values(values: np.ndarray) -> list:
+    # datetimes/timedeltas of any resolution as integer counts of their unit (the dtype names it):
+    # tolist() gives datetime objects for us/ms, which JSON cannot hold
+    return values.astype(np.int64).tolist() if values.dtype.kind in "mM" else values.tolist()
 
 
 def _json_default(value):

@@ -70,7 +70,8 @@ def fit_to_grid(
         changes. ``"crop"``: a centred crop. ``"pad"``: centred padding with
         ``fill_value``. Crop and pad keep the pixel size.
     fill_value
-        Value of padded pixels.
+        Value of padded pixels, a finite number. An integer stack whose dtype cannot hold
+        it exactly (e.g. -1 or 0.5 in uint16) is padded as float.
 
     Returns
     -------
@@ -90,6 +91,8 @@ def fit_to_grid(
     check_stack(stack)
     if method not in _METHODS:
         raise StackError(f"unknown method {method!r}; use one of {_METHODS}")
+    if method == "pad" and not np.isfinite(fill_value):
+        raise StackError(f"fill_value must be a finite number, got {fill_value}: the later steps refuse NaN/inf pixels")
     dims = spatial_dims(stack)
     if size is None:
         target = {d: _nearest_power(stack.sizes[d], method) for d in dims}
@@ -104,7 +107,7 @@ def fit_to_grid(
         target = dict(zip(dims, sides * len(dims) if len(sides) == 1 else sides, strict=True))
     bad = {d: n for d, n in target.items() if not is_power_of_two(n)}
     if bad:
-        fix = {d: _nearest_power(int(n), "resample") for d, n in bad.items()}
+        fix = {d: _nearest_power(max(int(n), 1), "resample") for d, n in bad.items()}
         raise StackError(f"target sizes {bad} are not powers of two; use e.g. {fix}")
     if method == "crop" and any(target[d] > stack.sizes[d] for d in dims):
         raise StackError(f"cannot crop {dict(stack.sizes)} to a larger {target}; use method='pad'")
@@ -128,6 +131,10 @@ def _crop(stack: xr.DataArray, target: dict, fill_value: float) -> xr.DataArray:
 
 def _pad(stack: xr.DataArray, target: dict, fill_value: float) -> xr.DataArray:
     widths = {d: ((n - stack.sizes[d]) // 2, n - stack.sizes[d] - (n - stack.sizes[d]) // 2) for d, n in target.items()}
+    if np.issubdtype(stack.dtype, np.integer):
+        info = np.iinfo(stack.dtype)
+        if not (float(fill_value).is_integer() and info.min <= fill_value <= info.max):
+            stack = stack.astype(np.result_type(stack.dtype, np.float32))  # else the fill would wrap or round
     out = stack.pad(widths, mode="constant", constant_values=fill_value)
     spacing = pixel_sizes(stack)
     coords = {}

@@ -1,9 +1,10 @@
 """Reading and writing image stacks: npy, npz, tif, h5, zarr and netCDF.
 
 The format is chosen from the file suffix. Files written by :func:`save_stack` load back
-identical (dims, coords, attrs). Files from elsewhere load as raw arrays wrapped by
-:func:`~matdyn_nb.data.stack.as_stack`, with the pixel size read from the file's own
-metadata where it has one (ImageJ/TIFF resolution tags, HDF5 attributes).
+identical (dims, coords, attrs). Files from elsewhere are wrapped by
+:func:`~matdyn_nb.data.stack.as_stack`: netCDF/zarr variables keep their coords and attrs,
+and other arrays get the pixel size read from the file's own metadata where it has one
+(ImageJ/TIFF resolution tags, HDF5 attributes).
 """
 
 import hashlib
@@ -11,6 +12,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +21,7 @@ import xarray as xr
 from .._files import leftover, replace_directory, writable_folder
 from ..errors import StackError
 from ._metadata import metadata_from_json, metadata_to_json, stack_from_metadata
-from .stack import as_stack, check_stack, pixel_sizes, spatial_dims
+from .stack import as_stack, check_stack, pixel_sizes
 
 __all__ = ["FORMATS", "load_stack", "save_stack"]
 
@@ -35,6 +37,8 @@ FORMATS = {
     ".nc4": "netcdf",
 }
 _META_KEY = "matdyn_nb_metadata"
+_H5_SPATIAL_UNITS = ("spatial_units", "pixel_size_units", "pixel_size_unit")
+_SCREEN_DPI = (72, 96, 150, 300, 600)  # what PIL and most software write when nothing sets a resolution
 _TIFF_UNITS = {"micron": "um", "\\u00B5m": "um", "µm": "um", "um": "um", "nm": "nm", "mm": "mm"}
 
 
@@ -61,7 +65,8 @@ def load_stack(path: str | os.PathLike, *, key: str | None = None, lazy: bool = 
     ----------
     path
         A ``.npy``, ``.npz``, ``.tif``/``.tiff`` (multi-page), ``.h5``/``.hdf5``, ``.zarr``
-        or ``.nc`` file.
+        or ``.nc`` file. A TIFF whose images may be a time series or the z slices (or
+        channels) of one frame, its metadata not saying which, needs ``dims``.
     key
         Which array to read from a container (npz member, HDF5 dataset, zarr/netCDF
         variable); needed only when the file holds several.
@@ -70,7 +75,8 @@ def load_stack(path: str | os.PathLike, *, key: str | None = None, lazy: bool = 
     **metadata
         Keyword arguments of :func:`~matdyn_nb.data.as_stack` (``dims``, ``pixel_size``,
         ``spatial_units``, ``frame_interval``, ``channel_names``, ``units``, ...). They
-        override what the file records.
+        override what the file records and change only what they name: frame numbers,
+        times, coord offsets and extra coords the file records are kept otherwise.
 
     Returns
     -------
@@ -100,27 +106,13 @@ def load_stack(path: str | os.PathLike, *, key: str | None = None, lazy: bool = 
         ) from err
     if stored is not None and not metadata:
         return check_stack(stack_from_metadata(data, stored))
+    if "unsure" in found and "dims" not in metadata:
+        raise StackError(found["unsure"])
+    found.pop("unsure", None)
     if stored is not None:
-        base = stack_from_metadata(data, stored)
-        return as_stack(base.data, **{**_stack_kwargs(base), "dims": base.dims, **metadata})
+        # the keywords change only what they name: frame numbers, times, offsets and extra coords stay
+        return as_stack(stack_from_metadata(data, stored), **metadata)
     return as_stack(data, **{**found, **metadata})
-
-
-def _stack_kwargs(stack: xr.DataArray) -> dict:
-    """as_stack keyword arguments that rebuild ``stack``'s metadata."""
-    attrs = dict(stack.attrs)
-    kwargs = {
-        "pixel_size": list(pixel_sizes(stack).values()),
-        "spatial_units": stack[spatial_dims(stack)[-1]].attrs.get("units", "px"),
-        "channel_names": [str(c) for c in stack.channel.values],
-        "units": attrs.pop("units", None),
-        "long_name": attrs.pop("long_name", None),
-        "attrs": attrs,
-    }
-    if "time" in stack.coords and stack.sizes["frame"] > 1:
-        kwargs["frame_interval"] = float(stack.time[1] - stack.time[0])
-        kwargs["time_units"] = stack.time.attrs.get("units", "s")
-    return kwargs
 
 
 def _file_sha256(path: Path) -> str:
@@ -182,8 +174,17 @@ def _read_tif(path, key, lazy):
             return np.stack([p.asarray() for p in tif.pages]), stored, {}
         data = tif.asarray()
         series = tif.series[0]
+        imagej = tif.imagej_metadata or {}
         found = {"dims": _tif_dims(series.axes)}
-        found.update(_tif_pixel_size(page, tif.imagej_metadata or {}, "z" in found["dims"]))
+        unsure = _tif_unsure_axis(series.axes, imagej)
+        if unsure:
+            found["unsure"] = (
+                f"{str(path)!r} holds {data.shape[series.axes.index(unsure)]} images that may be the frames of a time "
+                f"series or the {'z slices of one volume' if unsure == 'Z' else 'channels of one frame'} (TIFF axes "
+                f"{series.axes!r}, and its metadata do not say which); load it with dims=('frame', 'y', 'x') for a "
+                f"time series, or dims={found['dims']} for {'a volume' if unsure == 'Z' else 'channels'}"
+            )
+        found.update(_tif_pixel_size(page, imagej, "z" in found["dims"] and not unsure))
     return data, None, found
 
 
@@ -196,6 +197,25 @@ def _tif_dims(axes: str) -> tuple[str, ...]:
             "load it with dims=... naming each axis"
         )
     return tuple(dims)
+
+
+def _tif_unsure_axis(axes: str, imagej: dict) -> str | None:
+    """The axis of a single-frame TIFF that could equally be time, or None.
+
+    ImageJ writes ``slices=`` for a plain stack of images, and tifffile reads 3 or 4
+    planar images as colour samples: such a Z or C/S axis may be a time series. A z
+    spacing, an ImageJ colour display mode, or contiguous (RGB) samples settle it.
+    """
+    other = [a for a in axes if a not in "YX"]
+    if len(other) != 1 or other[0] not in "ZCS":
+        return None
+    if other[0] == "Z" and "spacing" in imagej:
+        return None
+    if other[0] == "C" and imagej.get("mode") in ("composite", "color"):
+        return None
+    if other[0] == "S" and axes.endswith("S"):
+        return None
+    return other[0]
 
 
 def _tif_pixel_size(page, imagej: dict, volume: bool) -> dict:
@@ -211,12 +231,21 @@ def _tif_pixel_size(page, imagej: dict, volume: bool) -> dict:
     unit = _TIFF_UNITS.get(str(imagej.get("unit", "")))
     if unit is None:
         resolution_unit = int(tags["ResolutionUnit"].value) if "ResolutionUnit" in tags else 1
+        if resolution_unit == 2 and {round(num / den, 3), round(ynum / yden, 3)} <= set(_SCREEN_DPI):
+            warnings.warn(
+                f"the TIFF's resolution is {num / den:g} dpi, a screen/print default rather than a pixel size, so "
+                "the pixel size was not read (coords in px); pass pixel_size=... and spatial_units=... to load_stack",
+                UserWarning,
+                stacklevel=4,
+            )
+            return {}
         unit, factor = {2: ("um", 25400.0), 3: ("um", 10000.0)}.get(resolution_unit, ("px", 1.0))
         size_x, size_y = size_x * factor, size_y * factor
     sizes = [size_y, size_x]
     if volume:
         sizes.insert(0, float(imagej.get("spacing", size_x)))
-    found = {"pixel_size": sizes, "spatial_units": unit}
+    # equal sizes as one number, which fits whichever dims= the user gives
+    found = {"pixel_size": sizes if len(set(sizes)) > 1 else sizes[0], "spatial_units": unit}
     if "finterval" in imagej:
         found["frame_interval"] = float(imagej["finterval"])
     return found
@@ -239,15 +268,33 @@ def _read_h5(path, key, lazy):
         handle.close()
     if _META_KEY in attrs:
         return data, metadata_from_json(attrs[_META_KEY]), {}
+    return data, None, _h5_metadata(attrs)
+
+
+def _h5_metadata(attrs: dict) -> dict:
+    """as_stack keywords from a foreign HDF5 dataset's attributes.
+
+    ``units`` is the unit of the pixel values (e.g. "counts"), never that of the pixel size,
+    which comes only from a spatial attribute (``spatial_units``, ``pixel_size_units`` or a
+    ``_nm`` name). Other str and number attributes are kept as attrs.
+    """
+    attrs = {k: v.decode() if isinstance(v, bytes) else v for k, v in attrs.items()}
     found = {}
     for name in ("pixel_size", "voxel_size", "pixel_size_nm"):
         if name in attrs:
-            found["pixel_size"] = np.atleast_1d(attrs[name]).astype(float).tolist()
+            found["pixel_size"] = np.atleast_1d(attrs.pop(name)).astype(float).tolist()
             if name.endswith("_nm"):
                 found["spatial_units"] = "nm"
-    if "units" in attrs and "pixel_size" in found and "spatial_units" not in found:
-        found["spatial_units"] = str(attrs["units"])
-    return data, None, found
+    for name in _H5_SPATIAL_UNITS:
+        if name in attrs:
+            found.setdefault("spatial_units", str(attrs.pop(name)))
+    for name in ("units", "long_name"):
+        if name in attrs:
+            found[name] = str(attrs.pop(name))
+    found["attrs"] = {
+        k: v for k, v in attrs.items() if isinstance(v, (str, int, float, np.number)) and not isinstance(v, bool)
+    }
+    return found
 
 
 def _read_xarray(path, key, lazy, opener):
@@ -265,7 +312,7 @@ def _read_xarray(path, key, lazy, opener):
         return da.data, stored, {}
     if da.dims in (("frame", "channel", "y", "x"), ("frame", "channel", "z", "y", "x")):
         return da.data, _xarray_meta(da), {}
-    return da.data, None, {"dims": da.dims}
+    return da, None, {}  # as_stack keeps a DataArray's coords (physical x/y, time) and attrs
 
 
 def _xarray_meta(da: xr.DataArray) -> dict:
@@ -414,6 +461,10 @@ def _as_dataset(stack: xr.DataArray) -> xr.Dataset:
 
 
 def _write_netcdf(stack, path):
+    if stack.dtype == np.float16:
+        raise StackError(
+            "netCDF has no float16; save as .zarr, .h5, .npy, .npz or .tif, or cast with stack.astype('float32')"
+        )
     _as_dataset(stack).to_netcdf(path, engine="netcdf4")
 
 

@@ -77,7 +77,13 @@ def normalize(
                 )
             offset = hi / 2
         else:
-            offset = np.broadcast_to(np.asarray(center, float), lo.shape).copy()
+            offset = np.atleast_1d(np.asarray(center, float))
+            if offset.size not in (1, lo.size):
+                raise StackError(
+                    f"center={center} gives {offset.size} values for {lo.size} channel(s) {names}; "
+                    "give one value, or one per channel"
+                )
+            offset = np.broadcast_to(offset, lo.shape).copy()
         scale = offset.copy()
     elif method == "minmax":
         offset, scale = (hi + lo) / 2, (hi - lo) / 2

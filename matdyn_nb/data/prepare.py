@@ -23,7 +23,8 @@ def prepare_for_training(
     """Fit to a power-of-two grid, augment by rotation, then normalise to [-1, 1].
 
     Normalisation comes last so that the cubic interpolation of resampling and rotation
-    cannot push values outside the generator's tanh range.
+    cannot push values outside the generator's tanh range. Rotated corners are filled
+    with each image's median, so they stretch neither the data's range nor its normalisation.
 
     Parameters
     ----------
@@ -47,7 +48,7 @@ def prepare_for_training(
     """
     out = fit_to_grid(stack, size, method=fit)
     if rotations:
-        out = rotate_augment(out, rotations, max_angle, rng=rng)
+        out = rotate_augment(out, rotations, max_angle, rng=rng, fill_value="median")
     if normalization is not None:
         out = normalize(out, normalization)
     return out

@@ -26,6 +26,7 @@ __all__ = [
 DIMS_2D = ("frame", "channel", "y", "x")
 DIMS_3D = ("frame", "channel", "z", "y", "x")
 _DEFAULT_DIMS = {2: ("y", "x"), 3: ("frame", "y", "x"), 4: DIMS_2D, 5: DIMS_3D}
+_CHANNELS_LAST = {3: ("y", "x", "channel"), 4: ("frame", "y", "x", "channel"), 5: ("frame", "z", "y", "x", "channel")}
 _LONG_NAMES = {"z": "z position", "y": "y position", "x": "x position"}
 
 
@@ -67,8 +68,10 @@ def as_stack(
     array
         Image data: ``(y, x)``, ``(frame, y, x)``, ``(frame, channel, y, x)`` or
         ``(frame, channel, z, y, x)`` by default; pass ``dims`` for other layouts
-        (e.g. ``("z", "y", "x")`` for one volume). A numpy or dask array; it is not copied
-        or modified. An :class:`xarray.DataArray` keeps its dims, coords and attrs: the
+        (e.g. ``("z", "y", "x")`` for one volume). An array whose last axis is short (<= 4)
+        next to one at least 4 times (and 8 px) longer looks channels-last (RGB,
+        ``(frame, y, x, channel)``) and needs ``dims``. A numpy or dask array; it is not
+        copied or modified. An :class:`xarray.DataArray` keeps its dims, coords and attrs: the
         pixel size and spatial units come from its evenly spaced spatial coords (and their
         ``units`` attr), channel names from its ``channel`` coord; arguments given here
         override them.
@@ -104,6 +107,9 @@ def as_stack(
     >>> dict(da.sizes)
     {'frame': 3, 'channel': 1, 'y': 8, 'x': 8}
     """
+    if dims is not None and len(set(dims)) != len(tuple(dims)):
+        twice = sorted({d for d in dims if tuple(dims).count(d) > 1})
+        raise StackError(f"dims {tuple(dims)} name {twice} more than once; give each axis its own name")
     if isinstance(array, xr.DataArray):
         return _from_dataarray(
             array, dims=dims, pixel_size=pixel_size, spatial_units=spatial_units, frame_interval=frame_interval,
@@ -117,6 +123,7 @@ def as_stack(
                 f"cannot guess the dims of a {data.ndim}-D array of shape {data.shape}; "
                 "pass dims=, e.g. dims=('frame', 'channel', 'z', 'y', 'x')"
             )
+        _check_not_channels_last(data.shape)
         dims = _DEFAULT_DIMS[data.ndim]
     dims = tuple(dims)
     if len(dims) != data.ndim:
@@ -137,7 +144,7 @@ def as_stack(
     da = da.transpose(*canonical)
     space = spatial_dims(da)
 
-    given = np.atleast_1d(np.asarray(1.0 if pixel_size is None else pixel_size, float))
+    given = _numbers(1.0 if pixel_size is None else pixel_size, "pixel_size", "pixel_size=40.58, spatial_units='nm'")
     if given.size not in (1, len(space)):
         raise StackError(
             f"pixel_size {pixel_size} has the wrong length: give one number or one per spatial dim {space}"
@@ -157,6 +164,7 @@ def as_stack(
     for dim, size in zip(space, sizes, strict=True):
         coords[dim] = _spatial_coord(dim, da.sizes[dim], size, spatial_units)
     if frame_interval is not None:
+        frame_interval = _numbers(frame_interval, "frame_interval", "frame_interval=0.5, time_units='s'")[0]
         if not np.isfinite(frame_interval) or frame_interval <= 0:
             raise StackError(f"frame_interval must be positive, got {frame_interval}")
         coords["time"] = xr.Variable(
@@ -171,6 +179,27 @@ def as_stack(
         **({"long_name": long_name} if long_name is not None else {}),
     }
     return check_stack(da)
+
+
+def _numbers(value, name: str, example: str) -> np.ndarray:
+    """``value`` as a 1-D float array, or a StackError saying that units go in their own argument."""
+    try:
+        return np.atleast_1d(np.asarray(value, float))
+    except (TypeError, ValueError):
+        raise StackError(f"{name} must be a number, got {value!r}; give its units separately, e.g. {example}") from None
+
+
+def _check_not_channels_last(shape: tuple[int, ...]) -> None:
+    """Refuse to guess the dims of an array whose last axis looks like channels (RGB, (frame, y, x, channel))."""
+    if len(shape) not in _CHANNELS_LAST or not (shape[-1] <= 4 and shape[-2] >= max(8, 4 * shape[-1])):
+        return
+    default = _DEFAULT_DIMS[len(shape)]
+    move = " (or move it first: np.moveaxis(array, -1, 1))" if "channel" in default else ""
+    raise StackError(
+        f"the array of shape {shape} looks channels-last: its last axis ({shape[-1]}) is much shorter than the one "
+        f"before it ({shape[-2]}) and would be read as x; pass dims={_CHANNELS_LAST[len(shape)]}{move}, "
+        f"or dims={default} if the last axis really is x"
+    )
 
 
 def _coord_spacing(array: xr.DataArray, dim: str) -> float:

@@ -51,9 +51,12 @@ def from_tensor(tensor, like: xr.DataArray) -> xr.DataArray:
     Returns
     -------
     xarray.DataArray
-        Float32 stack.
+        Stack of the tensor's dtype; a bfloat16 tensor (which numpy lacks) becomes float32.
     """
-    array = tensor.detach().to("cpu").numpy()
+    import torch
+
+    tensor = tensor.detach().to("cpu")
+    array = (tensor.float() if tensor.dtype == torch.bfloat16 else tensor).numpy()
     if array.shape[1:] != like.shape[1:]:
         raise StackError(
             f"tensor shape {tuple(array.shape)} does not match the stack layout {like.dims} "
