@@ -1,4 +1,5 @@
 import json
+import warnings
 
 import h5py
 import numpy as np
@@ -171,6 +172,9 @@ def test_tif_screen_dpi_is_no_pixel_size(tmp_path, dpi):
     with pytest.warns(UserWarning, match=f"{dpi} dpi.*pixel size was not read.*pixel_size="):
         da = load_stack(tmp_path / "pil.tif")
     assert da.x.attrs["units"] == "px" and pixel_sizes(da) == {"y": 1.0, "x": 1.0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the pixel size given: nothing to warn about
+        assert pixel_sizes(load_stack(tmp_path / "pil.tif", pixel_size=40.0, spatial_units="nm"))["x"] == 40.0
     tifffile.imwrite(tmp_path / "fine.tif", np.zeros((16, 16)), resolution=(50800, 50800), resolutionunit="INCH")
     assert pixel_sizes(load_stack(tmp_path / "fine.tif"))["x"] == pytest.approx(0.5)  # um: a real pixel size
 

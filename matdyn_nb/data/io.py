@@ -109,6 +109,9 @@ def load_stack(path: str | os.PathLike, *, key: str | None = None, lazy: bool = 
     if "unsure" in found and "dims" not in metadata:
         raise StackError(found["unsure"])
     found.pop("unsure", None)
+    unread = found.pop("pixel_size_unread", None)
+    if unread and "pixel_size" not in metadata:
+        warnings.warn(unread, UserWarning, stacklevel=2)
     if stored is not None:
         # the keywords change only what they name: frame numbers, times, offsets and extra coords stay
         return as_stack(stack_from_metadata(data, stored), **metadata)
@@ -232,13 +235,11 @@ def _tif_pixel_size(page, imagej: dict, volume: bool) -> dict:
     if unit is None:
         resolution_unit = int(tags["ResolutionUnit"].value) if "ResolutionUnit" in tags else 1
         if resolution_unit == 2 and {round(num / den, 3), round(ynum / yden, 3)} <= set(_SCREEN_DPI):
-            warnings.warn(
-                f"the TIFF's resolution is {num / den:g} dpi, a screen/print default rather than a pixel size, so "
-                "the pixel size was not read (coords in px); pass pixel_size=... and spatial_units=... to load_stack",
-                UserWarning,
-                stacklevel=4,
-            )
-            return {}
+            return {
+                "pixel_size_unread": f"the TIFF's resolution is {num / den:g} dpi, a screen/print default rather "
+                "than a pixel size, so the pixel size was not read (coords in px); pass pixel_size=... and "
+                "spatial_units=... to load_stack"
+            }
         unit, factor = {2: ("um", 25400.0), 3: ("um", 10000.0)}.get(resolution_unit, ("px", 1.0))
         size_x, size_y = size_x * factor, size_y * factor
     sizes = [size_y, size_x]
