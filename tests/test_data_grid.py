@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from matdyn_nb.data import as_stack, check_grid, fit_to_grid, is_power_of_two, pixel_sizes
+from matdyn_nb.data import as_stack, check_grid, fit_to_grid, is_power_of_two, pixel_sizes, prepare_for_training
 from matdyn_nb.errors import StackError
 
 
@@ -50,6 +50,19 @@ def test_pad_fill_the_dtype_cannot_hold_promotes_to_float():
     assert fit_to_grid(counts, 8, method="pad", fill_value=3).dtype == np.uint16
     with pytest.raises(StackError, match="fill_value must be a finite number"):
         fit_to_grid(counts, 8, method="pad", fill_value=np.nan)
+    with pytest.raises(StackError, match="fill_value must be a number or 'median'"):
+        fit_to_grid(counts, 8, method="pad", fill_value="mean")
+
+
+def test_median_pad_is_each_images_own_and_does_not_stretch_the_normalisation():
+    counts = np.stack([np.full((6, 6), 1000), np.full((6, 6), 1100)]).astype(np.uint16)
+    counts[1, 2, 3] = 1090  # a frame with some range of its own
+    pad = fit_to_grid(as_stack(counts), 8, method="pad", fill_value="median")
+    assert pad.dtype == np.float32
+    assert float(pad.isel(frame=0, x=0).min()) == 1000 and float(pad.isel(frame=1, x=0).max()) == 1100
+    np.testing.assert_array_equal(pad.isel(y=slice(1, 7), x=slice(1, 7)).values, as_stack(counts).values)
+    prepared = prepare_for_training(as_stack(counts), 8, fit="pad")
+    assert prepared.attrs["norm_offset"] == pytest.approx([1050])  # the data's range, not the pad's zeros
 
 
 def test_default_sizes_and_3d(stack3d):

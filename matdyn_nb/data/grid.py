@@ -51,7 +51,7 @@ def fit_to_grid(
     size: int | Sequence[int] | dict[str, int] | None = None,
     *,
     method: str = "resample",
-    fill_value: float = 0.0,
+    fill_value: float | str = 0.0,
 ) -> xr.DataArray:
     """Bring every spatial side of ``stack`` to a power of two, keeping coords physical.
 
@@ -70,8 +70,11 @@ def fit_to_grid(
         changes. ``"crop"``: a centred crop. ``"pad"``: centred padding with
         ``fill_value``. Crop and pad keep the pixel size.
     fill_value
-        Value of padded pixels, a finite number. An integer stack whose dtype cannot hold
-        it exactly (e.g. -1 or 0.5 in uint16) is padded as float.
+        Value of padded pixels, a finite number, or ``"median"`` for each image's own median
+        (per frame and channel; the stack becomes float): padding inside the data's range,
+        which a later :func:`~matdyn_nb.data.normalize` is not stretched by. An integer
+        stack whose dtype cannot hold a number exactly (e.g. -1 or 0.5 in uint16) is padded
+        as float.
 
     Returns
     -------
@@ -91,7 +94,9 @@ def fit_to_grid(
     check_stack(stack)
     if method not in _METHODS:
         raise StackError(f"unknown method {method!r}; use one of {_METHODS}")
-    if method == "pad" and not np.isfinite(fill_value):
+    if isinstance(fill_value, str) and fill_value != "median":
+        raise StackError(f"fill_value must be a number or 'median', got {fill_value!r}")
+    if method == "pad" and not isinstance(fill_value, str) and not np.isfinite(fill_value):
         raise StackError(f"fill_value must be a finite number, got {fill_value}: the later steps refuse NaN/inf pixels")
     dims = spatial_dims(stack)
     if size is None:
@@ -124,18 +129,23 @@ def fit_to_grid(
     return check_stack(out.rename(stack.name))
 
 
-def _crop(stack: xr.DataArray, target: dict, fill_value: float) -> xr.DataArray:
+def _crop(stack: xr.DataArray, target: dict, fill_value: float | str) -> xr.DataArray:
     starts = {d: (stack.sizes[d] - n) // 2 for d, n in target.items()}
     return stack.isel({d: slice(s, s + target[d]) for d, s in starts.items()})
 
 
-def _pad(stack: xr.DataArray, target: dict, fill_value: float) -> xr.DataArray:
+def _pad(stack: xr.DataArray, target: dict, fill_value: float | str) -> xr.DataArray:
     widths = {d: ((n - stack.sizes[d]) // 2, n - stack.sizes[d] - (n - stack.sizes[d]) // 2) for d, n in target.items()}
-    if np.issubdtype(stack.dtype, np.integer):
-        info = np.iinfo(stack.dtype)
-        if not (float(fill_value).is_integer() and info.min <= fill_value <= info.max):
-            stack = stack.astype(np.result_type(stack.dtype, np.float32))  # else the fill would wrap or round
-    out = stack.pad(widths, mode="constant", constant_values=fill_value)
+    if fill_value == "median":
+        stack = stack.astype(np.result_type(stack.dtype, np.float32))
+        medians = stack.median(list(target)).astype(stack.dtype)
+        out = stack.pad(widths, mode="constant", constant_values=np.nan).fillna(medians)
+    else:
+        if np.issubdtype(stack.dtype, np.integer):
+            info = np.iinfo(stack.dtype)
+            if not (float(fill_value).is_integer() and info.min <= fill_value <= info.max):
+                stack = stack.astype(np.result_type(stack.dtype, np.float32))  # else the fill would wrap or round
+        out = stack.pad(widths, mode="constant", constant_values=fill_value)
     spacing = pixel_sizes(stack)
     coords = {}
     for d, (before, _) in widths.items():
@@ -144,7 +154,7 @@ def _pad(stack: xr.DataArray, target: dict, fill_value: float) -> xr.DataArray:
     return out.assign_coords(coords)
 
 
-def _resample(stack: xr.DataArray, target: dict, fill_value: float) -> xr.DataArray:
+def _resample(stack: xr.DataArray, target: dict, fill_value: float | str) -> xr.DataArray:
     from skimage.transform import resize
 
     dims = list(target)

@@ -23,8 +23,9 @@ def prepare_for_training(
     """Fit to a power-of-two grid, augment by rotation, then normalise to [-1, 1].
 
     Normalisation comes last so that the cubic interpolation of resampling and rotation
-    cannot push values outside the generator's tanh range. Rotated corners are filled
-    with each image's median, so they stretch neither the data's range nor its normalisation.
+    cannot push values outside the generator's tanh range. Padding (``fit="pad"``) and
+    rotated corners are filled with each image's median, so they stretch neither the data's
+    range nor its normalisation.
 
     Parameters
     ----------
@@ -46,7 +47,7 @@ def prepare_for_training(
     xarray.DataArray
         The prepared stack, with each step recorded in ``attrs``.
     """
-    out = fit_to_grid(stack, size, method=fit)
+    out = fit_to_grid(stack, size, method=fit, fill_value="median")
     if rotations:
         out = rotate_augment(out, rotations, max_angle, rng=rng, fill_value="median")
     if normalization is not None:
