@@ -28,6 +28,7 @@ from .runs import (
     read_train_file,
     run_config,
     run_stack,
+    source_sha256,
     source_stack,
 )
 
@@ -117,17 +118,21 @@ def _calibrated_gamma(spec: dict, model, metrics, client, progress) -> float:
     seed = spec.get("seed", 0)
     store = Path(spec["store"])
     saved = store.with_name(f"{store.name}.calibration.nc")
-    recipe = json.dumps(
-        {"model_id": model.model_id, "seed": seed, "calibrate": spec["calibrate"],
-         "metrics": [m.to_json() for m in metrics], "distribution": spec.get("distribution", "uniform")},
-        sort_keys=True,
-    )  # fmt: skip
+    recipe = {
+        "model_id": model.model_id, "seed": seed, "calibrate": spec["calibrate"],
+        "metrics": [m.to_json() for m in metrics], "distribution": spec.get("distribution", "uniform"),
+        # the observed file's content, not only its name: changed data must not reuse an old gamma
+        "observed_sha256": source_sha256(source),
+    }  # fmt: skip
     if saved.exists():
         calibration = xr.load_dataset(saved)
-        if calibration.attrs.get("recipe") != recipe:
+        kept = json.loads(calibration.attrs.get("recipe", "{}"))
+        differ = sorted(k for k in {**kept, **recipe} if kept.get(k) != recipe.get(k))
+        if differ:
             raise ConfigError(
-                f"{str(saved)!r} holds a calibration with other settings (model, seed, metrics or the "
-                '"calibrate" entry); delete it to calibrate again, or choose a new store'
+                f"{str(saved)!r} holds a calibration with other settings ({', '.join(differ)} differ; "
+                "observed_sha256 is the observed stack's content); delete it to calibrate again, or choose a "
+                "new store"
             )
         print(f"gamma {calibration.attrs['gamma']:.4g} from the calibration kept in {saved}")
     else:
@@ -136,7 +141,7 @@ def _calibrated_gamma(spec: dict, model, metrics, client, progress) -> float:
             model, observed, metrics, rng=seed, distribution=spec.get("distribution", "uniform"), client=client,
             progress=progress, **options,
         )  # fmt: skip
-        calibration.attrs["recipe"] = recipe
+        calibration.attrs["recipe"] = json.dumps(recipe, sort_keys=True)
         saved.parent.mkdir(parents=True, exist_ok=True)
         partial = saved.with_name(f".{saved.name}.tmp")
         calibration.to_netcdf(partial)

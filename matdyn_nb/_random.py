@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from .errors import ConfigError
+
 __all__ = ["as_generator", "root_seed", "seed_attr"]
 
 RngLike = np.random.Generator | int | np.random.SeedSequence | None
@@ -15,8 +17,18 @@ def as_generator(rng: RngLike) -> np.random.Generator:
     rng
         A Generator (used as is), an int seed or SeedSequence (a new Generator), or None
         (fresh OS entropy: not reproducible).
+
+    Raises
+    ------
+    ConfigError
+        For anything else, e.g. a negative or fractional seed.
     """
-    return np.random.default_rng(rng)
+    try:
+        return np.random.default_rng(rng)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(
+            f"rng must be a non-negative integer seed, a numpy Generator or None, got {rng!r} ({err})"
+        ) from None
 
 
 def seed_attr(rng: RngLike) -> int:
@@ -33,6 +45,6 @@ def root_seed(rng: RngLike) -> int:
     """
     if isinstance(rng, (int, np.integer)):
         if rng < 0:
-            raise ValueError(f"rng seed must be non-negative, got {rng}")
+            raise ConfigError(f"rng seed must be a non-negative integer, got {rng}; e.g. rng=0")
         return int(rng)
-    return int(np.random.default_rng(rng).integers(2**63))
+    return int(as_generator(rng).integers(2**63))

@@ -9,6 +9,7 @@ loads a stack file or simulates a twin from its ``twin:NAME[:PRESET]`` name.
 """
 
 import dataclasses
+import hashlib
 import inspect
 import json
 import os
@@ -19,6 +20,7 @@ import numpy as np
 import xarray as xr
 
 from .data import load_stack, prepare_for_training
+from .data.io import _file_sha256
 from .errors import ConfigError, StackError
 
 if TYPE_CHECKING:
@@ -34,6 +36,7 @@ __all__ = [
     "read_train_file",
     "run_config",
     "run_stack",
+    "source_sha256",
     "source_stack",
 ]
 
@@ -80,6 +83,29 @@ def source_stack(source: str, *, seed: int = 0, twin: dict | None = None, **meta
     if twin:
         raise ConfigError(f"twin parameters {sorted(twin)} given for {source!r}, which is a file, not twin:NAME")
     return load_stack(source, **metadata)
+
+
+def source_sha256(source: str) -> str | None:
+    """SHA-256 of the stack file (or every file of a stack folder, e.g. ``.zarr``) that ``source`` names.
+
+    None for ``twin:NAME[:PRESET]``: a twin is fixed by its name, seed and parameters.
+
+    Raises
+    ------
+    StackError
+        For a file or folder that does not exist.
+    """
+    if source.startswith("twin:"):
+        return None
+    path = Path(source)
+    if not path.exists():
+        raise StackError(f"no such file or folder {source!r}; give a stack file or twin:NAME[:PRESET]")
+    if path.is_file():
+        return _file_sha256(path)
+    digest = hashlib.sha256()
+    for file in sorted(f for f in path.rglob("*") if f.is_file()):
+        digest.update(f"{file.relative_to(path).as_posix()}\0{_file_sha256(file)}\0".encode())
+    return digest.hexdigest()
 
 
 def run_config(spec: dict) -> "GANConfig":
@@ -169,8 +195,10 @@ def _check_sample_file(spec, name: str) -> None:
                 f"run file {name!r} must give {'at most' if group[0] == 'scheduler' else 'exactly'} one of "
                 f"{list(group)}, got {given or 'none'}"
             )
-    if spec.get("workers", 1) < 1:
-        raise ConfigError(f'"workers" in run file {name!r} must be a positive integer, got {spec["workers"]}')
+    for key, least in (("workers", 1), ("batch_size", 1), ("seed", 0)):
+        if spec.get(key, least) < least:
+            kind = "a positive" if least else "a non-negative"
+            raise ConfigError(f'"{key}" in run file {name!r} must be {kind} integer, got {spec[key]}')
     if "calibrate" in spec:
         from .gan.config import check_keys
         from .latent import calibrate_gamma

@@ -162,6 +162,20 @@ def _corrupt_model_json(ctx):
     return load_model(folder)
 
 
+def _edited_model_file(ctx, name: str, content: bytes):
+    folder = ctx.model.save(ctx.tmp / "model")
+    (folder / name).write_bytes(content)
+    return load_model(folder)
+
+
+def _template_of_shape(shape):
+    def edit(meta):
+        template = json.loads(meta["template"])
+        meta["template"] = json.dumps({**template, "shape": shape})
+
+    return edit
+
+
 DATA = [
     ("as_stack 6-D", lambda c: as_stack(np.zeros((1,) * 6)), StackError, "cannot guess the dims"),
     ("as_stack dims count", lambda c: as_stack(np.zeros((2, 4, 4)), dims=("y", "x")), StackError, "name 2 axes"),
@@ -243,8 +257,18 @@ GAN = [
     ("load_model bad config", lambda c: load_model(c.model_folder(lambda m: m["config"].update(latent_dim=-3))),
      ModelFileError, "not a valid GANConfig .*latent_dim"),
     ("load_model corrupt json", _corrupt_model_json, ModelFileError, "model.json' is corrupt"),
+    ("load_model corrupt history", lambda c: _edited_model_file(c, "history.nc", b"garbage"), ModelFileError,
+     "history.nc' is corrupt .*delete it"),
+    ("load_model empty template", lambda c: load_model(c.model_folder(lambda m: m.update(template="{}"))),
+     ModelFileError, "template in .* is not the image metadata"),
+    ("load_model template shape", lambda c: load_model(c.model_folder(_template_of_shape([3, 16, 16]))),
+     ModelFileError, r"has shape \[3, 16, 16\] but the config makes images of \(channel, ...\) \[2, 16, 16\]"),
+    ("load_model provenance list", lambda c: load_model(c.model_folder(lambda m: m.update(provenance=[1, 2]))),
+     ModelFileError, "provenance in .* must be a JSON object, got list"),
     ("model.save existing", lambda c: c.model.save(c.model_folder(lambda m: None)), ModelFileError,
      "already exists"),
+    ("model.save over a non-model folder", lambda c: c.model.save(c.file("data.csv").parent, overwrite=True),
+     ModelFileError, r"holds \['data.csv'\], not only a saved model, so overwrite=True would delete it"),
     ("model.save unwritable", lambda c: c.model.save(_unwritable(c) / "m"), ModelFileError,
      "cannot write the model folder"),
     ("generate latent size", lambda c: c.model.generate(np.zeros((2, 3))), ConfigError, "3 latent dimension"),
@@ -252,6 +276,13 @@ GAN = [
     ("generate cuda", lambda c: c.model.generate(np.zeros((1, 8)), device="cuda"), ConfigError, "sees no CUDA GPU",
      NO_CUDA),
     ("latents n=0", lambda c: c.model.latents(0), ConfigError, "n must be >= 1"),
+    ("generate batch_size 0", lambda c: c.model.generate(np.zeros((1, 8)), batch_size=0), ConfigError,
+     "batch_size .* must be an integer >= 1, got 0"),
+    ("generate batch_size -1", lambda c: c.model.generate(np.zeros((1, 8)), batch_size=-1), ConfigError,
+     "batch_size .* must be an integer >= 1, got -1"),
+    ("generate text z", lambda c: c.model.generate(np.array([["a"] * 8])), ConfigError,
+     "z must hold real numbers, got dtype <U1"),
+    ("latents rng 1.5", lambda c: c.model.latents(2, rng=1.5), ConfigError, "rng must be a non-negative integer"),
 ]  # fmt: skip
 
 LATENT = [
@@ -275,6 +306,32 @@ LATENT = [
                                                    references=np.full((2, 8), np.nan)), ConfigError, "NaN"),
     ("references and n_references", lambda c: sample_variations(c.model, 3, 2, 1.0, references=np.zeros((2, 8))),
      ConfigError, "leave n_references out"),
+    ("references empty", lambda c: sample_variations(c.model, n_samples=2, gamma=1.0, references=np.zeros((0, 8))),
+     ConfigError, "references is empty"),
+    ("references text", lambda c: sample_variations(c.model, n_samples=2, gamma=1.0,
+                                                    references=np.array([["a"] * 8])), ConfigError,
+     "references must hold real numbers"),
+    ("references latent first", lambda c: sample_variations(c.model, n_samples=2, gamma=1.0,
+                                                            references=c.model.latents(2).T), ConfigError,
+     r"dims \(n, 'latent'\).*transpose"),
+    ("batch_size -1", lambda c: sample_variations(c.model, 2, 2, 1.0, batch_size=-1), ConfigError,
+     "batch_size .* must be an integer >= 1"),
+    ("batch_size 0", lambda c: sample_variations(c.model, 2, 2, 1.0, batch_size=0), ConfigError,
+     "batch_size .* must be an integer >= 1"),
+    ("seed -1", lambda c: sample_variations(c.model, 2, 2, 1.0, rng=-1), ConfigError,
+     "rng seed must be a non-negative integer"),
+    ("seed 1.5", lambda c: sample_variations(c.model, 2, 2, 1.0, rng=1.5), ConfigError,
+     "rng must be a non-negative integer seed"),
+    ("metrics not a metric", lambda c: sample_variations(c.model, 2, 2, 1.0, metrics=3), ConfigError,
+     "metrics must be pairwise metrics"),
+    ("filter on a metric not computed", lambda c: sample_variations(c.model, 2, 2, 1.0, metrics=EntropyDiff(),
+                                                                    filters="iou >= 0.5"), ConfigError,
+     "needs the metric 'iou'.*add that metric"),
+    ("min_accepted NaN", lambda c: sample_variations(c.model, 2, 2, 1.0, min_accepted=float("nan")), ConfigError,
+     "min_accepted must be an integer >= 0"),
+    ("min_accepted -1", lambda c: sample_variations(c.model, 2, 2, 1.0, min_accepted=-1), ConfigError,
+     "min_accepted must be an integer >= 0"),
+    ("store other batch_size", lambda c: c.store(batch_size=8), ConfigError, "batch_size: stored 64, asked 8"),
     ("metrics same name", lambda c: sample_variations(c.model, 2, 2, 1.0, metrics=[EntropyDiff(), EntropyDiff()]),
      ConfigError, "distinct names"),
     ("filter number", lambda c: as_filter("iou >= 0.5.1"), ConfigError, "'0.5.1' .* is not a number"),
@@ -316,6 +373,10 @@ LATENT = [
     ("sweep no metrics", lambda c: gamma_sweep(c.model, [1.0], 2, 2, []), ConfigError, "metrics must be"),
     ("sweep gammas order", lambda c: gamma_sweep(c.model, [1.0, 0.5], 2, 2, EntropyDiff()), ConfigError,
      "increasing"),
+    ("sweep quantiles", lambda c: gamma_sweep(c.model, [1.0], 2, 2, EntropyDiff(), quantiles=(0.9, 0.1)),
+     ConfigError, "quantiles must be"),
+    ("sweep batch_size 0", lambda c: gamma_sweep(c.model, [1.0], 2, 2, EntropyDiff(), batch_size=0), ConfigError,
+     "batch_size .* must be an integer >= 1"),
     ("band one frame", lambda c: observed_band(c.observed.isel(frame=[0]), EntropyDiff()), ConfigError,
      "at least 2 frames"),
     ("band group", lambda c: observed_band(c.observed, EntropyDiff(), group="particle"), ConfigError,
@@ -396,6 +457,8 @@ SAMPLE_FILES = [
     ("references missing", {**{k: v for k, v in GOOD_SAMPLE.items() if k != "n_references"}, "references": "z.npy"},
      "'z.npy' does not exist"),
     ("n_samples 0", {**GOOD_SAMPLE, "n_samples": 0}, "n_samples must be a positive integer"),
+    ("batch_size -4", {**GOOD_SAMPLE, "batch_size": -4}, '"batch_size" .* must be a positive integer, got -4'),
+    ("seed -1", {**GOOD_SAMPLE, "seed": -1}, '"seed" .* must be a non-negative integer, got -1'),
 ]  # fmt: skip
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from matdyn_nb import load_model
+from matdyn_nb import load_model, save_stack
 from matdyn_nb.__main__ import main
 from matdyn_nb.errors import ConfigError
 from matdyn_nb.runs import read_train_file, run_config, source_stack
@@ -134,3 +134,21 @@ def test_sample_starts_from_reference_latents_in_a_file(tmp_path, capsys):
     np.testing.assert_array_equal(stored.latent_z.values, z)
     assert stored.attrs["seed"] == 4 and stored.attrs["distance"] == pytest.approx(0.05)
     assert "done: 3 references x 2 samples" in capsys.readouterr().out
+
+
+def test_sample_refuses_a_calibration_kept_for_other_observed_data(tiny_model, tmp_path, capsys):
+    observed = tiny_model.sample(4, rng=0).rename(sample="frame")
+    save_stack(observed, tmp_path / "observed.nc")
+    spec = {
+        "model": str(tiny_model.save(tmp_path / "model")), "n_references": 2, "n_samples": 2,
+        "calibrate": {"observed": str(tmp_path / "observed.nc"), "gammas": [0.5, 1.0], "n_references": 2,
+                      "n_samples": 2, "extend_to": None},
+        "metrics": ["entropy_diff"], "store": str(tmp_path / "v.zarr"),
+    }  # fmt: skip
+    (tmp_path / "run.json").write_text(json.dumps(spec))
+    assert main(["sample", str(tmp_path / "run.json"), "--no-progress"]) == 0
+    save_stack(tiny_model.sample(4, rng=1).rename(sample="frame"), tmp_path / "observed.nc", overwrite=True)
+    assert main(["sample", str(tmp_path / "run.json"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "holds a calibration with other settings (observed_sha256 differ" in err
+    assert (tmp_path / "v.zarr.calibration.nc").exists()  # kept: the user deletes it to calibrate again

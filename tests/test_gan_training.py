@@ -171,6 +171,33 @@ def test_save_load_round_trip_without_pickle(model, tmp_path):
         model.save(path)
 
 
+def test_the_model_id_follows_weights_changed_in_memory(data, tmp_path):
+    model = train_gan(data, CONFIG.replace(images_per_phase=(4,)))
+    before = model.model_id
+    with torch.no_grad():
+        next(model.generator.parameters()).mul_(1.01)
+    assert model.model_id != before
+    assert model.generate(np.zeros((1, 4))).attrs["model_id"] == model.model_id
+    loaded = load_model(model.save(tmp_path / "changed"))  # saved under the id of the weights it holds
+    assert loaded.model_id == model.model_id
+    xr.testing.assert_identical(loaded.sample(2, rng=0), model.sample(2, rng=0))
+
+
+def test_save_never_overwrites_a_folder_that_is_not_a_model(model, tmp_path):
+    folder = tmp_path / "results"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("keep me")
+    with pytest.raises(ModelFileError, match=r"holds \['notes.txt'\], not only a saved model"):
+        model.save(folder, overwrite=True)
+    assert (folder / "notes.txt").read_text() == "keep me"
+    saved = model.save(tmp_path / "m")
+    (saved / "extra.csv").write_text("a,b")  # a model folder the user added a file to
+    with pytest.raises(ModelFileError, match="extra.csv"):
+        model.save(saved, overwrite=True)
+    (saved / "extra.csv").unlink()
+    assert load_model(model.save(saved, overwrite=True)).model_id == model.model_id  # a model folder is replaced
+
+
 def test_bad_model_folders(model, data, tmp_path):
     with pytest.raises(ModelFileError, match="no model.json"):
         load_model(tmp_path)

@@ -21,7 +21,10 @@ def test_sweep_curves_grow_with_gamma(tiny_model):
     )
 
 
-def test_sweep_refuses_unordered_gammas(tiny_model):
+def test_sweep_refuses_unordered_gammas(tiny_model, monkeypatch):
+    monkeypatch.setattr(tiny_model, "generate", lambda *args, **kwargs: pytest.fail("decoded before the checks"))
+    with pytest.raises(ConfigError, match="quantiles must be"):
+        gamma_sweep(tiny_model, [1.0], 2, 2, [EntropyDiff()], rng=0, quantiles=(0.9, 0.1))
     with pytest.raises(ConfigError, match="increasing"):
         gamma_sweep(tiny_model, [1.0, 0.5], 2, 2, [EntropyDiff()], rng=0)
     with pytest.raises(ConfigError, match="pairwise metrics"):

@@ -1,3 +1,4 @@
+import copy
 import os
 import signal
 import subprocess
@@ -105,6 +106,17 @@ def test_references_from_observed_frames(tiny_model):
     z = xr.DataArray(np.zeros((2, 8), np.float32), dims=("frame", "latent"), coords={"frame": [10, 20]})
     ds = sample_variations(tiny_model, n_samples=3, gamma=0.5, rng=0, references=z)
     assert list(ds.frame.values) == [10, 20] and (ds.latent_z == 0).all()
+    timed = z.assign_coords(time=("frame", [1.5, 3.0]))
+    ds = sample_variations(tiny_model, n_samples=3, gamma=0.5, rng=0, references=timed)
+    assert list(ds.time.values) == [1.5, 3.0] and ds.time.dims == ("reference",)
+    labelled = z.rename(frame="reference").assign_coords(reference=[5, 7])
+    ds = sample_variations(tiny_model, n_samples=3, gamma=0.5, rng=0, references=labelled)
+    assert list(ds.reference.values) == [5, 7]
+    # the model's own latents are (sample, latent): their sample labels label the references
+    drawn = tiny_model.latents(3, rng=0).assign_coords(sample=[4, 5, 6])
+    ds = sample_variations(tiny_model, n_samples=2, gamma=0.5, rng=0, references=drawn)
+    assert list(ds.reference.values) == [4, 5, 6] and ds.sizes["sample"] == 3
+    np.testing.assert_array_equal(ds.latent_z.values, drawn.values)
     with pytest.raises(ConfigError, match="latent dimension"):
         sample_variations(tiny_model, n_samples=3, gamma=0.5, references=np.zeros((2, 5)))
 
@@ -122,9 +134,13 @@ def test_volumes_with_iou_and_mass_filters(tiny_model_3d):
     np.testing.assert_array_equal(ds.valid, expected.transpose("reference", "sample"))
 
 
-def test_a_filter_on_a_metric_not_computed_says_so(tiny_model):
-    with pytest.raises(KeyError, match="add that metric"):
-        sample_variations(tiny_model, 1, 2, 1.0, rng=0, filters="iou >= 0.5")
+def test_a_filter_on_a_metric_not_computed_says_so_before_any_decoding(tiny_model, monkeypatch):
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("decoded before the filter was checked")
+
+    monkeypatch.setattr(tiny_model, "generate", no_decoding)
+    with pytest.raises(ConfigError, match="add that metric"):
+        sample_variations(tiny_model, 1, 2, 1.0, rng=0, metrics=[EntropyDiff()], filters="iou >= 0.5")
 
 
 def test_zarr_store_streams_resumes_and_never_overwrites(tiny_model, tmp_path):
@@ -168,6 +184,7 @@ def test_peak_memory_is_bounded_by_the_chunk_not_the_run(tiny_model):
         (dict(n_references=6), "n_references: stored 3, asked 6"),
         (dict(n_references=None, references=np.ones((3, 8), np.float32)), "references: other reference latents"),
         (dict(rng=4), "seed: stored 3, asked 4"),
+        (dict(batch_size=3), "batch_size: stored 64, asked 3"),  # batches are padded to it: other last bits
     ],
 )
 def test_a_resumed_store_must_be_the_same_run(tiny_model, tmp_path, change, named):
@@ -180,6 +197,29 @@ def test_a_resumed_store_must_be_the_same_run(tiny_model, tmp_path, change, name
     # the same call resumes (nothing left to do) and gives the same run back
     again = sample_variations(tiny_model, 3, 2, 1.0, rng=3, store=store, resume=True)
     xr.testing.assert_identical(first.load(), again.load())
+
+
+def test_a_model_changed_in_memory_does_not_resume_its_old_store(tiny_model, tmp_path):
+    import torch
+
+    from matdyn_nb.latent._dask import model_folder
+
+    model = copy.deepcopy(tiny_model)
+    model.save(tmp_path / "model")
+    sample_variations(model, 2, 2, 1.0, rng=0, store=tmp_path / "run.zarr")
+    with torch.no_grad():
+        next(model.generator.parameters()).mul_(1.01)
+    with pytest.raises(ConfigError, match="model_id: stored"):
+        sample_variations(model, 2, 2, 1.0, rng=0, store=tmp_path / "run.zarr", resume=True)
+    with pytest.raises(ConfigError, match="no longer holds model"):  # dask workers would load the old weights
+        model_folder(model)
+    model.save(tmp_path / "model", overwrite=True)
+    assert model_folder(model) == str(tmp_path / "model")
+
+
+def test_one_metric_alone_and_valid_without_filters(tiny_model):
+    ds = sample_variations(tiny_model, 2, 3, 1.0, rng=0, metrics=EntropyDiff())
+    assert ds.entropy_diff.dims == ds.valid.dims == ("reference", "sample") and ds.valid.all()
 
 
 def test_a_store_written_before_root_seed_was_recorded_resumes(tiny_model, tmp_path):

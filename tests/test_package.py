@@ -60,7 +60,7 @@ MAY_IMPORT = {
 }
 
 # the foundations import nothing of the package but each other, as the provenance helper does
-FOUNDATIONS_MAY_IMPORT = {"_provenance": {"_random", "_version"}}
+FOUNDATIONS_MAY_IMPORT = {"_provenance": {"_random", "_version"}, "_random": {"errors"}}
 
 
 def _project_imports(path: Path) -> set[str]:

@@ -59,7 +59,7 @@ def test_channel_change_only_redraws(tuner):
 def test_handler_errors_are_shown_in_the_panel(tiny_model):
     tuner = GammaTuner(tiny_model, metrics=[EntropyDiff()], filters="iou >= 0.5", gammas=[0.5, 1.0],
                        n_samples=2, curve_size=(2, 2))  # fmt: skip
-    assert tuner.status.value.startswith("error: KeyError")
+    assert tuner.status.value.startswith("error: ConfigError")
     assert any("add that metric" in out["text"] for out in tuner.errors.outputs)
 
 

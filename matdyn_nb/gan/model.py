@@ -26,6 +26,7 @@ from .networks import Generator
 __all__ = ["GenerativeModel", "data_template", "load_model"]
 
 FORMAT_TAG = "matdyn_nb.model/1"
+MODEL_FILES = ("generator.safetensors", "model.json", "history.nc", "snapshots.nc")
 
 
 def _model_id(generator: Generator) -> str:
@@ -34,6 +35,29 @@ def _model_id(generator: Generator) -> str:
         digest.update(key.encode())
         digest.update(value.detach().cpu().numpy().tobytes())
     return digest.hexdigest()[:12]
+
+
+def check_batch_size(batch_size) -> int:
+    """``batch_size`` (images decoded per forward pass) as an int, or a ConfigError unless it is an integer >= 1."""
+    if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size < 1:
+        raise ConfigError(
+            f"batch_size (images decoded per forward pass) must be an integer >= 1, got {batch_size!r}; "
+            "the default is 64 (smaller needs less memory)"
+        )
+    return int(batch_size)
+
+
+def check_latents(values: np.ndarray, latent_dim: int, what: str) -> np.ndarray:
+    """Latent vectors ``values [..., latent_dim]`` as float32, or a ConfigError naming ``what`` and the fix."""
+    if values.dtype.kind not in "iuf":
+        raise ConfigError(
+            f"{what} must hold real numbers, got dtype {values.dtype}; convert them, e.g. with .astype(float)"
+        )
+    if values.shape[-1] != latent_dim:
+        raise ConfigError(f"{what} has {values.shape[-1]} latent dimension(s) but this model takes {latent_dim}")
+    if not np.all(np.isfinite(values)):
+        raise ConfigError(f"{what} contains NaN or infinite values")
+    return values.astype(np.float32)
 
 
 class GenerativeModel:
@@ -75,8 +99,19 @@ class GenerativeModel:
         self.provenance = dict(provenance or {})
         self.history = history
         self.snapshots = snapshots
-        self.model_id = _model_id(generator)
+        self._id_cache: tuple[list, list[int], str] | None = None
         self.folder: Path | None = None
+
+    @property
+    def model_id(self) -> str:
+        """Short hash of the generator's weights as they are now (a weight changed in place changes it)."""
+        tensors = list(self.generator.state_dict(keep_vars=True).values())
+        versions = [t._version for t in tensors]  # torch bumps a tensor's version at each in-place change
+        cached = self._id_cache
+        # the cache holds the tensors themselves: a replaced parameter is a new object, never a reused id()
+        if cached is None or cached[1] != versions or any(a is not b for a, b in zip(cached[0], tensors, strict=True)):
+            cached = self._id_cache = (tensors, versions, _model_id(self.generator))
+        return cached[2]
 
     @property
     def latent_dim(self) -> int:
@@ -190,18 +225,14 @@ class GenerativeModel:
                 raise ConfigError(f"z must have 'latent' as its last dim, got dims {z.dims}")
             lead = z.dims[:-1]
             coords = {k: c for k, c in z.coords.items() if "latent" not in c.dims}
-            values = z.values
+            values = np.asarray(z.values)
         else:
             values = z.detach().cpu().numpy() if isinstance(z, torch.Tensor) else np.asarray(z)
             if values.ndim == 1:
                 values = values[None]
             lead = ("sample",) if values.ndim == 2 else tuple(f"dim_{i}" for i in range(values.ndim - 1))
             coords = {}
-        if values.shape[-1] != self.latent_dim:
-            raise ConfigError(f"z has {values.shape[-1]} latent dimension(s) but this model takes {self.latent_dim}")
-        if not np.all(np.isfinite(values)):
-            raise ConfigError("z contains NaN or infinite values")
-        return values.astype(np.float32), lead, coords
+        return check_latents(values, self.latent_dim, "z"), lead, coords
 
     @torch.no_grad()
     def generate(self, z, *, batch_size: int = 64, device=None, denormalized: bool = True) -> xr.DataArray:
@@ -213,7 +244,7 @@ class GenerativeModel:
             Latents ``[..., latent_dim]``: numpy, torch, or a DataArray whose last dim is
             ``latent`` (its other dims and coords carry over, e.g. ``reference, sample``).
         batch_size
-            Images decoded per forward pass (bounds memory). Batches are always padded
+            Images decoded per forward pass (an integer >= 1; bounds memory). Batches are always padded
             to this size, so an image depends only on its latent and ``batch_size``, not
             on what else is decoded with it (CPU kernels differ by batch size in the
             last bits).
@@ -227,7 +258,14 @@ class GenerativeModel:
         -------
         xarray.DataArray
             Dims ``(*z_dims, "channel", ["z",] "y", "x")`` (``sample`` for a 2-D array).
+
+        Raises
+        ------
+        ConfigError
+            For a ``batch_size`` that is not an integer >= 1, or latents of another size,
+            not real numbers, NaN or infinite.
         """
+        batch_size = check_batch_size(batch_size)
         values, lead, coords = self._latents(z)
         flat = values.reshape(-1, self.latent_dim)
         device = resolve_device(device, self.device)
@@ -281,10 +319,26 @@ class GenerativeModel:
         """Write the model as a folder: ``generator.safetensors`` + ``model.json``.
 
         Also writes ``history.nc`` and ``snapshots.nc`` when they are known.
+
+        Parameters
+        ----------
+        path
+            The folder to write.
+        overwrite
+            Replace an existing model folder (one holding ``model.json`` and only model
+            files) or an empty folder. Any other folder or file is never replaced.
+
+        Raises
+        ------
+        ModelFileError
+            If ``path`` exists (without ``overwrite``, or holding anything but a model),
+            or its parent cannot be written.
         """
         path = Path(path)
         if path.exists() and not overwrite:
             raise ModelFileError(f"{str(path)!r} already exists; pass overwrite=True or choose another folder")
+        if path.exists():
+            _check_replaceable(path)
         writable_folder(path.parent, ModelFileError, "the model folder")
         weights = {k: v.detach().cpu().contiguous() for k, v in self.generator.state_dict().items()}
         meta = {
@@ -304,6 +358,50 @@ class GenerativeModel:
                 self.snapshots.to_dataset(name="snapshots").to_netcdf(tmp / "snapshots.nc", engine="netcdf4")
         self.folder = path.resolve()
         return path
+
+
+def _check_replaceable(path: Path) -> None:
+    """Refuse to replace ``path`` unless it is an empty folder or a model folder (nothing else is lost)."""
+    entries = sorted(p.name for p in path.iterdir()) if path.is_dir() else None
+    if entries is None or (entries and ("model.json" not in entries or not set(entries) <= set(MODEL_FILES))):
+        held = "is a file" if entries is None else f"holds {entries[:10]}{' ...' if len(entries) > 10 else ''}"
+        raise ModelFileError(
+            f"{str(path)!r} {held}, not only a saved model, so overwrite=True would delete it; choose another "
+            "folder (or move those files away first)"
+        )
+
+
+def _load_extra(path: Path, load):
+    """``load(path)`` for an optional file beside the weights (None when absent), or a ModelFileError."""
+    if not path.exists():
+        return None
+    try:
+        return load(path)
+    except (OSError, ValueError) as err:
+        raise ModelFileError(
+            f"{str(path)!r} is corrupt ({type(err).__name__}: {str(err).splitlines()[0]}); restore it from the "
+            "folder written by model.save(...), or delete it (the model loads without it)"
+        ) from err
+
+
+def _template(meta: dict, config: GANConfig, meta_file: Path) -> xr.DataArray:
+    """The model's one-image template from its model.json, checked against the config."""
+
+    def corrupt(problem: str) -> ModelFileError:
+        return ModelFileError(
+            f"the template in {str(meta_file)!r} {problem}; restore the model.json written by model.save(...)"
+        )
+
+    template_meta = metadata_from_json(meta["template"]) if isinstance(meta["template"], str) else None
+    if template_meta is None:
+        raise corrupt("is not the image metadata that model.save writes")
+    wanted = [config.channels] + [config.resolution] * config.ndim
+    if template_meta.get("shape") != wanted:
+        raise corrupt(f"has shape {template_meta.get('shape')} but the config makes images of (channel, ...) {wanted}")
+    try:
+        return stack_from_metadata(np.zeros(wanted, np.float32), template_meta)
+    except (KeyError, TypeError, ValueError) as err:
+        raise corrupt(f"is corrupt ({type(err).__name__}: {err})") from err
 
 
 def load_model(path: str | os.PathLike) -> GenerativeModel:
@@ -351,10 +449,14 @@ def load_model(path: str | os.PathLike) -> GenerativeModel:
             f"the weights in {str(path)!r} do not fit the configuration saved beside them; "
             f"the folder mixes files from different models ({str(err).splitlines()[0]})"
         ) from err
-    template_meta = metadata_from_json(meta["template"])
-    template = stack_from_metadata(np.zeros(template_meta["shape"], np.float32), template_meta)
-    history = xr.load_dataset(path / "history.nc") if (path / "history.nc").exists() else None
-    snapshots = xr.load_dataarray(path / "snapshots.nc") if (path / "snapshots.nc").exists() else None
+    if not isinstance(meta["provenance"], dict):
+        raise ModelFileError(
+            f"the provenance in {str(meta_file)!r} must be a JSON object, got {type(meta['provenance']).__name__}; "
+            "restore the model.json written by model.save(...)"
+        )
+    template = _template(meta, config, meta_file)
+    history = _load_extra(path / "history.nc", xr.load_dataset)
+    snapshots = _load_extra(path / "snapshots.nc", xr.load_dataarray)
     model = GenerativeModel(generator, template, meta["provenance"], history=history, snapshots=snapshots)
     if model.model_id != meta["model_id"]:
         raise ModelFileError(

@@ -15,22 +15,19 @@ import xarray as xr
 from .._provenance import provenance_attrs
 from .._random import RngLike, root_seed
 from ..errors import ConfigError
+from ..gan.model import check_batch_size
 from .perturb import latent_distance
-from .variations import sample_variations
+from .variations import as_metrics, sample_variations
 
 __all__ = ["DEFAULT_GAMMAS", "RULES", "calibrate_gamma", "gamma_sweep", "observed_band"]
 
 DEFAULT_GAMMAS = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0)  # the paper's 8 values
 
 
-def _is_metric(metric) -> bool:
-    return callable(metric) and isinstance(getattr(metric, "name", None), str)
-
-
 def _check_metrics(metrics) -> tuple:
-    """Pairwise metrics (see :mod:`matdyn_nb.metrics.pairwise`): callables with a ``name``."""
-    metrics = (metrics,) if _is_metric(metrics) else tuple(metrics)
-    if not metrics or not all(_is_metric(m) for m in metrics):
+    """One or more pairwise metrics (see :mod:`matdyn_nb.metrics.pairwise`)."""
+    metrics = as_metrics(metrics)
+    if not metrics:
         raise ConfigError("metrics must be one or more pairwise metrics, e.g. [EntropyDiff(), AreaDiff()]")
     return metrics
 
@@ -82,6 +79,8 @@ def gamma_sweep(
     gammas = [float(g) for g in gammas]
     if not gammas or sorted(set(gammas)) != gammas:
         raise ConfigError(f"gammas must be increasing and distinct, got {gammas}")
+    _check_quantiles(quantiles)
+    check_batch_size(batch_size)
     root = root_seed(rng)
     runs = [
         sample_variations(
@@ -108,10 +107,19 @@ def gamma_sweep(
     return ds
 
 
+def _check_quantiles(quantiles: tuple[float, float]) -> tuple[float, float]:
+    try:
+        low, high = quantiles
+        ok = 0 <= low < 0.5 < high <= 1
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ConfigError(f"quantiles must be (low, high) with low < 0.5 < high within [0, 1], got {quantiles!r}")
+    return low, high
+
+
 def _curve(values: xr.DataArray, dims, quantiles: tuple[float, float]) -> xr.DataArray:
-    low, high = quantiles
-    if not 0 <= low < 0.5 < high <= 1:
-        raise ConfigError(f"quantiles must be (low < 0.5 < high) within [0, 1], got {quantiles}")
+    low, high = _check_quantiles(quantiles)
     q = values.quantile([low, 0.5, high], dim=list(dims), skipna=True)
     out = q.rename(quantile="stat").assign_coords(stat=["low", "median", "high"])
     out.attrs = {**values.attrs, "quantiles": [low, 0.5, high]}

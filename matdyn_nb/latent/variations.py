@@ -22,6 +22,8 @@ from .._progress import progress_bar
 from .._provenance import provenance_attrs
 from .._random import RngLike, root_seed
 from ..errors import ConfigError
+from ..gan._device import resolve_device
+from ..gan.model import check_batch_size, check_latents
 from ..metrics.filters import as_filter
 from ._dask import as_client, model_folder, worker_model
 from .perturb import DISTRIBUTIONS, check_gamma, gamma_for_distance, latent_distance, perturbations, reference_latents
@@ -46,24 +48,62 @@ def _references(model, n_references: int | None, references, root: int) -> xr.Da
         return xr.DataArray(reference_latents(idx, d, root), dims=("reference", "latent"), coords={"reference": idx})
     if isinstance(references, xr.DataArray):
         if references.ndim != 2 or references.dims[-1] != "latent":
-            raise ConfigError(f"references must have dims (reference or frame, 'latent'), got {references.dims}")
-        first = references.dims[0]
-        z = references.values
-        keep_coord = first != "reference" and first in references.coords
-        extra = {first: ("reference", references[first].values)} if keep_coord else {}
+            raise ConfigError(
+                f"references must have dims (n, 'latent'), e.g. (frame, latent), got {references.dims}; "
+                "select or transpose them, e.g. references.transpose(..., 'latent')"
+            )
+        refs = references.drop_vars([k for k, c in references.coords.items() if "latent" in c.dims])
     else:
         z = np.asarray(references)
-        extra = {}
         if z.ndim != 2:
             raise ConfigError(f"references must be a 2-D array [n, latent_dim], got shape {z.shape}")
-    if z.shape[1] != d:
-        raise ConfigError(f"references have {z.shape[1]} latent dimension(s) but the model takes {d}")
-    if not np.all(np.isfinite(z)):
-        raise ConfigError("references contain NaN or infinite values")
-    if n_references is not None and n_references != len(z):
-        raise ConfigError(f"n_references={n_references} but {len(z)} references were given; leave n_references out")
-    idx = np.arange(len(z))
-    return xr.DataArray(z.astype(np.float32), dims=("reference", "latent"), coords={"reference": idx, **extra})
+        refs = xr.DataArray(z, dims=("reference", "latent"))
+    if refs.shape[0] == 0:
+        raise ConfigError("references is empty; give at least one reference latent [n >= 1, latent_dim]")
+    if n_references is not None and n_references != refs.shape[0]:
+        raise ConfigError(
+            f"n_references={n_references} but {refs.shape[0]} references were given; leave n_references out"
+        )
+    refs = refs.copy(data=check_latents(np.asarray(refs.values), d, "references"))
+    first = refs.dims[0]
+    if first != "reference":
+        # the result's own dims cannot also name a coord along reference: their labels label the references
+        own = {"sample", "image_sample", "criterion", *model.template.dims}
+        keep_as_coord = first in refs.coords and first not in own
+        refs = refs.swap_dims({first: "reference"}) if keep_as_coord else refs.rename({first: "reference"})
+    if "reference" not in refs.indexes:
+        refs = refs.assign_coords(reference=np.arange(refs.sizes["reference"]))
+    return refs
+
+
+def _is_metric(metric) -> bool:
+    return callable(metric) and isinstance(getattr(metric, "name", None), str)
+
+
+def as_metrics(metrics) -> tuple:
+    """Pairwise metrics (:mod:`matdyn_nb.metrics.pairwise`) as a tuple: a list of them, or one alone."""
+    if _is_metric(metrics):
+        return (metrics,)
+    metrics = tuple(metrics) if isinstance(metrics, (list, tuple)) else (metrics,)
+    if not all(_is_metric(m) for m in metrics):
+        raise ConfigError(
+            f"metrics must be pairwise metrics, e.g. [EntropyDiff(), AreaDiff()], got {metrics!r}; build one from "
+            'a name with matdyn_nb.metrics.pairwise_metric("iou")'
+        )
+    names = [m.name for m in metrics]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"metrics must have distinct names, got {names}")
+    return metrics
+
+
+def _check_filter(filt, metrics: tuple) -> None:
+    """Every criterion of ``filt`` names one of ``metrics``: checked before any image is decoded."""
+    if filt is None:
+        return
+    try:
+        filt(xr.Dataset({m.name: np.nan for m in metrics}))
+    except KeyError as err:
+        raise ConfigError(err.args[0]) from None
 
 
 def _keep(keep_images: str | int, n_samples: int) -> int:
@@ -94,7 +134,7 @@ def _chunk(model, z: xr.DataArray, eps: np.ndarray, *, metrics, filt, keep: int,
         ds[metric.name] = metric(images, reference_images).transpose("reference", "sample").astype(np.float64)
     is_reference = ds.sample == 0
     if filt is None:
-        ds["valid"] = xr.ones_like(is_reference * ds.reference, dtype=bool)
+        ds["valid"] = xr.ones_like(ds.reference * is_reference, dtype=bool)
     else:
         ds["valid"] = filt(ds).transpose("reference", "sample") | is_reference
         ds["criterion_acceptance"] = xr.concat(
@@ -136,8 +176,9 @@ def _describe(ds: xr.Dataset, min_accepted: int) -> xr.Dataset:
 
 
 def _run_attrs(
-    model, refs, *, rng, root, gamma, distribution, n_samples, metrics, filt, keep, keep_mean, min_accepted, chunk
-):
+    model, refs, *, rng, root, gamma, distribution, n_samples, metrics, filt, keep, keep_mean, min_accepted, chunk,
+    batch_size, device_type,
+):  # fmt: skip
     d = model.latent_dim
     return {
         "Conventions": "CF-1.11",
@@ -157,6 +198,9 @@ def _run_attrs(
         "keep_mean": int(keep_mean),
         "min_accepted": min_accepted,
         "chunk": chunk,
+        # the decoded bytes depend on these (batches are padded to batch_size; kernels differ by device)
+        "batch_size": batch_size,
+        "device_type": device_type,
     }
 
 
@@ -345,18 +389,23 @@ def sample_variations(
     references
         Start from given latents instead, e.g. observed frames inverted by
         :func:`~matdyn_nb.latent.project` (``result.latent_z``): an array ``[n, d]`` or a
-        DataArray ``(frame or reference, latent)`` whose coords are kept.
+        DataArray ``(any name, latent)`` whose coords and attrs are kept. Its first dim
+        becomes ``reference``; its labels become a coord of that name along
+        ``reference`` (e.g. ``frame``), or the ``reference`` labels themselves when the
+        dim is ``reference`` or a dim of the result (e.g. ``sample`` from
+        :meth:`~matdyn_nb.gan.GenerativeModel.latents`).
     distance
         Instead of ``gamma``: the per-dimension distance E||eps|| / d (see
         :func:`latent_distance`), so models with other latent sizes compare fairly.
     distribution
         ``"uniform"`` (paper), ``"gaussian"`` or ``"ball"``.
     metrics
-        Pairwise metrics (:mod:`matdyn_nb.metrics.pairwise`), each giving a variable
-        ``(reference, sample)`` named after it.
+        Pairwise metrics (:mod:`matdyn_nb.metrics.pairwise`), a list or one alone, each
+        giving a variable ``(reference, sample)`` named after it.
     filters
         Criteria on those metrics, e.g. ``EntropyDiff() <= 0.2``,
-        ``"iou >= 0.5 and mass_deviation <= 0.2"`` or a list (all must pass).
+        ``"iou >= 0.5 and mass_deviation <= 0.2"`` or a list (all must pass); each must
+        name one of ``metrics`` (checked before any image is decoded).
     keep_images
         Which images to keep: ``"none"`` (default), ``"all"`` (variable ``images`` over
         ``sample``) or an int k, the first k samples (the reference and k - 1
@@ -364,15 +413,17 @@ def sample_variations(
     keep_mean
         Also keep ``valid_mean``, the pixel-wise mean of the accepted samples.
     min_accepted
-        References with fewer accepted samples are flagged (``flagged``), not dropped.
+        References with fewer accepted samples are flagged (``flagged``), not dropped
+        (an integer >= 0).
     chunk
         References decoded at a time: peak memory is about ``chunk * (N + 1)`` images.
     store
         A zarr folder written chunk by chunk as the run goes; the result is then opened
         from it (dask-backed). An existing store is never overwritten: ``resume=True``
-        continues a run with the same settings.
+        continues a run with the same settings, ``batch_size`` and device type included
+        (they change the decoded images in the last bits).
     batch_size, device
-        Passed to :meth:`GenerativeModel.generate`.
+        Passed to :meth:`GenerativeModel.generate` (``batch_size`` an integer >= 1).
     client
         Run the chunks as tasks on a dask cluster: a ``dask.distributed.Client``, or
         True for the active one (None: in this process). Each worker loads the model
@@ -392,7 +443,14 @@ def sample_variations(
         metric and ``valid`` (reference, sample), ``n_accepted``, ``acceptance`` and
         ``flagged`` (reference), ``criterion_acceptance`` (criterion, reference) when
         filtered, ``images``/``valid_mean`` when asked; attrs record gamma, distance,
-        distribution, seed, model id, metrics and filters.
+        distribution, seed, model id (of the weights as they are at the call), metrics,
+        filters, ``batch_size`` and ``device_type``.
+
+    Raises
+    ------
+    ConfigError
+        For any bad setting (before any image is decoded), or a store that holds
+        something else or a run with other settings.
 
     Examples
     --------
@@ -407,21 +465,27 @@ def sample_variations(
         raise ConfigError(f"chunk must be a positive integer, got {chunk!r}")
     n_samples, chunk = int(n_samples), int(chunk)
     gamma = _resolve_gamma(gamma, distance, model.latent_dim, distribution)
-    metrics = tuple(metrics)
-    names = [m.name for m in metrics]
-    if len(set(names)) != len(names):
-        raise ConfigError(f"metrics must have distinct names, got {names}")
+    if not isinstance(min_accepted, (int, np.integer)) or isinstance(min_accepted, bool) or min_accepted < 0:
+        raise ConfigError(
+            f"min_accepted must be an integer >= 0 (accepted samples per reference), got {min_accepted!r}"
+        )
+    batch_size = check_batch_size(batch_size)
+    metrics = as_metrics(metrics)
     filt = as_filter(filters)
+    _check_filter(filt, metrics)
     keep = _keep(keep_images, n_samples)
     root = root_seed(rng)
     refs = _references(model, n_references, references, root)
     n_ref = refs.sizes["reference"]
+    client = as_client(client)
+    # a dask worker's model is loaded on the CPU; here the model decodes where it is
+    decoder = resolve_device(device, resolve_device("cpu") if client is not None else model.device)
     attrs = _run_attrs(
         model, refs, rng=rng, root=root, gamma=gamma, distribution=distribution, n_samples=n_samples, metrics=metrics,
-        filt=filt, keep=keep, keep_mean=keep_mean, min_accepted=min_accepted, chunk=chunk,
+        filt=filt, keep=keep, keep_mean=keep_mean, min_accepted=min_accepted, chunk=chunk, batch_size=batch_size,
+        device_type=decoder.type,
     )  # fmt: skip
     path = None if store is None else Path(store).absolute()  # absolute: workers may start elsewhere
-    client = as_client(client)
     folder = None if client is None else model_folder(model)
     existing = None if path is None else _open_store(path, attrs, resume)
     done = np.zeros(n_ref, bool) if existing is None else existing.done.values
