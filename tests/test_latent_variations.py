@@ -238,6 +238,20 @@ def test_a_store_written_before_root_seed_was_recorded_resumes(tiny_model, tmp_p
         sample_variations(tiny_model, 2, 2, 1.0, rng=4, store=store, resume=True)
 
 
+def test_a_store_written_before_batch_size_was_recorded_resumes_with_a_warning(tiny_model, tmp_path):
+    import zarr
+
+    store = tmp_path / "old.zarr"
+    first = sample_variations(tiny_model, 2, 2, 1.0, rng=3, store=store)
+    group = zarr.open_group(store, mode="r+")
+    old = {k: v for k, v in group.attrs.asdict().items() if k not in ("batch_size", "device_type")}
+    group.attrs.clear()
+    group.attrs.update(old)
+    with pytest.warns(UserWarning, match="does not record its batch_size and device_type.*batch_size=64"):
+        again = sample_variations(tiny_model, 2, 2, 1.0, rng=3, store=store, resume=True)
+    xr.testing.assert_identical(first.load().drop_attrs(), again.load().drop_attrs())
+
+
 def test_a_store_resumed_with_the_references_it_was_run_with_matches(tiny_model, tmp_path):
     z = np.random.default_rng(0).standard_normal((2, 8)).astype(np.float32)
     store = tmp_path / "refs.zarr"

@@ -9,6 +9,7 @@ paper's brass run (3000 x 400 volumes) needs the memory of a chunk, not of the r
 import hashlib
 import json
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -246,6 +247,16 @@ def _open_store(path: Path, attrs: dict, resume: bool) -> xr.Dataset | None:
         )
     # a store written before root_seed was recorded kept the root in "seed"
     stored = {"root_seed": existing.attrs.get("seed"), **existing.attrs}
+    unrecorded = [k for k in ("batch_size", "device_type") if k not in stored]
+    if unrecorded:  # written before they were recorded: resumed as before, with the reason to check them
+        warnings.warn(
+            f"store {str(path)!r} does not record its {' and '.join(unrecorded)} (an older version wrote it); it is "
+            f"resumed with {', '.join(f'{k}={attrs[k]!r}' for k in unrecorded)}: if the run began with others, the "
+            "references decoded now differ from an uninterrupted run's in the last bits",
+            UserWarning,
+            stacklevel=3,
+        )
+        stored.update({k: attrs[k] for k in unrecorded})
     differ = [k for k, v in attrs.items() if stored.get(k) != v]
     if differ:
         shown = "; ".join(_difference(k, stored.get(k), attrs[k]) for k in differ)
