@@ -259,6 +259,13 @@ def test_resume_refuses_other_config_or_data(data, tmp_path):
     train_gan(data, CONFIG.replace(images_per_phase=(4,)), run_dir=tmp_path)
     with pytest.raises(ValueError, match="another configuration"):
         train_gan(data, CONFIG, run_dir=tmp_path)
+    # another architecture: the fields named, not torch's size mismatch of the weights
+    for changes, named in (
+        (dict(latent_dim=8), r"\(latent_dim differ\)"),
+        (dict(filters=(16, 8)), r"\(filters differ"),
+    ):
+        with pytest.raises(ConfigError, match=named):
+            train_gan(data, CONFIG.replace(images_per_phase=(4,), **changes), run_dir=tmp_path)
     with pytest.raises(StackError, match="other images"):
         train_gan(-data.assign_attrs(data.attrs), CONFIG.replace(images_per_phase=(4,)), run_dir=tmp_path)
 
@@ -282,9 +289,11 @@ def test_ema_ramp_lets_the_average_follow_a_short_stage(data):
 def test_finished_run_resumes_into_a_longer_final_phase(data, tmp_path):
     longer = CONFIG.replace(final_images=40)
     scratch = train_gan(data, longer)
-    train_gan(data, CONFIG, run_dir=tmp_path)
-    with pytest.warns(UserWarning, match="last phase of 40 images instead of 24"):
+    shorter = train_gan(data, CONFIG, run_dir=tmp_path)
+    kept = pytest.warns(UserWarning, match="shorter run is kept in .*model-step18")
+    with kept, pytest.warns(UserWarning, match="last phase of 40 images instead of 24"):
         extended = train_gan(data, longer, run_dir=tmp_path)
+    assert load_model(tmp_path / "model-step18").model_id == shorter.model_id  # kept, not overwritten
     for k, v in scratch.generator.state_dict().items():
         assert torch.equal(v, extended.generator.state_dict()[k]), k
     assert extended.provenance["steps"] == scratch.provenance["steps"] == 6 + 6 + 10
@@ -382,9 +391,29 @@ def test_a_nan_loss_keeps_the_last_good_checkpoint_and_resumes_with_a_smaller_lr
     monkeypatch.undo()
     with pytest.raises(ConfigError, match=r"\(seed differ\)"):
         train_gan(data, CONFIG.replace(learning_rate=1e-4, seed=1), run_dir=tmp_path)
-    resumed = train_gan(data, CONFIG.replace(learning_rate=1e-4), run_dir=tmp_path)
+    with pytest.warns(UserWarning, match="with learning rate 0.0001 instead of 0.001"):
+        resumed = train_gan(data, CONFIG.replace(learning_rate=1e-4), run_dir=tmp_path)
     assert resumed.provenance["steps"] == 18 and np.isfinite(resumed.history.d_loss).all()
     assert resumed.history.step.values[-1] == 18
+
+
+def test_a_changed_learning_rate_on_resume_warns_and_is_recorded(data, tmp_path, monkeypatch):
+    _spoiled(monkeypatch, 9, lambda trainer, losses: losses.update(d_loss=float("nan")))
+    with pytest.raises(TrainingDiverged):
+        train_gan(data, CONFIG, run_dir=tmp_path)  # the checkpoint of step 8 is kept
+    monkeypatch.undo()
+    with pytest.warns(UserWarning, match="at step 8 of 18 with learning rate 0.0001 instead of 0.001"):
+        resumed = train_gan(data, CONFIG.replace(learning_rate=1e-4), run_dir=tmp_path)
+    record = [[0, 1e-3], [8, 1e-4]]
+    assert resumed.provenance["learning_rates"] == record
+    assert load_model(tmp_path / "model").provenance["learning_rates"] == record
+    assert json.loads((tmp_path / "checkpoint" / "state.json").read_text())["learning_rates"] == record
+    files = {p.name: p.read_bytes() for p in (tmp_path / "model").iterdir()}
+    with pytest.warns(UserWarning, match="at step 18 of 18 with learning rate 0.5 instead of 0.0001"):
+        again = train_gan(data, CONFIG.replace(learning_rate=0.5), run_dir=tmp_path)  # finished: nothing to train
+    assert {p.name: p.read_bytes() for p in (tmp_path / "model").iterdir()} == files  # not written again
+    assert again.config.learning_rate == 1e-4 and again.provenance["learning_rates"] == record
+    assert "learning_rates" not in train_gan(data, CONFIG.replace(images_per_phase=(4,))).provenance
 
 
 def test_non_finite_weights_are_never_checkpointed(data, tmp_path, monkeypatch):

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from .._files import writable_folder
+from .._files import existing_directory, writable_folder
 from .._progress import progress_bar
 from .._provenance import provenance_attrs
 from ..data.grid import check_grid
@@ -24,11 +24,11 @@ from ..data.tensor import to_tensor
 from ..errors import ConfigError, PerformanceWarning, StackError, TrainingDiverged
 from ._device import resolve_device
 from .augment import augment
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import checkpoint_state, load_checkpoint, save_checkpoint
 from .config import GANConfig
 from .distributed import World, check_split, process_group
 from .layers import channels_last, downsample, upsample
-from .model import GenerativeModel, data_template
+from .model import GenerativeModel, data_template, load_model
 from .networks import Critic, Generator
 from .schedule import Position, build_schedule, ema_decay, locate
 
@@ -155,6 +155,7 @@ class _Trainer:
         self.stage_start = {p.stage: p.first_step for p in reversed(self.schedule)}
         self.step = 0
         self.saved_step: int | None = None  # the step of the newest checkpoint on disk
+        self.learning_rates = [[0, config.learning_rate]]  # [step, learning rate from that step on], ...
         self.rows: list[dict] = []
         self.snapshots: list[np.ndarray] = []
         fixed = torch.Generator().manual_seed(_step_seed(config.seed, 0, _SNAPSHOT_STREAM))
@@ -167,6 +168,10 @@ class _Trainer:
         if self.ema is not None:
             modules["ema"] = self.ema
         return modules
+
+    def _learning_rate_record(self) -> dict:
+        """The steps at which each learning rate took effect, kept only when a resume changed it."""
+        return {"learning_rates": self.learning_rates} if len(self.learning_rates) > 1 else {}
 
     def save(self) -> None:
         if self.run_dir is None:
@@ -182,6 +187,7 @@ class _Trainer:
             "data_fingerprint": self.fingerprint,
             "numerics": _numerics(self.device, self.world),
             "history": self.rows,
+            **self._learning_rate_record(),
         }
         if self.world.main:
             save_checkpoint(
@@ -215,9 +221,7 @@ class _Trainer:
             (self.run_dir / "checkpoint").exists() or (self.run_dir / ".checkpoint.old").exists()
         ):
             return False
-        state, tensors = load_checkpoint(
-            self.run_dir / "checkpoint", modules=self._modules(), optimizers={"opt_g": self.opt_g, "opt_d": self.opt_d}
-        )
+        state = checkpoint_state(self.run_dir / "checkpoint")
         saved = GANConfig.from_json(json.dumps(state["config"]))
         mutable = {"final_images": self.config.final_images, "learning_rate": self.config.learning_rate}
         if saved.replace(**mutable) != self.config:
@@ -228,6 +232,9 @@ class _Trainer:
                 "differ); resume with the same config (only final_images and learning_rate may change), or train "
                 "into a new run folder"
             )
+        state, tensors = load_checkpoint(  # after the comparison, which names what differs in the architecture
+            self.run_dir / "checkpoint", modules=self._modules(), optimizers={"opt_g": self.opt_g, "opt_d": self.opt_d}
+        )
         if state["data_fingerprint"] != self.fingerprint:
             raise StackError(
                 f"the checkpoint in {str(self.run_dir)!r} was trained on other images; "
@@ -245,10 +252,20 @@ class _Trainer:
         if before != after:
             warnings.warn(
                 f"resuming the run in {str(self.run_dir)!r} with a last phase of {after} images instead of {before} "
-                f"({step} of {self.total_steps} steps done); its model folder will hold the new run: copy it first "
-                "to keep the old one",
+                f"({step} of {self.total_steps} steps done); its model folder will hold the new run, and a model "
+                "folder of the shorter run is kept beside it as model-stepN (N: its steps)",
                 stacklevel=3,
             )
+        self.learning_rates = state.get("learning_rates", [[0, saved.learning_rate]])
+        if self.learning_rates[-1][1] != self.config.learning_rate:
+            if self.world.main:
+                warnings.warn(
+                    f"resuming the run in {str(self.run_dir)!r} at step {step} of {self.total_steps} with learning "
+                    f"rate {self.config.learning_rate:g} instead of {self.learning_rates[-1][1]:g}; the model records "
+                    "the step at which each learning rate took effect (provenance['learning_rates'])",
+                    stacklevel=3,
+                )
+            self.learning_rates = [*self.learning_rates, [step, self.config.learning_rate]]
         now = _numerics(self.device, self.world)
         if state.get("numerics", now) != now and self.world.main:  # older checkpoints have no record
             warnings.warn(
@@ -453,6 +470,7 @@ class _Trainer:
             "data_fingerprint": self.fingerprint,
             "n_training_images": int(self.pyramid[-1].shape[0]),
             "weights": "ema" if self.ema is not None else "generator",
+            **self._learning_rate_record(),
         }
         return GenerativeModel(
             final, self.template, provenance, history=self.history(), snapshots=self.snapshots_array()
@@ -463,6 +481,31 @@ def _run_entries(run_dir: Path) -> list[Path]:
     """The folders of a run in ``run_dir`` (checkpoint, model, and copies left by an interrupted swap)."""
     names = ("checkpoint", ".checkpoint.old", "model", ".model.old")
     return [run_dir / name for name in names if (run_dir / name).is_dir()]
+
+
+def _earlier_model(run_dir: Path) -> Path | None:
+    """Where the model folder already in ``run_dir`` is kept before training on writes a new one, or None.
+
+    A model folder next to a checkpoint that still has steps to train is that of a shorter run
+    (a run resumed into a longer ``final_images``): it moves to ``model-stepN``, N its steps.
+    """
+    folder = existing_directory(run_dir / "model")
+    if folder is None:
+        return None
+    try:
+        steps = json.loads((folder / "model.json").read_text())["provenance"]["steps"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ConfigError(
+            f"run folder {str(run_dir)!r} holds a model folder that cannot be read ({type(err).__name__}: {err}), "
+            "and training on would replace it; move it away to keep it, or delete it (nothing was changed)"
+        ) from err
+    kept = run_dir / f"model-step{steps}"
+    if kept.exists():
+        raise ConfigError(
+            f"run folder {str(run_dir)!r} already holds {kept.name}, where training on would keep its current model "
+            f"folder ({steps} steps); move one of them away (nothing was changed)"
+        )
+    return kept
 
 
 def _refuse_to_replace(run_dir: Path, resume: bool) -> None:
@@ -507,8 +550,12 @@ def train_gan(
         Continue from the checkpoint in ``run_dir`` if there is one. It must come from the
         same data and config, except ``config.final_images``: a finished (or running) run
         resumes into a longer last phase and ends as a run trained with that schedule from
-        the start would; its ``model`` folder then holds the longer run. The learning rate
-        may change too, e.g. to go on from the last checkpoint of a diverged run.
+        the start would; its ``model`` folder then holds the longer run, and the shorter
+        run's model folder is kept as ``model-stepN`` (N its steps, with a warning). The
+        learning rate may change too, e.g. to go on from the last checkpoint of a diverged
+        run: it warns, and the model's ``provenance["learning_rates"]`` lists
+        ``[step, learning rate]`` from the step each took effect. When no step is left to
+        train, the ``model`` folder is returned as it is, not written again.
     overwrite
         Train from scratch and replace the run in ``run_dir`` (its checkpoint and model are
         deleted first). Without it, a ``run_dir`` holding a run that is not resumed (with
@@ -571,9 +618,21 @@ def train_gan(
         )
     if not resumed and run_dir is not None:
         _refuse_to_replace(run_dir, resume)
+    earlier = _earlier_model(run_dir) if run_dir is not None and trainer.step < trainer.total_steps else None
+    start = trainer.step
     trainer.run(callbacks if world.main else (), progress if world.main else False)
-    model = trainer.model()
-    if run_dir is not None and world.main:
-        model.save(run_dir / "model", overwrite=True)
+    if trainer.step == start and run_dir is not None and (run_dir / "model").is_dir():
+        model = load_model(run_dir / "model")  # nothing trained: the run's model folder stays as it was
+    else:
+        model = trainer.model()
+        if run_dir is not None and world.main:
+            if earlier is not None:
+                existing_directory(run_dir / "model").rename(earlier)
+                warnings.warn(
+                    f"the model folder of the shorter run is kept in {str(earlier)!r}; {str(run_dir / 'model')!r} "
+                    "holds the longer one",
+                    stacklevel=2,
+                )
+            model.save(run_dir / "model", overwrite=True)
     world.barrier()  # the model folder is complete when train_gan returns, in every process
     return model
