@@ -94,7 +94,7 @@ def test_a_run_file_typo_fails_before_any_work_with_the_example(tmp_path):
 def test_twin_parameters_reach_the_simulator_and_only_a_twin():
     stack = source_stack("twin:nanoparticles:smoke32", seed=0, twin={"n_frames": 7})
     assert stack.sizes["frame"] == 7
-    with pytest.raises(ValueError, match="n_frame"):
+    with pytest.raises(ConfigError, match="n_frame"):
         source_stack("twin:nanoparticles:smoke32", twin={"n_frame": 7})
     with pytest.raises(ConfigError, match="not twin:NAME"):
         source_stack("frames.npy", twin={"n_frames": 7})
