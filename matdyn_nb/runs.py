@@ -150,6 +150,11 @@ def _check_train_file(spec, name: str) -> None:
 
     _check_run_keys(spec, name, _RUN_FILE_TYPES, ("data", "gan", "run_dir"), RUN_FILE_EXAMPLE)
     check_seed(spec.get("seed", 0), f'"seed" in run file {name!r}')
+    if not spec["run_dir"].strip():
+        raise ConfigError(
+            f'"run_dir" in run file {name!r} is empty; name the folder for its checkpoints and model, e.g. '
+            '"runs/NAME" (a relative path is taken from the current folder)'
+        )
     _twin(spec["data"], spec.get("twin"))
     known = set(inspect.signature(prepare_for_training).parameters) - {"stack"}
     check_keys(spec.get("prepare", {}), known, f'the "prepare" entry of run file {name!r}')

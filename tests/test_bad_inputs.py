@@ -360,6 +360,7 @@ RUN_FILES = [
     ("gan NaN lr", {**GOOD_RUN, "gan": {"preset": ["nanoparticles", "small"], "learning_rate": -1}},
      "learning_rate must be positive"),
     ("seed text", {**GOOD_RUN, "seed": "zero"}, '"seed" .* must be a JSON integer'),
+    ("run_dir empty", {**GOOD_RUN, "run_dir": ""}, '"run_dir" in run file .* is empty; name the folder'),
     ("seed negative", {**GOOD_RUN, "seed": -1}, r'"seed" in run file .* must be an integer in \[0, 2\*\*63\)'),
     ("seed huge", {**GOOD_RUN, "seed": 2**70}, r'"seed" in run file .* must be an integer in \[0, 2\*\*63\)'),
     ("gan seed negative", {**GOOD_RUN, "gan": {**GOOD_RUN["gan"], "seed": -3}}, r"seed must be .* got -3"),

@@ -1,4 +1,5 @@
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +46,8 @@ def test_bad_input_exits_2_with_message(tmp_path, capsys):
     assert "lacks ['gan', 'run_dir']" in capsys.readouterr().err
 
 
-def test_train_from_run_file_and_resume(tmp_path, capsys):
+def test_train_from_run_file_and_resume(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the relative run_dir is taken from here
     np.save(tmp_path / "frames.npy", np.random.default_rng(1).random((6, 2, 8, 8)).astype(np.float32))
     spec = {
         "data": str(tmp_path / "frames.npy"),
@@ -58,15 +60,24 @@ def test_train_from_run_file_and_resume(tmp_path, capsys):
             "batch_sizes": [2, 2],
             "images_per_phase": [4],
         },
-        "run_dir": str(tmp_path / "run"),
+        "run_dir": "run",
     }
     (tmp_path / "run.json").write_text(json.dumps(spec))
     assert main(["train", str(tmp_path / "run.json")]) == 0
     first = load_model(tmp_path / "run" / "model")
     assert first.provenance["steps"] == 6
+    assert f"no checkpoint in {tmp_path / 'run'}: starting at step 0" in capsys.readouterr().out
     assert main(["train", str(tmp_path / "run.json")]) == 0  # resumes: already complete, same model
     assert load_model(tmp_path / "run" / "model").model_id == first.model_id
-    assert "done:" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "resuming from step 6 of 6" in out and "done:" in out
+    shutil.rmtree(tmp_path / "run" / "checkpoint")  # a model alone is not replaced unless asked
+    assert main(["train", "run.json"]) == 2
+    assert "no checkpoint to resume; to replace it pass overwrite=True (python -m matdyn_nb train: --overwrite)" in (
+        capsys.readouterr().err
+    )
+    assert main(["train", "run.json", "--overwrite"]) == 0
+    assert "starting at step 0" in capsys.readouterr().out
 
 
 def test_run_file_seed_keys_data_and_training_unless_gan_has_its_own():

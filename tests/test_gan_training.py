@@ -386,6 +386,7 @@ def test_a_nan_loss_keeps_the_last_good_checkpoint_and_resumes_with_a_smaller_lr
         train_gan(data, CONFIG, run_dir=tmp_path)
     message = str(caught.value)
     assert "d_loss = nan" in message and "checkpoint (step 8)" in message and "learning_rate=0.0001" in message
+    assert '"learning_rate": 0.0001 in the run file\'s "gan" entry' in message  # for python -m matdyn_nb train too
     assert json.loads((tmp_path / "checkpoint" / "state.json").read_text())["next_step"] == 8
     assert not (tmp_path / "model").exists()
     monkeypatch.undo()

@@ -201,18 +201,20 @@ class _Trainer:
 
     def diverged(self, what: str) -> TrainingDiverged:
         """The error for a non-finite loss or weight at this step, saying how to go on."""
-        smaller = f"config.replace(learning_rate={self.config.learning_rate / 10:g})"
+        lr = f"{self.config.learning_rate / 10:g}"
+        smaller = f"config.replace(learning_rate={lr})"
+        run_file = f'or, for python -m matdyn_nb train, "learning_rate": {lr} in the run file\'s "gan" entry'
         stage = locate(self.schedule, self.step).phase.stage
         where = f"in step {self.step + 1} of {self.total_steps} (stage {stage}, {self.config.resolutions[stage]} px)"
         if self.run_dir is None:
             fix = f"nothing was saved (no run_dir): train again with a smaller learning rate, e.g. {smaller}"
         elif self.saved_step is None:
-            fix = f"no checkpoint was written yet: train again with a smaller learning rate, e.g. {smaller}"
+            fix = f"no checkpoint was written yet: train again with a smaller learning rate, e.g. {smaller}, {run_file}"
         else:
             fix = (
                 f"the last good checkpoint (step {self.saved_step}) is kept in {str(self.run_dir / 'checkpoint')!r}: "
                 f"resume it with a smaller learning rate, train_gan(images, {smaller}, "
-                f"run_dir={str(self.run_dir)!r})"
+                f"run_dir={str(self.run_dir)!r}), {run_file}, then run it again"
             )
         return TrainingDiverged(f"training diverged {where}: {what}; {fix}")
 
@@ -511,10 +513,15 @@ def _earlier_model(run_dir: Path) -> Path | None:
 def _refuse_to_replace(run_dir: Path, resume: bool) -> None:
     found = [p.name for p in _run_entries(run_dir)]
     if found:
-        why = "resume=False was passed" if not resume else "it has no checkpoint to resume"
+        why = (
+            "resume=False was passed; pass resume=True to continue it"
+            if not resume
+            else "it has no checkpoint to resume"
+        )
         raise ConfigError(
-            f"run folder {str(run_dir)!r} already holds a run ({', '.join(found)}) and {why}; pass resume=True to "
-            "continue it, overwrite=True to replace it, or choose another run_dir (nothing was changed)"
+            f"run folder {str(run_dir)!r} already holds a run ({', '.join(found)}) and {why}; to replace it pass "
+            "overwrite=True (python -m matdyn_nb train: --overwrite), or choose another run_dir (a run file's "
+            '"run_dir") (nothing was changed)'
         )
 
 
