@@ -78,10 +78,17 @@ def _train(args: argparse.Namespace) -> int:
                 f"resuming from step {step} of {total}" if step else f"no checkpoint in {run_dir}: starting at step 0"
             )
 
-    model = train_gan(
-        ready, config, device=spec.get("device", "cpu"), run_dir=run_dir, overwrite=args.overwrite,
-        callbacks=[say_where_it_starts], progress=args.progress,
-    )  # fmt: skip
+    try:
+        model = train_gan(
+            ready, config, device=spec.get("device", "cpu"), run_dir=run_dir, overwrite=args.overwrite,
+            callbacks=[say_where_it_starts], progress=args.progress,
+        )  # fmt: skip
+    except KeyboardInterrupt as err:  # Ctrl-C: train_gan checkpointed the step it stopped after
+        if reports:
+            print(
+                f"interrupted: {err or 'nothing saved since the last checkpoint; run again to resume'}", file=sys.stderr
+            )
+        return 130
     last = model.history.isel(step=-1)
     if reports:
         print(

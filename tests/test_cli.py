@@ -1,5 +1,6 @@
 import json
 import shutil
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,7 @@ import xarray as xr
 from matdyn_nb import load_model
 from matdyn_nb.__main__ import main
 from matdyn_nb.errors import ConfigError
+from matdyn_nb.gan import training
 from matdyn_nb.runs import read_train_file, run_config, source_stack
 
 RUNS = Path(__file__).resolve().parents[1] / "scripts" / "runs"
@@ -78,6 +80,27 @@ def test_train_from_run_file_and_resume(tmp_path, capsys, monkeypatch):
     )
     assert main(["train", "run.json", "--overwrite"]) == 0
     assert "starting at step 0" in capsys.readouterr().out
+
+
+def test_ctrl_c_stops_a_training_with_its_checkpoint_and_exit_status_130(tmp_path, capsys, monkeypatch):
+    np.save(tmp_path / "frames.npy", np.random.default_rng(1).random((6, 2, 8, 8)).astype(np.float32))
+    spec = {"data": str(tmp_path / "frames.npy"), "prepare": {"size": 8}, "run_dir": str(tmp_path / "run"),
+            "gan": {"resolution": 8, "channels": 2, "latent_dim": 4, "filters": [8, 8], "batch_sizes": [2, 2],
+                    "images_per_phase": [40]}}  # fmt: skip
+    (tmp_path / "run.json").write_text(json.dumps(spec))
+    step = training._Trainer.train_step
+
+    def ctrl_c_in_step_4(trainer, position):  # mid-step: the step is finished, then training stops
+        if trainer.step == 3:
+            signal.raise_signal(signal.SIGINT)
+        return step(trainer, position)
+
+    monkeypatch.setattr(training._Trainer, "train_step", ctrl_c_in_step_4)
+    assert main(["train", str(tmp_path / "run.json"), "--no-progress"]) == 130
+    err = capsys.readouterr().err
+    assert err.startswith("interrupted: training interrupted after step 4 of 60") and "Traceback" not in err
+    assert "python -m matdyn_nb train with the same run file" in err
+    assert json.loads((tmp_path / "run" / "checkpoint" / "state.json").read_text())["next_step"] == 4
 
 
 def test_run_file_seed_keys_data_and_training_unless_gan_has_its_own():

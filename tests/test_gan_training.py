@@ -255,6 +255,21 @@ def test_killed_run_resumes_to_the_same_weights(data, model, tmp_path):
     assert load_model(run / "model").model_id == model.model_id
 
 
+def test_ctrl_c_checkpoints_the_step_it_stops_after_and_resumes_bit_for_bit(data, model, tmp_path):
+    def ctrl_c(event):
+        if event["event"] == "log" and event["step"] == 10:  # no checkpoint is due after step 10
+            signal.raise_signal(signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt, match="after step 10 of 18; its checkpoint is in .*to resume, run the same"):
+        train_gan(data, CONFIG, run_dir=tmp_path, callbacks=[ctrl_c])
+    assert json.loads((tmp_path / "checkpoint" / "state.json").read_text())["next_step"] == 10
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Ctrl-C is itself again
+    resumed = train_gan(data, CONFIG, run_dir=tmp_path)
+    for k, v in model.generator.state_dict().items():
+        assert torch.equal(v, resumed.generator.state_dict()[k]), k
+    assert resumed.history.step.values.tolist() == model.history.step.values.tolist()
+
+
 def test_resume_refuses_other_config_or_data(data, tmp_path):
     train_gan(data, CONFIG.replace(images_per_phase=(4,)), run_dir=tmp_path)
     with pytest.raises(ValueError, match="another configuration"):

@@ -5,9 +5,12 @@ import hashlib
 import json
 import math
 import shutil
+import signal
+import threading
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -124,6 +127,31 @@ def _gradient_penalty(critic, real, fake, generator, world: World) -> torch.Tens
     return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
 
 
+@contextmanager
+def _interrupt_between_steps(enabled: bool) -> Iterator[list]:
+    """Turn a Ctrl-C (SIGINT) into a request, yielded as a list that is non-empty once made.
+
+    Training reads it between steps, where a checkpoint resumes exactly; an interrupt in the
+    middle of a step would leave half-updated weights. A second Ctrl-C interrupts at once. Only
+    the main thread can take signals; elsewhere, or where SIGINT is ignored, nothing changes.
+    """
+    asked: list = []
+    previous = signal.getsignal(signal.SIGINT)
+    if not enabled or threading.current_thread() is not threading.main_thread() or previous in (None, signal.SIG_IGN):
+        yield asked
+        return
+
+    def ask(signum, frame):
+        asked.append(signum)
+        signal.signal(signal.SIGINT, previous)
+
+    signal.signal(signal.SIGINT, ask)
+    try:
+        yield asked
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 class _Trainer:
     """The state of one training run; ``run`` advances it step by step."""
 
@@ -217,6 +245,18 @@ class _Trainer:
                 f"run_dir={str(self.run_dir)!r}), {run_file}, then run it again"
             )
         return TrainingDiverged(f"training diverged {where}: {what}; {fix}")
+
+    def interrupted(self) -> KeyboardInterrupt:
+        """Checkpoint this step (between two steps) and return the interrupt that says how to resume."""
+        done = f"training interrupted after step {self.step} of {self.total_steps}"
+        if self.run_dir is None:
+            return KeyboardInterrupt(f"{done}; nothing was saved (no run_dir)")
+        if self.saved_step != self.step:
+            self.save()
+        return KeyboardInterrupt(
+            f"{done}; its checkpoint is in {str(self.run_dir / 'checkpoint')!r}: to resume, run the same training "
+            "again (train_gan with this run_dir, or python -m matdyn_nb train with the same run file)"
+        )
 
     def resume(self) -> bool:
         if self.run_dir is None or not (
@@ -379,50 +419,53 @@ class _Trainer:
                       "history": list(self.rows), "snapshots": self.snapshots_array()})  # fmt: skip
         bar, bar_stage = None, None
         tick, tick_images = time.perf_counter(), 0
-        while self.step < self.total_steps:
-            position = locate(self.schedule, self.step)
-            stage = position.phase.stage
-            if stage != bar_stage:
-                if bar is not None:
-                    bar.close()
-                phases = [p for p in self.schedule if p.stage == stage]
-                first = phases[0].first_step
-                bar = progress_bar(
-                    total=sum(p.n_steps for p in phases),
-                    initial=self.step - first,
-                    progress=progress,
-                    desc=f"stage {stage} ({self.config.resolutions[stage]} px)",
-                )
-                bar_stage = stage
-            losses = self.train_step(position)
-            # a NaN penalty is one not computed in this step (config.gp_every); a diverged one makes d_loss NaN too
-            bad = {k: v for k, v in losses.items() if not math.isfinite(v) and not (k == "gp" and math.isnan(v))}
-            if bad:
-                raise self.diverged(", ".join(f"{k} = {v}" for k, v in bad.items()))
-            tick_images += position.phase.batch_size * self.config.n_critic
-            self.step += 1
-            bar.update(1)
-            if self.step % self.config.log_every == 0 or position.last_of_stage:
-                now = time.perf_counter()
-                row = {
-                    "step": self.step,
-                    "stage": stage,
-                    "resolution": self.config.resolutions[stage],
-                    "alpha": position.alpha,
-                    **losses,
-                    "images_per_s": tick_images / max(now - tick, 1e-9),
-                }
-                tick, tick_images = now, 0
-                self.rows.append(row)
-                for callback in callbacks:
-                    callback({"event": "log", **row})
-            if position.last_of_stage:
-                self.snapshot(stage)
-                for callback in callbacks:
-                    callback({"event": "stage_end", "stage": stage, "snapshots": self.snapshots_array()})
-                self.save()
-            elif self.step % self.config.checkpoint_every == 0:
-                self.save()
+        with _interrupt_between_steps(self.world.size == 1) as asked:
+            while self.step < self.total_steps:
+                if asked:
+                    raise self.interrupted()
+                position = locate(self.schedule, self.step)
+                stage = position.phase.stage
+                if stage != bar_stage:
+                    if bar is not None:
+                        bar.close()
+                    phases = [p for p in self.schedule if p.stage == stage]
+                    first = phases[0].first_step
+                    bar = progress_bar(
+                        total=sum(p.n_steps for p in phases),
+                        initial=self.step - first,
+                        progress=progress,
+                        desc=f"stage {stage} ({self.config.resolutions[stage]} px)",
+                    )
+                    bar_stage = stage
+                losses = self.train_step(position)
+                # a NaN penalty is one not computed in this step (config.gp_every); a diverged one makes d_loss NaN too
+                bad = {k: v for k, v in losses.items() if not math.isfinite(v) and not (k == "gp" and math.isnan(v))}
+                if bad:
+                    raise self.diverged(", ".join(f"{k} = {v}" for k, v in bad.items()))
+                tick_images += position.phase.batch_size * self.config.n_critic
+                self.step += 1
+                bar.update(1)
+                if self.step % self.config.log_every == 0 or position.last_of_stage:
+                    now = time.perf_counter()
+                    row = {
+                        "step": self.step,
+                        "stage": stage,
+                        "resolution": self.config.resolutions[stage],
+                        "alpha": position.alpha,
+                        **losses,
+                        "images_per_s": tick_images / max(now - tick, 1e-9),
+                    }
+                    tick, tick_images = now, 0
+                    self.rows.append(row)
+                    for callback in callbacks:
+                        callback({"event": "log", **row})
+                if position.last_of_stage:
+                    self.snapshot(stage)
+                    for callback in callbacks:
+                        callback({"event": "stage_end", "stage": stage, "snapshots": self.snapshots_array()})
+                    self.save()
+                elif self.step % self.config.checkpoint_every == 0:
+                    self.save()
         if bar is not None:
             bar.close()
 
@@ -588,6 +631,11 @@ def train_gan(
     rounding of sums, and a checkpoint resumes on any number of processes the same way
     (bit for bit on the number that wrote it). ``run_dir`` must be on a filesystem every
     process sees.
+
+    A Ctrl-C (SIGINT) in one process stops training at the end of the current step: with a
+    ``run_dir`` its checkpoint is written (a resume from it equals the uninterrupted run bit for
+    bit), and ``KeyboardInterrupt`` says so; a second Ctrl-C stops at once. Under ``torchrun``
+    a Ctrl-C stops the processes at once, keeping the last checkpoint.
 
     Returns
     -------
