@@ -229,9 +229,18 @@ def load_reference_latents(source: str) -> np.ndarray | xr.DataArray:
         ) from err
 
 
+def _one_value_per_key(pairs: list) -> dict:
+    """A JSON object's dict, refusing a key given twice (json keeps the last one silently)."""
+    keys = [key for key, _ in pairs]
+    twice = sorted({key for key in keys if keys.count(key) > 1})
+    if twice:
+        raise ConfigError(f"key(s) {twice} given more than once in one object; keep one of each")
+    return dict(pairs)
+
+
 def _read_run_file(name: str | os.PathLike, example: str):
     try:
-        return json.loads(Path(name).read_text())
+        return json.loads(Path(name).read_text(), object_pairs_hook=_one_value_per_key)
     except (OSError, ValueError) as err:
         raise ConfigError(f"cannot read run file {str(name)!r} ({err}); it looks like:\n{example}") from err
 

@@ -221,6 +221,7 @@ GAN = [
     ("ndim 4", _config(ndim=4), ConfigError, "ndim must be 2"),
     ("augment_p 1", _config(augment_p=1.0), ConfigError, r"augment_p must be in \[0, 1\)"),
     ("precision fp16", _config(precision="fp16"), ConfigError, "precision must be one of"),
+    ("name a number", _config(name=5), ConfigError, "name must be a string"),
     ("seed text", _config(seed="0"), ConfigError, "seed must be an integer"),
     ("seed negative", _config(seed=-1), ConfigError, r"seed must be an integer in \[0, 2\*\*63\)"),
     ("seed huge", _config(seed=2**70), ConfigError, r"seed must be an integer in \[0, 2\*\*63\)"),
@@ -351,6 +352,8 @@ GOOD_RUN = {"data": "twin:nanoparticles:smoke32", "gan": {"preset": ["nanopartic
 RUN_FILES = [
     ("not JSON", "{data: 1", "cannot read run file"),
     ("a list", [1, 2], "must be a JSON object"),
+    ("key twice", '{"data": "twin:nanoparticles:smoke32", "gan": {}, "run_dir": "a", "run_dir": "b"}',
+     r"\['run_dir'\] given more than once"),
     ("missing keys", {"data": "x.npy"}, r"lacks \['gan', 'run_dir'\]"),
     ("misspelled key", {**GOOD_RUN, "run_dri": "r"}, "'run_dri' \\(did you mean 'run_dir'\\?\\)"),
     ("gan typo", {**GOOD_RUN, "gan": {"learning_rat": 0.1}}, "'learning_rat' \\(did you mean 'learning_rate'"),

@@ -197,7 +197,7 @@ def test_bad_model_folders(model, data, tmp_path):
 def test_bad_training_data_fails_before_training(data):
     with pytest.raises(StackError, match=r"expected 3 channel"):
         train_gan(data, CONFIG.replace(channels=3))
-    with pytest.raises(StackError, match="fit_to_grid"):
+    with pytest.raises(StackError, match=r'fit_to_grid\(images, 16\) \(in a run file: "prepare": {"size": 16}\)'):
         train_gan(data, CONFIG.replace(resolution=16, filters=(8, 8, 8), batch_sizes=(4, 4, 4)))
     raw = as_stack(np.random.default_rng(0).random((4, 2, 8, 8)))
     with pytest.raises(StackError, match="normalize"):
@@ -442,6 +442,15 @@ def test_non_finite_weights_are_never_checkpointed(data, tmp_path, monkeypatch):
         train_gan(data, CONFIG, run_dir=tmp_path)
     assert "checkpoint (step 6)" in str(caught.value)
     assert json.loads((tmp_path / "checkpoint" / "state.json").read_text())["next_step"] == 6
+
+
+def test_a_run_clears_the_temporary_folders_of_writes_killed_before(data, tmp_path):
+    for name in (".checkpoint.tmp1x2y", ".model.tmpab12"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "weights.safetensors").write_bytes(b"half")
+    (tmp_path / "keep.tmpfile").write_bytes(b"mine")
+    train_gan(data, CONFIG.replace(images_per_phase=(4,)), run_dir=tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint", "keep.tmpfile", "model"]
 
 
 def test_a_run_folder_is_replaced_only_when_asked(data, tmp_path):

@@ -150,6 +150,8 @@ class GANConfig:
             )
         if not isinstance(self.base_conv4, bool):
             raise ConfigError(f"base_conv4 must be true or false, got {self.base_conv4!r}")
+        if not isinstance(self.name, str):
+            raise ConfigError(f"name must be a string (a preset name or your label), got {self.name!r}")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         positive = (

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from .._files import existing_directory, writable_folder
+from .._files import existing_directory, remove_temporaries, writable_folder
 from .._progress import progress_bar
 from .._provenance import provenance_attrs
 from ..data.grid import check_grid
@@ -70,7 +70,8 @@ def _check_training_data(images: xr.DataArray, config: GANConfig) -> None:
     if sides != {config.resolution}:
         raise StackError(
             f"the images are {dict(images.sizes)} but config.resolution is {config.resolution}; "
-            f"fit them with matdyn_nb.data.fit_to_grid(images, {config.resolution}) or change the config"
+            f'fit them with matdyn_nb.data.fit_to_grid(images, {config.resolution}) (in a run file: "prepare": '
+            f'{{"size": {config.resolution}}}) or change the config'
         )
     normalization_of(images)  # raises with the fix when the stack was not normalised
     low, high = float(images.min()), float(images.max())
@@ -659,6 +660,8 @@ def train_gan(
     check_split(config, world)
     if run_dir is not None and world.main:
         writable_folder(run_dir, ConfigError, "checkpoints")  # now, not after the first checkpoint_every steps
+        for name in ("checkpoint", "model"):
+            remove_temporaries(run_dir / name)
     trainer = _Trainer(images, config, device, run_dir, world)
     if run_dir is not None and overwrite and world.main:
         for entry in _run_entries(run_dir):
