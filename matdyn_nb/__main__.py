@@ -67,11 +67,29 @@ def _train(args: argparse.Namespace) -> int:
     spec = read_train_file(args.run_file)
     config = run_config(spec)
     ready = prepare_run_stack(spec, run_stack(spec))
-    run_dir = Path(spec["run_dir"])
+    run_dir = Path(spec["run_dir"]).absolute()  # relative to the current folder, as the data paths are
     reports = launched_as_rank() == 0  # under torchrun every process runs this; one reports
     if reports:
         print(f"training {config.name} on {spec['data']} {dict(ready.sizes)} into {run_dir}")
-    model = train_gan(ready, config, device=spec.get("device", "cpu"), run_dir=run_dir, progress=args.progress)
+
+    def say_where_it_starts(event: dict) -> None:  # train_gan calls back on rank 0 only
+        if event["event"] == "start":
+            step, total = event["step"], event["total_steps"]
+            print(
+                f"resuming from step {step} of {total}" if step else f"no checkpoint in {run_dir}: starting at step 0"
+            )
+
+    try:
+        model = train_gan(
+            ready, config, device=spec.get("device", "cpu"), run_dir=run_dir, overwrite=args.overwrite,
+            callbacks=[say_where_it_starts], progress=args.progress,
+        )  # fmt: skip
+    except KeyboardInterrupt as err:  # Ctrl-C: train_gan checkpointed the step it stopped after
+        if reports:
+            print(
+                f"interrupted: {err or 'nothing saved since the last checkpoint; run again to resume'}", file=sys.stderr
+            )
+        return 130
     last = model.history.isel(step=-1)
     if reports:
         print(
@@ -234,11 +252,14 @@ def _parser() -> argparse.ArgumentParser:
         "train",
         help="train a GAN from a JSON run file (resumes if interrupted)",
         epilog=f"run file example:\n{RUN_FILE_EXAMPLE}\n"
-        'On a twin, an optional "twin" entry sets its parameters, e.g. "twin": {"n_frames": 2000}.',
+        'On a twin, an optional "twin" entry sets its parameters, e.g. "twin": {"n_frames": 2000}.\n'
+        'Relative paths ("data", "run_dir") are taken from the current folder, not from the run file\'s:\n'
+        "start a run again from the same folder to resume it (the first lines say where it starts).",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     train.add_argument("run_file", help="JSON: data, [twin], prepare, gan (preset + overrides), run_dir, device, seed")
     train.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bars")
+    train.add_argument("--overwrite", action="store_true", help="delete the run in run_dir and train from step 0")
     train.set_defaults(run=_train)
     sample = commands.add_parser(
         "sample",

@@ -7,7 +7,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["atomic_directory", "existing_directory", "leftover", "replace_directory", "writable_folder"]
+__all__ = [
+    "atomic_directory",
+    "existing_directory",
+    "leftover",
+    "remove_temporaries",
+    "replace_directory",
+    "writable_folder",
+]
 
 
 def writable_folder(folder: Path, error: type[Exception], what: str) -> Path:
@@ -46,6 +53,16 @@ def atomic_directory(path: Path) -> Iterator[Path]:
         yield tmp
         replace_directory(tmp, path)
     finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def remove_temporaries(path: Path) -> None:
+    """Delete the temporary folders that writes of ``path`` killed in :func:`atomic_directory` left beside it.
+
+    Only for a caller that alone writes ``path`` (a training run in its run folder): another
+    writer's temporary folder would go too.
+    """
+    for tmp in Path(path).parent.glob(f".{Path(path).name}.tmp*"):
         shutil.rmtree(tmp, ignore_errors=True)
 
 

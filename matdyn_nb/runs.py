@@ -70,19 +70,33 @@ def source_stack(source: str, *, seed: int = 0, twin: dict | None = None, **meta
     StackError
         For an unknown twin, or a file that cannot be read as a stack.
     ConfigError
-        For twin parameters given with a file.
+        For an unknown preset or parameter of a twin, or twin parameters given with a file.
     """
-    if source.startswith("twin:"):
-        from . import twins
+    found = _twin(source, twin)
+    if found is None:
+        return load_stack(source, **metadata)
+    factory, preset = found
+    return factory(*preset, rng=seed, **(twin or {}))["images"].compute()
 
-        _, name, *preset = source.split(":")
-        factory = twins.TWINS.get(name)
-        if factory is None:
-            raise StackError(f"unknown twin {name!r}; choose one of {sorted(twins.TWINS)}")
-        return factory(*preset, rng=seed, **(twin or {}))["images"].compute()
-    if twin:
-        raise ConfigError(f"twin parameters {sorted(twin)} given for {source!r}, which is a file, not twin:NAME")
-    return load_stack(source, **metadata)
+
+def _twin(source: str, twin: dict | None) -> tuple | None:
+    """The twin function and preset a ``twin:NAME[:PRESET]`` source names, its arguments checked (nothing
+    simulated, so a run file's typo fails before any work); None for a file."""
+    if not source.startswith("twin:"):
+        if twin:
+            raise ConfigError(f"twin parameters {sorted(twin)} given for {source!r}, which is a file, not twin:NAME")
+        return None
+    from . import twins
+
+    _, name, *preset = source.split(":")
+    factory = twins.TWINS.get(name)
+    if factory is None:
+        raise StackError(f"unknown twin {name!r}; choose one of {sorted(twins.TWINS)}")
+    try:
+        twins.check_twin(name, *preset, **(twin or {}))
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"cannot simulate {source!r} with parameters {twin or {}}: {err}") from err
+    return factory, preset
 
 
 def source_sha256(source: str) -> str | None:
@@ -158,9 +172,16 @@ def _check_run_keys(spec, name: str, types: dict, required: tuple, example: str)
 
 def _check_train_file(spec, name: str) -> None:
     """A train run file checked before any work (see :func:`_check_run_keys`)."""
-    from .gan.config import check_keys
+    from .gan.config import check_keys, check_seed
 
     _check_run_keys(spec, name, _RUN_FILE_TYPES, ("data", "gan", "run_dir"), RUN_FILE_EXAMPLE)
+    check_seed(spec.get("seed", 0), f'"seed" in run file {name!r}')
+    if not spec["run_dir"].strip():
+        raise ConfigError(
+            f'"run_dir" in run file {name!r} is empty; name the folder for its checkpoints and model, e.g. '
+            '"runs/NAME" (a relative path is taken from the current folder)'
+        )
+    _twin(spec["data"], spec.get("twin"))
     known = set(inspect.signature(prepare_for_training).parameters) - {"stack"}
     check_keys(spec.get("prepare", {}), known, f'the "prepare" entry of run file {name!r}')
 
@@ -236,9 +257,18 @@ def load_reference_latents(source: str) -> np.ndarray | xr.DataArray:
         ) from err
 
 
+def _one_value_per_key(pairs: list) -> dict:
+    """A JSON object's dict, refusing a key given twice (json keeps the last one silently)."""
+    keys = [key for key, _ in pairs]
+    twice = sorted({key for key in keys if keys.count(key) > 1})
+    if twice:
+        raise ConfigError(f"key(s) {twice} given more than once in one object; keep one of each")
+    return dict(pairs)
+
+
 def _read_run_file(name: str | os.PathLike, example: str):
     try:
-        return json.loads(Path(name).read_text())
+        return json.loads(Path(name).read_text(), object_pairs_hook=_one_value_per_key)
     except (OSError, ValueError) as err:
         raise ConfigError(f"cannot read run file {str(name)!r} ({err}); it looks like:\n{example}") from err
 

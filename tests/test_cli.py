@@ -1,4 +1,6 @@
 import json
+import shutil
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -8,6 +10,7 @@ import xarray as xr
 from matdyn_nb import load_model, save_stack
 from matdyn_nb.__main__ import main
 from matdyn_nb.errors import ConfigError
+from matdyn_nb.gan import training
 from matdyn_nb.runs import read_train_file, run_config, source_stack
 
 RUNS = Path(__file__).resolve().parents[1] / "scripts" / "runs"
@@ -45,7 +48,8 @@ def test_bad_input_exits_2_with_message(tmp_path, capsys):
     assert "lacks ['gan', 'run_dir']" in capsys.readouterr().err
 
 
-def test_train_from_run_file_and_resume(tmp_path, capsys):
+def test_train_from_run_file_and_resume(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the relative run_dir is taken from here
     np.save(tmp_path / "frames.npy", np.random.default_rng(1).random((6, 2, 8, 8)).astype(np.float32))
     spec = {
         "data": str(tmp_path / "frames.npy"),
@@ -58,15 +62,45 @@ def test_train_from_run_file_and_resume(tmp_path, capsys):
             "batch_sizes": [2, 2],
             "images_per_phase": [4],
         },
-        "run_dir": str(tmp_path / "run"),
+        "run_dir": "run",
     }
     (tmp_path / "run.json").write_text(json.dumps(spec))
     assert main(["train", str(tmp_path / "run.json")]) == 0
     first = load_model(tmp_path / "run" / "model")
     assert first.provenance["steps"] == 6
+    assert f"no checkpoint in {tmp_path / 'run'}: starting at step 0" in capsys.readouterr().out
     assert main(["train", str(tmp_path / "run.json")]) == 0  # resumes: already complete, same model
     assert load_model(tmp_path / "run" / "model").model_id == first.model_id
-    assert "done:" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "resuming from step 6 of 6" in out and "done:" in out
+    shutil.rmtree(tmp_path / "run" / "checkpoint")  # a model alone is not replaced unless asked
+    assert main(["train", "run.json"]) == 2
+    assert "no checkpoint to resume; to replace it pass overwrite=True (python -m matdyn_nb train: --overwrite)" in (
+        capsys.readouterr().err
+    )
+    assert main(["train", "run.json", "--overwrite"]) == 0
+    assert "starting at step 0" in capsys.readouterr().out
+
+
+def test_ctrl_c_stops_a_training_with_its_checkpoint_and_exit_status_130(tmp_path, capsys, monkeypatch):
+    np.save(tmp_path / "frames.npy", np.random.default_rng(1).random((6, 2, 8, 8)).astype(np.float32))
+    spec = {"data": str(tmp_path / "frames.npy"), "prepare": {"size": 8}, "run_dir": str(tmp_path / "run"),
+            "gan": {"resolution": 8, "channels": 2, "latent_dim": 4, "filters": [8, 8], "batch_sizes": [2, 2],
+                    "images_per_phase": [40]}}  # fmt: skip
+    (tmp_path / "run.json").write_text(json.dumps(spec))
+    step = training._Trainer.train_step
+
+    def ctrl_c_in_step_4(trainer, position):  # mid-step: the step is finished, then training stops
+        if trainer.step == 3:
+            signal.raise_signal(signal.SIGINT)
+        return step(trainer, position)
+
+    monkeypatch.setattr(training._Trainer, "train_step", ctrl_c_in_step_4)
+    assert main(["train", str(tmp_path / "run.json"), "--no-progress"]) == 130
+    err = capsys.readouterr().err
+    assert err.startswith("interrupted: training interrupted after step 4 of 60") and "Traceback" not in err
+    assert "python -m matdyn_nb train with the same run file" in err
+    assert json.loads((tmp_path / "run" / "checkpoint" / "state.json").read_text())["next_step"] == 4
 
 
 def test_run_file_seed_keys_data_and_training_unless_gan_has_its_own():
@@ -94,7 +128,7 @@ def test_a_run_file_typo_fails_before_any_work_with_the_example(tmp_path):
 def test_twin_parameters_reach_the_simulator_and_only_a_twin():
     stack = source_stack("twin:nanoparticles:smoke32", seed=0, twin={"n_frames": 7})
     assert stack.sizes["frame"] == 7
-    with pytest.raises(ValueError, match="n_frame"):
+    with pytest.raises(ConfigError, match="n_frame"):
         source_stack("twin:nanoparticles:smoke32", twin={"n_frame": 7})
     with pytest.raises(ConfigError, match="not twin:NAME"):
         source_stack("frames.npy", twin={"n_frames": 7})

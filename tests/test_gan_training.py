@@ -224,7 +224,7 @@ def test_bad_model_folders(model, data, tmp_path):
 def test_bad_training_data_fails_before_training(data):
     with pytest.raises(StackError, match=r"expected 3 channel"):
         train_gan(data, CONFIG.replace(channels=3))
-    with pytest.raises(StackError, match="fit_to_grid"):
+    with pytest.raises(StackError, match=r'fit_to_grid\(images, 16\) \(in a run file: "prepare": {"size": 16}\)'):
         train_gan(data, CONFIG.replace(resolution=16, filters=(8, 8, 8), batch_sizes=(4, 4, 4)))
     raw = as_stack(np.random.default_rng(0).random((4, 2, 8, 8)))
     with pytest.raises(StackError, match="normalize"):
@@ -282,10 +282,32 @@ def test_killed_run_resumes_to_the_same_weights(data, model, tmp_path):
     assert load_model(run / "model").model_id == model.model_id
 
 
+def test_ctrl_c_checkpoints_the_step_it_stops_after_and_resumes_bit_for_bit(data, model, tmp_path):
+    def ctrl_c(event):
+        if event["event"] == "log" and event["step"] == 10:  # no checkpoint is due after step 10
+            signal.raise_signal(signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt, match="after step 10 of 18; its checkpoint is in .*to resume, run the same"):
+        train_gan(data, CONFIG, run_dir=tmp_path, callbacks=[ctrl_c])
+    assert json.loads((tmp_path / "checkpoint" / "state.json").read_text())["next_step"] == 10
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Ctrl-C is itself again
+    resumed = train_gan(data, CONFIG, run_dir=tmp_path)
+    for k, v in model.generator.state_dict().items():
+        assert torch.equal(v, resumed.generator.state_dict()[k]), k
+    assert resumed.history.step.values.tolist() == model.history.step.values.tolist()
+
+
 def test_resume_refuses_other_config_or_data(data, tmp_path):
     train_gan(data, CONFIG.replace(images_per_phase=(4,)), run_dir=tmp_path)
     with pytest.raises(ValueError, match="another configuration"):
         train_gan(data, CONFIG, run_dir=tmp_path)
+    # another architecture: the fields named, not torch's size mismatch of the weights
+    for changes, named in (
+        (dict(latent_dim=8), r"\(latent_dim differ\)"),
+        (dict(filters=(16, 8)), r"\(filters differ"),
+    ):
+        with pytest.raises(ConfigError, match=named):
+            train_gan(data, CONFIG.replace(images_per_phase=(4,), **changes), run_dir=tmp_path)
     with pytest.raises(StackError, match="other images"):
         train_gan(-data.assign_attrs(data.attrs), CONFIG.replace(images_per_phase=(4,)), run_dir=tmp_path)
 
@@ -309,9 +331,11 @@ def test_ema_ramp_lets_the_average_follow_a_short_stage(data):
 def test_finished_run_resumes_into_a_longer_final_phase(data, tmp_path):
     longer = CONFIG.replace(final_images=40)
     scratch = train_gan(data, longer)
-    train_gan(data, CONFIG, run_dir=tmp_path)
-    with pytest.warns(UserWarning, match="last phase of 40 images instead of 24"):
+    shorter = train_gan(data, CONFIG, run_dir=tmp_path)
+    kept = pytest.warns(UserWarning, match="shorter run is kept in .*model-step18")
+    with kept, pytest.warns(UserWarning, match="last phase of 40 images instead of 24"):
         extended = train_gan(data, longer, run_dir=tmp_path)
+    assert load_model(tmp_path / "model-step18").model_id == shorter.model_id  # kept, not overwritten
     for k, v in scratch.generator.state_dict().items():
         assert torch.equal(v, extended.generator.state_dict()[k]), k
     assert extended.provenance["steps"] == scratch.provenance["steps"] == 6 + 6 + 10
@@ -404,14 +428,35 @@ def test_a_nan_loss_keeps_the_last_good_checkpoint_and_resumes_with_a_smaller_lr
         train_gan(data, CONFIG, run_dir=tmp_path)
     message = str(caught.value)
     assert "d_loss = nan" in message and "checkpoint (step 8)" in message and "learning_rate=0.0001" in message
+    assert '"learning_rate": 0.0001 in the run file\'s "gan" entry' in message  # for python -m matdyn_nb train too
     assert json.loads((tmp_path / "checkpoint" / "state.json").read_text())["next_step"] == 8
     assert not (tmp_path / "model").exists()
     monkeypatch.undo()
     with pytest.raises(ConfigError, match=r"\(seed differ\)"):
         train_gan(data, CONFIG.replace(learning_rate=1e-4, seed=1), run_dir=tmp_path)
-    resumed = train_gan(data, CONFIG.replace(learning_rate=1e-4), run_dir=tmp_path)
+    with pytest.warns(UserWarning, match="with learning rate 0.0001 instead of 0.001"):
+        resumed = train_gan(data, CONFIG.replace(learning_rate=1e-4), run_dir=tmp_path)
     assert resumed.provenance["steps"] == 18 and np.isfinite(resumed.history.d_loss).all()
     assert resumed.history.step.values[-1] == 18
+
+
+def test_a_changed_learning_rate_on_resume_warns_and_is_recorded(data, tmp_path, monkeypatch):
+    _spoiled(monkeypatch, 9, lambda trainer, losses: losses.update(d_loss=float("nan")))
+    with pytest.raises(TrainingDiverged):
+        train_gan(data, CONFIG, run_dir=tmp_path)  # the checkpoint of step 8 is kept
+    monkeypatch.undo()
+    with pytest.warns(UserWarning, match="at step 8 of 18 with learning rate 0.0001 instead of 0.001"):
+        resumed = train_gan(data, CONFIG.replace(learning_rate=1e-4), run_dir=tmp_path)
+    record = [[0, 1e-3], [8, 1e-4]]
+    assert resumed.provenance["learning_rates"] == record
+    assert load_model(tmp_path / "model").provenance["learning_rates"] == record
+    assert json.loads((tmp_path / "checkpoint" / "state.json").read_text())["learning_rates"] == record
+    files = {p.name: p.read_bytes() for p in (tmp_path / "model").iterdir()}
+    with pytest.warns(UserWarning, match="at step 18 of 18 with learning rate 0.5 instead of 0.0001"):
+        again = train_gan(data, CONFIG.replace(learning_rate=0.5), run_dir=tmp_path)  # finished: nothing to train
+    assert {p.name: p.read_bytes() for p in (tmp_path / "model").iterdir()} == files  # not written again
+    assert again.config.learning_rate == 1e-4 and again.provenance["learning_rates"] == record
+    assert "learning_rates" not in train_gan(data, CONFIG.replace(images_per_phase=(4,))).provenance
 
 
 def test_non_finite_weights_are_never_checkpointed(data, tmp_path, monkeypatch):
@@ -424,6 +469,15 @@ def test_non_finite_weights_are_never_checkpointed(data, tmp_path, monkeypatch):
         train_gan(data, CONFIG, run_dir=tmp_path)
     assert "checkpoint (step 6)" in str(caught.value)
     assert json.loads((tmp_path / "checkpoint" / "state.json").read_text())["next_step"] == 6
+
+
+def test_a_run_clears_the_temporary_folders_of_writes_killed_before(data, tmp_path):
+    for name in (".checkpoint.tmp1x2y", ".model.tmpab12"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "weights.safetensors").write_bytes(b"half")
+    (tmp_path / "keep.tmpfile").write_bytes(b"mine")
+    train_gan(data, CONFIG.replace(images_per_phase=(4,)), run_dir=tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint", "keep.tmpfile", "model"]
 
 
 def test_a_run_folder_is_replaced_only_when_asked(data, tmp_path):

@@ -18,7 +18,7 @@ from .._files import atomic_directory, existing_directory
 from .._provenance import provenance_attrs
 from ..errors import ModelFileError
 
-__all__ = ["load_checkpoint", "save_checkpoint"]
+__all__ = ["checkpoint_state", "load_checkpoint", "save_checkpoint"]
 
 FORMAT_TAG = "matdyn_nb.checkpoint/1"
 
@@ -74,6 +74,34 @@ def save_checkpoint(path: Path, *, modules: dict, optimizers: dict, state: dict,
         (tmp / "state.json").write_text(json.dumps(meta, indent=1))
 
 
+def _corrupt(folder: Path, err: Exception) -> ModelFileError:
+    return ModelFileError(f"checkpoint {str(folder)!r} is incomplete or corrupt ({err}); delete it to restart")
+
+
+def checkpoint_state(path: Path) -> dict:
+    """The JSON state of the checkpoint at ``path`` (config, next step, ...), without loading its tensors.
+
+    Read before :func:`load_checkpoint`, it lets a caller compare the saved config with its own
+    and name what differs, where loading the weights into modules of another shape would fail
+    with torch's size-mismatch text.
+
+    Raises
+    ------
+    ModelFileError
+        If the folder is missing, not a matdyn_nb checkpoint, or its state is corrupt.
+    """
+    folder = existing_directory(path)
+    if folder is None:
+        raise ModelFileError(f"no checkpoint at {str(path)!r}")
+    try:
+        state = json.loads((folder / "state.json").read_text())
+    except (OSError, ValueError) as err:
+        raise _corrupt(folder, err) from err
+    if not isinstance(state, dict) or state.get("format") != FORMAT_TAG:
+        raise ModelFileError(f"{str(folder)!r} is not a matdyn_nb training checkpoint")
+    return state
+
+
 def load_checkpoint(path: Path, *, modules: dict, optimizers: dict) -> tuple[dict, dict]:
     """Load a checkpoint into ``modules`` and ``optimizers`` (in place).
 
@@ -88,20 +116,14 @@ def load_checkpoint(path: Path, *, modules: dict, optimizers: dict) -> tuple[dic
         If the folder is missing, not a matdyn_nb checkpoint, corrupt, or its tensors do
         not fit the modules (a checkpoint of another model).
     """
+    state = checkpoint_state(path)
     folder = existing_directory(path)
-    if folder is None:
-        raise ModelFileError(f"no checkpoint at {str(path)!r}")
     try:
-        state = json.loads((folder / "state.json").read_text())
         weights = load_file(folder / "weights.safetensors")
         moments = load_file(folder / "optimizers.safetensors")
         extra = load_file(folder / "extra.safetensors")
     except (OSError, ValueError, SafetensorError) as err:
-        raise ModelFileError(
-            f"checkpoint {str(folder)!r} is incomplete or corrupt ({err}); delete it to restart"
-        ) from err
-    if state.get("format") != FORMAT_TAG:
-        raise ModelFileError(f"{str(folder)!r} is not a matdyn_nb training checkpoint")
+        raise _corrupt(folder, err) from err
     try:
         for name, module in modules.items():
             prefix = f"{name}."

@@ -109,6 +109,7 @@ class GANConfig:
         """Raise :class:`ConfigError` naming the first problem and its fix; return self."""
         _check_integers(self)
         _check_numbers(self)
+        check_seed(self.seed, "seed")
         r = self.resolution
         if not (r >= 4 and r & (r - 1) == 0):
             raise ConfigError(
@@ -149,6 +150,8 @@ class GANConfig:
             )
         if not isinstance(self.base_conv4, bool):
             raise ConfigError(f"base_conv4 must be true or false, got {self.base_conv4!r}")
+        if not isinstance(self.name, str):
+            raise ConfigError(f"name must be a string (a preset name or your label), got {self.name!r}")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         positive = (
@@ -158,7 +161,7 @@ class GANConfig:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
-        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+        if not isinstance(self.betas, tuple) or len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             raise ConfigError(f"betas must be two numbers in [0, 1) (Adam's beta1, beta2), got {self.betas}")
         if self.gp_weight < 0 or self.drift_weight < 0:
             raise ConfigError(f"gp_weight and drift_weight must be >= 0, got {self.gp_weight} and {self.drift_weight}")
@@ -215,6 +218,15 @@ def check_keys(values, known: set[str], where: str) -> None:
             near = difflib.get_close_matches(str(key), sorted(known), n=1)
             named.append(f"{key!r} (did you mean {near[0]!r}?)" if near else repr(key))
         raise ConfigError(f"unknown field(s) {', '.join(named)} in {where}; known fields: {sorted(known)}")
+
+
+SEED_END = 2**63  # seeds are int64: numpy's SeedSequence refuses negative ones, torch.manual_seed huge ones
+
+
+def check_seed(seed: int, where: str) -> None:
+    """Raise :class:`ConfigError` unless the integer ``seed`` is in [0, :data:`SEED_END`)."""
+    if not 0 <= seed < SEED_END:
+        raise ConfigError(f"{where} must be an integer in [0, 2**63), e.g. 0, got {seed}")
 
 
 _INTEGERS = (

@@ -5,16 +5,19 @@ import hashlib
 import json
 import math
 import shutil
+import signal
+import threading
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import torch
 import xarray as xr
 
-from .._files import writable_folder
+from .._files import existing_directory, remove_temporaries, writable_folder
 from .._progress import progress_bar
 from .._provenance import provenance_attrs
 from ..data.grid import check_grid
@@ -24,11 +27,11 @@ from ..data.tensor import to_tensor
 from ..errors import ConfigError, PerformanceWarning, StackError, TrainingDiverged
 from ._device import resolve_device
 from .augment import augment
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import checkpoint_state, load_checkpoint, save_checkpoint
 from .config import GANConfig
 from .distributed import World, check_split, process_group
 from .layers import channels_last, downsample, upsample
-from .model import GenerativeModel, data_template
+from .model import GenerativeModel, data_template, load_model
 from .networks import Critic, Generator
 from .schedule import Position, build_schedule, ema_decay, locate
 
@@ -67,7 +70,8 @@ def _check_training_data(images: xr.DataArray, config: GANConfig) -> None:
     if sides != {config.resolution}:
         raise StackError(
             f"the images are {dict(images.sizes)} but config.resolution is {config.resolution}; "
-            f"fit them with matdyn_nb.data.fit_to_grid(images, {config.resolution}) or change the config"
+            f'fit them with matdyn_nb.data.fit_to_grid(images, {config.resolution}) (in a run file: "prepare": '
+            f'{{"size": {config.resolution}}}) or change the config'
         )
     normalization_of(images)  # raises with the fix when the stack was not normalised
     low, high = float(images.min()), float(images.max())
@@ -124,6 +128,31 @@ def _gradient_penalty(critic, real, fake, generator, world: World) -> torch.Tens
     return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
 
 
+@contextmanager
+def _interrupt_between_steps(enabled: bool) -> Iterator[list]:
+    """Turn a Ctrl-C (SIGINT) into a request, yielded as a list that is non-empty once made.
+
+    Training reads it between steps, where a checkpoint resumes exactly; an interrupt in the
+    middle of a step would leave half-updated weights. A second Ctrl-C interrupts at once. Only
+    the main thread can take signals; elsewhere, or where SIGINT is ignored, nothing changes.
+    """
+    asked: list = []
+    previous = signal.getsignal(signal.SIGINT)
+    if not enabled or threading.current_thread() is not threading.main_thread() or previous in (None, signal.SIG_IGN):
+        yield asked
+        return
+
+    def ask(signum, frame):
+        asked.append(signum)
+        signal.signal(signal.SIGINT, previous)
+
+    signal.signal(signal.SIGINT, ask)
+    try:
+        yield asked
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 class _Trainer:
     """The state of one training run; ``run`` advances it step by step."""
 
@@ -155,6 +184,7 @@ class _Trainer:
         self.stage_start = {p.stage: p.first_step for p in reversed(self.schedule)}
         self.step = 0
         self.saved_step: int | None = None  # the step of the newest checkpoint on disk
+        self.learning_rates = [[0, config.learning_rate]]  # [step, learning rate from that step on], ...
         self.rows: list[dict] = []
         self.snapshots: list[np.ndarray] = []
         fixed = torch.Generator().manual_seed(_step_seed(config.seed, 0, _SNAPSHOT_STREAM))
@@ -167,6 +197,10 @@ class _Trainer:
         if self.ema is not None:
             modules["ema"] = self.ema
         return modules
+
+    def _learning_rate_record(self) -> dict:
+        """The steps at which each learning rate took effect, kept only when a resume changed it."""
+        return {"learning_rates": self.learning_rates} if len(self.learning_rates) > 1 else {}
 
     def save(self) -> None:
         if self.run_dir is None:
@@ -182,6 +216,7 @@ class _Trainer:
             "data_fingerprint": self.fingerprint,
             "numerics": _numerics(self.device, self.world),
             "history": self.rows,
+            **self._learning_rate_record(),
         }
         if self.world.main:
             save_checkpoint(
@@ -195,29 +230,41 @@ class _Trainer:
 
     def diverged(self, what: str) -> TrainingDiverged:
         """The error for a non-finite loss or weight at this step, saying how to go on."""
-        smaller = f"config.replace(learning_rate={self.config.learning_rate / 10:g})"
+        lr = f"{self.config.learning_rate / 10:g}"
+        smaller = f"config.replace(learning_rate={lr})"
+        run_file = f'or, for python -m matdyn_nb train, "learning_rate": {lr} in the run file\'s "gan" entry'
         stage = locate(self.schedule, self.step).phase.stage
         where = f"in step {self.step + 1} of {self.total_steps} (stage {stage}, {self.config.resolutions[stage]} px)"
         if self.run_dir is None:
             fix = f"nothing was saved (no run_dir): train again with a smaller learning rate, e.g. {smaller}"
         elif self.saved_step is None:
-            fix = f"no checkpoint was written yet: train again with a smaller learning rate, e.g. {smaller}"
+            fix = f"no checkpoint was written yet: train again with a smaller learning rate, e.g. {smaller}, {run_file}"
         else:
             fix = (
                 f"the last good checkpoint (step {self.saved_step}) is kept in {str(self.run_dir / 'checkpoint')!r}: "
                 f"resume it with a smaller learning rate, train_gan(images, {smaller}, "
-                f"run_dir={str(self.run_dir)!r})"
+                f"run_dir={str(self.run_dir)!r}), {run_file}, then run it again"
             )
         return TrainingDiverged(f"training diverged {where}: {what}; {fix}")
+
+    def interrupted(self) -> KeyboardInterrupt:
+        """Checkpoint this step (between two steps) and return the interrupt that says how to resume."""
+        done = f"training interrupted after step {self.step} of {self.total_steps}"
+        if self.run_dir is None:
+            return KeyboardInterrupt(f"{done}; nothing was saved (no run_dir)")
+        if self.saved_step != self.step:
+            self.save()
+        return KeyboardInterrupt(
+            f"{done}; its checkpoint is in {str(self.run_dir / 'checkpoint')!r}: to resume, run the same training "
+            "again (train_gan with this run_dir, or python -m matdyn_nb train with the same run file)"
+        )
 
     def resume(self) -> bool:
         if self.run_dir is None or not (
             (self.run_dir / "checkpoint").exists() or (self.run_dir / ".checkpoint.old").exists()
         ):
             return False
-        state, tensors = load_checkpoint(
-            self.run_dir / "checkpoint", modules=self._modules(), optimizers={"opt_g": self.opt_g, "opt_d": self.opt_d}
-        )
+        state = checkpoint_state(self.run_dir / "checkpoint")
         saved = GANConfig.from_json(json.dumps(state["config"]))
         mutable = {"final_images": self.config.final_images, "learning_rate": self.config.learning_rate}
         if saved.replace(**mutable) != self.config:
@@ -228,6 +275,9 @@ class _Trainer:
                 "differ); resume with the same config (only final_images and learning_rate may change), or train "
                 "into a new run folder"
             )
+        state, tensors = load_checkpoint(  # after the comparison, which names what differs in the architecture
+            self.run_dir / "checkpoint", modules=self._modules(), optimizers={"opt_g": self.opt_g, "opt_d": self.opt_d}
+        )
         if state["data_fingerprint"] != self.fingerprint:
             raise StackError(
                 f"the checkpoint in {str(self.run_dir)!r} was trained on other images; "
@@ -245,10 +295,20 @@ class _Trainer:
         if before != after:
             warnings.warn(
                 f"resuming the run in {str(self.run_dir)!r} with a last phase of {after} images instead of {before} "
-                f"({step} of {self.total_steps} steps done); its model folder will hold the new run: copy it first "
-                "to keep the old one",
+                f"({step} of {self.total_steps} steps done); its model folder will hold the new run, and a model "
+                "folder of the shorter run is kept beside it as model-stepN (N: its steps)",
                 stacklevel=3,
             )
+        self.learning_rates = state.get("learning_rates", [[0, saved.learning_rate]])
+        if self.learning_rates[-1][1] != self.config.learning_rate:
+            if self.world.main:
+                warnings.warn(
+                    f"resuming the run in {str(self.run_dir)!r} at step {step} of {self.total_steps} with learning "
+                    f"rate {self.config.learning_rate:g} instead of {self.learning_rates[-1][1]:g}; the model records "
+                    "the step at which each learning rate took effect (provenance['learning_rates'])",
+                    stacklevel=3,
+                )
+            self.learning_rates = [*self.learning_rates, [step, self.config.learning_rate]]
         now = _numerics(self.device, self.world)
         if state.get("numerics", now) != now and self.world.main:  # older checkpoints have no record
             warnings.warn(
@@ -360,50 +420,53 @@ class _Trainer:
                       "history": list(self.rows), "snapshots": self.snapshots_array()})  # fmt: skip
         bar, bar_stage = None, None
         tick, tick_images = time.perf_counter(), 0
-        while self.step < self.total_steps:
-            position = locate(self.schedule, self.step)
-            stage = position.phase.stage
-            if stage != bar_stage:
-                if bar is not None:
-                    bar.close()
-                phases = [p for p in self.schedule if p.stage == stage]
-                first = phases[0].first_step
-                bar = progress_bar(
-                    total=sum(p.n_steps for p in phases),
-                    initial=self.step - first,
-                    progress=progress,
-                    desc=f"stage {stage} ({self.config.resolutions[stage]} px)",
-                )
-                bar_stage = stage
-            losses = self.train_step(position)
-            # a NaN penalty is one not computed in this step (config.gp_every); a diverged one makes d_loss NaN too
-            bad = {k: v for k, v in losses.items() if not math.isfinite(v) and not (k == "gp" and math.isnan(v))}
-            if bad:
-                raise self.diverged(", ".join(f"{k} = {v}" for k, v in bad.items()))
-            tick_images += position.phase.batch_size * self.config.n_critic
-            self.step += 1
-            bar.update(1)
-            if self.step % self.config.log_every == 0 or position.last_of_stage:
-                now = time.perf_counter()
-                row = {
-                    "step": self.step,
-                    "stage": stage,
-                    "resolution": self.config.resolutions[stage],
-                    "alpha": position.alpha,
-                    **losses,
-                    "images_per_s": tick_images / max(now - tick, 1e-9),
-                }
-                tick, tick_images = now, 0
-                self.rows.append(row)
-                for callback in callbacks:
-                    callback({"event": "log", **row})
-            if position.last_of_stage:
-                self.snapshot(stage)
-                for callback in callbacks:
-                    callback({"event": "stage_end", "stage": stage, "snapshots": self.snapshots_array()})
-                self.save()
-            elif self.step % self.config.checkpoint_every == 0:
-                self.save()
+        with _interrupt_between_steps(self.world.size == 1) as asked:
+            while self.step < self.total_steps:
+                if asked:
+                    raise self.interrupted()
+                position = locate(self.schedule, self.step)
+                stage = position.phase.stage
+                if stage != bar_stage:
+                    if bar is not None:
+                        bar.close()
+                    phases = [p for p in self.schedule if p.stage == stage]
+                    first = phases[0].first_step
+                    bar = progress_bar(
+                        total=sum(p.n_steps for p in phases),
+                        initial=self.step - first,
+                        progress=progress,
+                        desc=f"stage {stage} ({self.config.resolutions[stage]} px)",
+                    )
+                    bar_stage = stage
+                losses = self.train_step(position)
+                # a NaN penalty is one not computed in this step (config.gp_every); a diverged one makes d_loss NaN too
+                bad = {k: v for k, v in losses.items() if not math.isfinite(v) and not (k == "gp" and math.isnan(v))}
+                if bad:
+                    raise self.diverged(", ".join(f"{k} = {v}" for k, v in bad.items()))
+                tick_images += position.phase.batch_size * self.config.n_critic
+                self.step += 1
+                bar.update(1)
+                if self.step % self.config.log_every == 0 or position.last_of_stage:
+                    now = time.perf_counter()
+                    row = {
+                        "step": self.step,
+                        "stage": stage,
+                        "resolution": self.config.resolutions[stage],
+                        "alpha": position.alpha,
+                        **losses,
+                        "images_per_s": tick_images / max(now - tick, 1e-9),
+                    }
+                    tick, tick_images = now, 0
+                    self.rows.append(row)
+                    for callback in callbacks:
+                        callback({"event": "log", **row})
+                if position.last_of_stage:
+                    self.snapshot(stage)
+                    for callback in callbacks:
+                        callback({"event": "stage_end", "stage": stage, "snapshots": self.snapshots_array()})
+                    self.save()
+                elif self.step % self.config.checkpoint_every == 0:
+                    self.save()
         if bar is not None:
             bar.close()
 
@@ -453,6 +516,7 @@ class _Trainer:
             "data_fingerprint": self.fingerprint,
             "n_training_images": int(self.pyramid[-1].shape[0]),
             "weights": "ema" if self.ema is not None else "generator",
+            **self._learning_rate_record(),
         }
         return GenerativeModel(
             final, self.template, provenance, history=self.history(), snapshots=self.snapshots_array()
@@ -465,13 +529,43 @@ def _run_entries(run_dir: Path) -> list[Path]:
     return [run_dir / name for name in names if (run_dir / name).is_dir()]
 
 
+def _earlier_model(run_dir: Path) -> Path | None:
+    """Where the model folder already in ``run_dir`` is kept before training on writes a new one, or None.
+
+    A model folder next to a checkpoint that still has steps to train is that of a shorter run
+    (a run resumed into a longer ``final_images``): it moves to ``model-stepN``, N its steps.
+    """
+    folder = existing_directory(run_dir / "model")
+    if folder is None:
+        return None
+    try:
+        steps = json.loads((folder / "model.json").read_text())["provenance"]["steps"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ConfigError(
+            f"run folder {str(run_dir)!r} holds a model folder that cannot be read ({type(err).__name__}: {err}), "
+            "and training on would replace it; move it away to keep it, or delete it (nothing was changed)"
+        ) from err
+    kept = run_dir / f"model-step{steps}"
+    if kept.exists():
+        raise ConfigError(
+            f"run folder {str(run_dir)!r} already holds {kept.name}, where training on would keep its current model "
+            f"folder ({steps} steps); move one of them away (nothing was changed)"
+        )
+    return kept
+
+
 def _refuse_to_replace(run_dir: Path, resume: bool) -> None:
     found = [p.name for p in _run_entries(run_dir)]
     if found:
-        why = "resume=False was passed" if not resume else "it has no checkpoint to resume"
+        why = (
+            "resume=False was passed; pass resume=True to continue it"
+            if not resume
+            else "it has no checkpoint to resume"
+        )
         raise ConfigError(
-            f"run folder {str(run_dir)!r} already holds a run ({', '.join(found)}) and {why}; pass resume=True to "
-            "continue it, overwrite=True to replace it, or choose another run_dir (nothing was changed)"
+            f"run folder {str(run_dir)!r} already holds a run ({', '.join(found)}) and {why}; to replace it pass "
+            "overwrite=True (python -m matdyn_nb train: --overwrite), or choose another run_dir (a run file's "
+            '"run_dir") (nothing was changed)'
         )
 
 
@@ -507,8 +601,12 @@ def train_gan(
         Continue from the checkpoint in ``run_dir`` if there is one. It must come from the
         same data and config, except ``config.final_images``: a finished (or running) run
         resumes into a longer last phase and ends as a run trained with that schedule from
-        the start would; its ``model`` folder then holds the longer run. The learning rate
-        may change too, e.g. to go on from the last checkpoint of a diverged run.
+        the start would; its ``model`` folder then holds the longer run, and the shorter
+        run's model folder is kept as ``model-stepN`` (N its steps, with a warning). The
+        learning rate may change too, e.g. to go on from the last checkpoint of a diverged
+        run: it warns, and the model's ``provenance["learning_rates"]`` lists
+        ``[step, learning rate]`` from the step each took effect. When no step is left to
+        train, the ``model`` folder is returned as it is, not written again.
     overwrite
         Train from scratch and replace the run in ``run_dir`` (its checkpoint and model are
         deleted first). Without it, a ``run_dir`` holding a run that is not resumed (with
@@ -535,6 +633,11 @@ def train_gan(
     (bit for bit on the number that wrote it). ``run_dir`` must be on a filesystem every
     process sees.
 
+    A Ctrl-C (SIGINT) in one process stops training at the end of the current step: with a
+    ``run_dir`` its checkpoint is written (a resume from it equals the uninterrupted run bit for
+    bit), and ``KeyboardInterrupt`` says so; a second Ctrl-C stops at once. Under ``torchrun``
+    a Ctrl-C stops the processes at once, keeping the last checkpoint.
+
     Returns
     -------
     GenerativeModel
@@ -557,6 +660,8 @@ def train_gan(
     check_split(config, world)
     if run_dir is not None and world.main:
         writable_folder(run_dir, ConfigError, "checkpoints")  # now, not after the first checkpoint_every steps
+        for name in ("checkpoint", "model"):
+            remove_temporaries(run_dir / name)
     trainer = _Trainer(images, config, device, run_dir, world)
     if run_dir is not None and overwrite and world.main:
         for entry in _run_entries(run_dir):
@@ -571,9 +676,21 @@ def train_gan(
         )
     if not resumed and run_dir is not None:
         _refuse_to_replace(run_dir, resume)
+    earlier = _earlier_model(run_dir) if run_dir is not None and trainer.step < trainer.total_steps else None
+    start = trainer.step
     trainer.run(callbacks if world.main else (), progress if world.main else False)
-    model = trainer.model()
-    if run_dir is not None and world.main:
-        model.save(run_dir / "model", overwrite=True)
+    if trainer.step == start and run_dir is not None and (run_dir / "model").is_dir():
+        model = load_model(run_dir / "model")  # nothing trained: the run's model folder stays as it was
+    else:
+        model = trainer.model()
+        if run_dir is not None and world.main:
+            if earlier is not None:
+                existing_directory(run_dir / "model").rename(earlier)
+                warnings.warn(
+                    f"the model folder of the shorter run is kept in {str(earlier)!r}; {str(run_dir / 'model')!r} "
+                    "holds the longer one",
+                    stacklevel=2,
+                )
+            model.save(run_dir / "model", overwrite=True)
     world.barrier()  # the model folder is complete when train_gan returns, in every process
     return model
