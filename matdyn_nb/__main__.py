@@ -16,6 +16,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from ._files import writable_folder
 from .data import load_stack, prepare_for_training, save_stack
 from .errors import ConfigError, ModelFileError, StackError, TrainingDiverged
 from .runs import (
@@ -66,8 +67,9 @@ def _train(args: argparse.Namespace) -> int:
 
     spec = read_train_file(args.run_file)
     config = run_config(spec)
-    ready = prepare_run_stack(spec, run_stack(spec))
     run_dir = Path(spec["run_dir"]).absolute()  # relative to the current folder, as the data paths are
+    writable_folder(run_dir, ConfigError, "checkpoints")  # before the data are made, which can take long
+    ready = prepare_run_stack(spec, run_stack(spec))
     reports = launched_as_rank() == 0  # under torchrun every process runs this; one reports
     if reports:
         print(f"training {config.name} on {spec['data']} {dict(ready.sizes)} into {run_dir}")

@@ -48,6 +48,18 @@ def test_bad_input_exits_2_with_message(tmp_path, capsys):
     assert "lacks ['gan', 'run_dir']" in capsys.readouterr().err
 
 
+def test_an_unwritable_run_dir_is_said_before_the_data_are_made(tmp_path, capsys, monkeypatch):
+    import matdyn_nb.__main__ as cli
+
+    monkeypatch.setattr(cli, "run_stack", lambda spec: pytest.fail("the data were made before the run folder check"))
+    (tmp_path / "a_file").write_text("")
+    run = {"data": "twin:nanoparticles:smoke32", "gan": {"preset": ["nanoparticles", "small"]},
+           "run_dir": str(tmp_path / "a_file" / "run")}  # fmt: skip
+    (tmp_path / "run.json").write_text(json.dumps(run))
+    assert main(["train", str(tmp_path / "run.json")]) == 2
+    assert "cannot write checkpoints in" in capsys.readouterr().err
+
+
 def test_train_from_run_file_and_resume(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the relative run_dir is taken from here
     np.save(tmp_path / "frames.npy", np.random.default_rng(1).random((6, 2, 8, 8)).astype(np.float32))
