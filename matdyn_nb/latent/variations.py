@@ -420,7 +420,8 @@ def sample_variations(
     keep_images
         Which images to keep: ``"none"`` (default), ``"all"`` (variable ``images`` over
         ``sample``) or an int k, the first k samples (the reference and k - 1
-        perturbed ones, over a dim ``image_sample``).
+        perturbed ones, over a dim ``image_sample``); a k of ``n_samples + 1`` or more
+        keeps them all, as ``"all"`` does (over ``sample``).
     keep_mean
         Also keep ``valid_mean``, the pixel-wise mean of the accepted samples.
     min_accepted
