@@ -58,6 +58,9 @@ def test_score_groups_with_more_labels_than_groups():
     scores = score_groups([0, 0, 0, 1, 1, 1], ["a", "a", "b", "c", "c", "c"])
     assert scores.contingency.dims == ("group", "truth") and scores.contingency.shape == (2, 3)
     assert scores.matched_group.values.tolist() == [0, -1, 1]
+    assert scores.has_match.values.tolist() == [True, False, True]
+    noise = score_groups([-1, -1, 0, 0, 0], [0, 0, 1, 1, 2])  # DBSCAN's -1: a real group, matched to label 0
+    assert noise.matched_group.values.tolist() == [-1, 0, -1] and noise.has_match.values.tolist() == [True, True, False]
     np.testing.assert_allclose(scores.recall, [1.0, 0.0, 1.0])
     assert float(scores.accuracy) == pytest.approx(5 / 6)
     with pytest.raises(ValueError, match="different items"):

@@ -34,7 +34,8 @@ def score_groups(groups, truth, *, dim: str = "item") -> xr.Dataset:
         ``ari``: adjusted Rand index (1 for identical partitions, about 0 for random
         ones); ``contingency`` (group, truth): item counts; ``matched_group`` (truth): the
         group matched to each true label by the Hungarian algorithm (maximising the
-        matched items; -1, or "" for string labels, where there are more labels than groups); ``recall`` (truth):
+        matched items; -1, or "" for string labels, where there are more labels than groups,
+        which ``has_match`` (truth) tells apart from a real group -1 such as DBSCAN's noise); ``recall`` (truth):
         the fraction of each true label's items in its matched group; ``accuracy``: the
         fraction of all items in matched pairs; ``enrichment`` (group, truth): observed over
         expected counts if groups and labels were independent (above 1: the label is
@@ -73,6 +74,7 @@ def score_groups(groups, truth, *, dim: str = "item") -> xr.Dataset:
                 np.where(matched >= 0, group_names[np.maximum(matched, 0)], missing),
                 {"long_name": "group matched to the true label (Hungarian)"},
             ),
+            "has_match": ("truth", matched >= 0, {"long_name": "true label matched to a group"}),
             "recall": (
                 "truth",
                 hits / truth_count,
