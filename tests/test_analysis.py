@@ -206,6 +206,8 @@ def test_errors_name_the_problem():
         scale_features(table.isel(item=[]))
     with pytest.raises(ValueError, match="more than 2 items"):
         embed_mds(table.isel(item=[0, 1]))
+    with pytest.raises(ValueError, match="all 4 items have the same features"):
+        embed_mds(xr.ones_like(table.isel(item=[0, 0, 0, 0])))
     with pytest.raises(ValueError, match="labels"):
         group_summary(table, [0, 1])
     with pytest.raises(ValueError, match="feature dim"):

@@ -76,11 +76,16 @@ def embed_mds(
     if n_items <= n_components:
         raise ValueError(f"MDS to {n_components} components needs more than {n_components} items, got {n_items}")
     delta = pdist(table.values)
+    if not delta.any():  # SMACOF would divide by the zero spread and warn at every iteration
+        raise ValueError(
+            f"all {n_items} items have the same features, so there are no distances to embed; check the "
+            "descriptors (e.g. a scaling of constant features) or embed other items"
+        )
     seed = int(as_generator(rng).integers(2**31 - 1))
     embedding = _mds(int(n_components), int(n_init), seed).fit_transform(squareform(delta))
     d = pdist(embedding)
     total = float(np.sum(delta**2))
-    stress = float(np.sqrt(np.sum((d - delta) ** 2) / total)) if total > 0 else 0.0
+    stress = float(np.sqrt(np.sum((d - delta) ** 2) / total))
     return xr.DataArray(
         embedding,
         dims=(dim, "component"),
