@@ -11,8 +11,10 @@ __all__ = [
     "atomic_directory",
     "existing_directory",
     "leftover",
+    "refuse_to_replace",
     "remove_temporaries",
     "replace_directory",
+    "run_entries",
     "writable_folder",
 ]
 
@@ -93,3 +95,35 @@ def existing_directory(path: Path) -> Path | None:
         return path
     old = leftover(path)
     return old if old.is_dir() else None
+
+
+def run_entries(run_dir: Path) -> list[Path]:
+    """The folders of a training run in ``run_dir`` (checkpoint, model, and copies left by an interrupted swap)."""
+    names = ("checkpoint", ".checkpoint.old", "model", ".model.old")
+    return [Path(run_dir) / name for name in names if (Path(run_dir) / name).is_dir()]
+
+
+def refuse_to_replace(
+    run_dir: Path,
+    resume: bool,
+    error: type[Exception],
+    *,
+    overwrite: str = "overwrite=True",
+    other: str = "another run_dir",
+) -> None:
+    """Raise ``error`` if ``run_dir`` holds a run (:func:`run_entries`) that training would replace.
+
+    For a training that did not resume (``resume=False``, or no checkpoint); ``overwrite``
+    and ``other`` say how the caller replaces the run or trains elsewhere.
+    """
+    found = [p.name for p in run_entries(run_dir)]
+    if found:
+        why = (
+            "resume=False was passed; pass resume=True to continue it"
+            if not resume
+            else "it has no checkpoint to resume"
+        )
+        raise error(
+            f"run folder {str(run_dir)!r} already holds a run ({', '.join(found)}) and {why}; to replace it pass "
+            f"{overwrite}, or choose {other} (nothing was changed)"
+        )

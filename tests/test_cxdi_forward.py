@@ -120,5 +120,29 @@ def test_split_counts_rejects_a_bad_fraction_and_non_photon_counts(moving_phase_
     data = simulate(phase, probe_modes(32, rng=0), photons_per_frame=1e3, rng=0)
     with pytest.raises(ConfigError, match="fraction"):
         split_counts(data, fraction=1.0)
-    with pytest.raises(StackError, match="whole photon counts"):
+    with pytest.raises(StackError, match="whole photon counts"), pytest.warns(UserWarning, match="detector gain"):
         split_counts(data.assign(counts=data.counts * 0.7))
+
+
+def test_simulate_reads_the_time_coord_in_its_units(moving_phase_movie):
+    from matdyn_nb.data import as_stack
+
+    phase, _ = moving_phase_movie(32, 4)
+    in_ms = as_stack(phase.values, pixel_size=30.0, spatial_units="nm", frame_interval=100.0, time_units="ms")
+    data = simulate(in_ms, probe_modes(32, rng=0), rng=0)
+    assert data.attrs["frame_interval_s"] == pytest.approx(0.1)
+    np.testing.assert_allclose(data.time, [0, 0.1, 0.2, 0.3])
+    in_min = as_stack(phase.values, pixel_size=30.0, spatial_units="nm", frame_interval=1.0, time_units="min")
+    with pytest.raises(StackError, match="'min'.*time_units='s'"):
+        simulate(in_min, probe_modes(32, rng=0), rng=0)
+
+
+def test_simulate_names_wrong_shapes_before_xarray_sees_them(moving_phase_movie):
+    phase, _ = moving_phase_movie(32, 2)
+    wide = xr.DataArray(np.zeros((2, 32, 48)), dims=("frame", "y", "x"), attrs={"pixel_size_nm": 30.0})
+    with pytest.raises(StackError, match="not square"):
+        simulate(wide, np.ones((1, 32, 48), np.complex64), rng=0)
+    with pytest.raises(StackError, match="no frames in the phase"):
+        simulate(phase.isel(frame=slice(0, 0)), probe_modes(32, rng=0), rng=0)
+    with pytest.raises(StackError, match=r"probe\[None\]"):
+        simulate(phase, probe_modes(32, rng=0)[0], rng=0)

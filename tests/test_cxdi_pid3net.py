@@ -22,8 +22,9 @@ from matdyn_nb.cxdi.train import _SlidingMean
 from matdyn_nb.errors import ConfigError, ModelFileError, StackError
 
 
-def _net(name: str, n: int, **changes) -> PID3Net:
-    probes = probe_modes(n, rng=0)
+def _net(name: str, n: int, probes: np.ndarray | None = None, **changes) -> PID3Net:
+    """An untrained network; give the data's ``probes`` to reconstruct them."""
+    probes = probe_modes(n, rng=0) if probes is None else probes
     config = PID3NetConfig.preset(name, **changes)
     return PID3Net(config, torch.from_numpy(probes), torch.from_numpy(illuminated_mask(probes)))
 
@@ -136,7 +137,7 @@ def test_training_resumes_exactly_and_saves_safetensors(small_data, tmp_path, mo
 
 
 def test_sliding_windows_keep_every_frame_and_give_one_network_a_prtf(small_data):
-    net = _net("tiny", 32)
+    net = _net("tiny", 32, small_data.probes.values)
     tiles = reconstruct(net, small_data)
     sliding = reconstruct(net, small_data, mode="sliding", keep_views=True)
     assert sliding.sizes["frame"] == 12 and sliding.views.shape == (5, 12, 32, 32)
@@ -167,11 +168,34 @@ def test_views_are_aligned_to_one_constant_phase_before_they_are_averaged():
 
 
 def test_reconstruct_drops_leftover_frames_and_checks_size(small_data):
-    net = _net("tiny", 32)
+    net = _net("tiny", 32, small_data.probes.values)
     result = reconstruct(net, small_data)
     assert result.sizes["frame"] == 10 and result.phase.attrs["units"] == "rad"
     with pytest.raises(StackError, match="px"):
         reconstruct(_net("tiny", 30), small_data)
+    with pytest.raises(StackError, match="fewer than one window of 5; give a movie of at least 5 frames"):
+        reconstruct(net, small_data.isel(frame=slice(0, 3)))
+
+
+def test_reconstruct_refuses_data_measured_with_another_probe(small_data):
+    net = _net("tiny", 32, small_data.probes.values)
+    stronger = small_data.assign(probes=small_data.probes * 10)  # 100x the power
+    other_modes = simulate(small_data.phase, probe_modes(32, (0.9, 0.1), rng=0), photons_per_frame=1e3, rng=0)
+    for data in (stronger, other_modes):
+        with pytest.raises(StackError, match="not those the network was trained with.*train a network on these data"):
+            reconstruct(net, data)
+
+
+def test_a_run_folder_is_replaced_only_with_overwrite(small_data, tmp_path):
+    config = PID3NetConfig.preset("tiny", steps=2, window=2, batch_size=1)
+    run = tmp_path / "run"
+    train_pid3net(small_data, config, run_dir=run, progress=False)
+    weights = (run / "model" / "weights.safetensors").read_bytes()
+    with pytest.raises(ConfigError, match="already holds a run .*resume=False.*overwrite=True.*nothing was changed"):
+        train_pid3net(small_data, config.replace(seed=9), run_dir=run, resume=False, progress=False)
+    assert (run / "model" / "weights.safetensors").read_bytes() == weights
+    train_pid3net(small_data, config.replace(seed=9), run_dir=run, resume=False, overwrite=True, progress=False)
+    assert (run / "model" / "weights.safetensors").read_bytes() != weights
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import xarray as xr
 
-from matdyn_nb.cxdi import measure_twin, phase_stack
+from matdyn_nb.cxdi import measure_twin, mixed_state, phase_stack, probe_modes, simulate
 from matdyn_nb.cxdi._dataset import reconstruction_dataset
 from matdyn_nb.cxdi.metrics import score_reconstructions, truth_object
 from matdyn_nb.errors import StackError
@@ -83,3 +84,11 @@ def test_notebook01_section1_measures_the_stack_it_is_given(twin_data, tmp_path)
     assert namespace["ds"] is None and namespace["originals"].sizes["frame"] == 12
     assert namespace["velocity"] == pytest.approx(2 * 340.0, rel=0.05)  # template matching of 166 nm pixels
     assert list(namespace["observed_widths"].index) == ["d1", "d2"]  # 166 nm pixels: no slit is found, none fails
+
+
+def test_phase_stack_of_a_movie_without_time_has_no_time_coord():
+    movie = xr.DataArray(np.zeros((2, 32, 32)), dims=("frame", "y", "x"), attrs={"pixel_size_nm": 30.0})
+    data = simulate(movie, probe_modes(32, rng=0), photons_per_frame=1e3, rng=0)
+    assert np.isnan(data.attrs["frame_interval_s"])  # unknown
+    stack = phase_stack(mixed_state(data, 1))
+    assert "time" not in stack.coords and stack.sizes["frame"] == 2

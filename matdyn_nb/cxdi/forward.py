@@ -14,10 +14,13 @@ import xarray as xr
 from .._provenance import provenance_attrs
 from .._random import RngLike, as_generator
 from ..errors import ConfigError, StackError
-from ._dataset import check_diffraction, diffraction_dataset
+from ._dataset import check_diffraction, check_diffraction_arrays, diffraction_dataset, whole_counts
 from .optics import scale_probes
 
 __all__ = ["backpropagate", "exit_waves", "farfield", "intensity", "poisson_counts", "simulate", "split_counts"]
+
+SECONDS_PER = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+"""Time units a movie's ``time`` coord may have, in seconds."""
 
 
 def farfield(exit_wave: torch.Tensor) -> torch.Tensor:
@@ -74,11 +77,22 @@ def _movie_values(movie: xr.DataArray, name: str) -> np.ndarray:
     return values
 
 
-def _step(movie: xr.DataArray, coord: str, attr: str) -> float:
+def _step(movie: xr.DataArray, coord: str, attr: str, scale: float = 1.0) -> float:
+    """The coord's first step times ``scale`` (its unit in the attr's), else ``attrs[attr]``, else NaN."""
     if coord in movie.coords and movie.sizes[movie[coord].dims[0]] > 1:
         values = movie[coord].values
-        return float(values[1] - values[0])
+        return float(values[1] - values[0]) * scale
     return float(movie.attrs.get(attr, np.nan))
+
+
+def _seconds_per_time_unit(movie: xr.DataArray) -> float:
+    units = movie["time"].attrs.get("units", "s") if "time" in movie.coords else "s"
+    if units not in SECONDS_PER:
+        raise StackError(
+            f"the movie's time coord is in {units!r}; give it in one of {list(SECONDS_PER)} "
+            "(as_stack(..., frame_interval=T, time_units='s'))"
+        )
+    return SECONDS_PER[units]
 
 
 def simulate(
@@ -97,8 +111,9 @@ def simulate(
         Object phase in rad, ``(frame, y, x)`` or ``(frame, channel, y, x)`` (channels are
         summed: the nanoparticle twin splits its phase into particle and background), e.g.
         ``ta_chart(...).images`` or its ``clean_phase``. The pixel size (nm) comes from the
-        ``x`` coord, the frame interval (s) from the ``time`` coord, or from
-        ``attrs["pixel_size_nm"]`` / ``attrs["frame_interval_s"]``.
+        ``x`` coord, the frame interval from the ``time`` coord (in s, ms, us or ns), or
+        from ``attrs["pixel_size_nm"]`` / ``attrs["frame_interval_s"]``; without either
+        the frame interval is NaN (unknown).
     probes
         ``(K, n, n)`` complex probe modes (:func:`~matdyn_nb.cxdi.probe_modes`), the same
         size as the frames.
@@ -126,16 +141,12 @@ def simulate(
     (2, 32, 32)
     """
     phi = _movie_values(phase, "phase")
+    probes = np.asarray(probes)
+    check_diffraction_arrays(phi, probes, name="phase")
     amp = _movie_values(amplitude, "amplitude") if isinstance(amplitude, xr.DataArray) else np.asarray(amplitude)
     amp = np.broadcast_to(amp, phi.shape)
     if amp.min() < 0 or amp.max() > 1:
         raise StackError("amplitude must lie in [0, 1] (1 = transparent); rescale it by its maximum")
-    probes = np.asarray(probes)
-    if probes.ndim != 3 or probes.shape[1:] != phi.shape[1:]:
-        raise StackError(
-            f"probes {probes.shape} must be (mode, {phi.shape[1]}, {phi.shape[2]}) like the frames; "
-            f"make them with probe_modes({phi.shape[-1]}, ...)"
-        )
     if photons_per_frame is not None:
         probes = scale_probes(probes, photons_per_frame)
     obj = torch.from_numpy((amp * np.exp(1j * phi)).astype(np.complex64))
@@ -153,7 +164,7 @@ def simulate(
         poisson_counts(expected, rng),
         probes,
         pixel_size_nm=pixel,
-        frame_interval_s=_step(phase, "time", "frame_interval_s"),
+        frame_interval_s=_step(phase, "time", "frame_interval_s", _seconds_per_time_unit(phase)),
         truth={"phase": phi, "amplitude": amp, "intensity": expected},
         attrs={
             "source": f"matdyn_nb.cxdi.simulate of {phase.attrs.get('source', 'a phase movie')}",
@@ -208,7 +219,7 @@ def split_counts(data: xr.Dataset, *, rng: RngLike = None, fraction: float = 0.5
     if not 0 < fraction < 1:
         raise ConfigError(f"fraction must lie in (0, 1), got {fraction!r}")
     counts = data["counts"].values
-    if not np.array_equal(counts, np.round(counts)):
+    if not whole_counts(counts):
         raise StackError(
             "split_counts needs whole photon counts; convert detector units to photons first "
             "(divide by the gain per photon and round)"

@@ -12,6 +12,7 @@ import copy
 import hashlib
 import json
 import math
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from .._files import atomic_directory, existing_directory
+from .._files import atomic_directory, existing_directory, refuse_to_replace, run_entries
 from .._progress import progress_bar
 from .._provenance import provenance_attrs
 from ..errors import ConfigError, ModelFileError, StackError
@@ -110,9 +111,10 @@ class _Trainer:
             tensors={},
         )
 
-    def resume(self) -> None:
+    def resume(self) -> bool:
+        """Load the run folder's checkpoint if there is one; whether there was."""
         if self.run_dir is None or existing_directory(self.run_dir / "checkpoint") is None:
-            return
+            return False
         state, _ = load_checkpoint(
             self.run_dir / "checkpoint", modules={"net": self.net}, optimizers={"adam": self.optimizer}
         )
@@ -128,6 +130,7 @@ class _Trainer:
                 "resume with the same data, or train into a new run folder"
             )
         self.step, self.rows = int(state["next_step"]), state["history"]
+        return True
 
     def _windows(self) -> tuple[torch.Tensor, torch.Tensor]:
         cfg = self.config
@@ -190,7 +193,10 @@ def _windows_of(sqrt_counts: torch.Tensor, window: int, step: int | None = None)
     Leftover frames after the last whole window are dropped.
     """
     if sqrt_counts.shape[0] < window:
-        raise StackError(f"{sqrt_counts.shape[0]} frames are fewer than one window of {window}")
+        raise StackError(
+            f"{sqrt_counts.shape[0]} frames are fewer than one window of {window}; give a movie of at least "
+            f"{window} frames, or use a network trained with a smaller config.window"
+        )
     return sqrt_counts.unfold(0, window, step or window).movedim(-1, 1).contiguous()
 
 
@@ -226,6 +232,7 @@ def train_pid3net(
     device: str | torch.device = "cpu",
     run_dir: str | Path | None = None,
     resume: bool = True,
+    overwrite: bool = False,
     progress: bool | None = None,
 ) -> PID3Net:
     """Train PID3Net on the counts of a diffraction dataset (self-supervised: the truth is not read).
@@ -247,6 +254,10 @@ def train_pid3net(
         Continue from the checkpoint in ``run_dir``; the result is the same as an
         uninterrupted run. Only ``config.steps`` may differ from the checkpoint's (the
         learning-rate schedule then follows the new length from where it stopped).
+    overwrite
+        Train from scratch and replace the run in ``run_dir`` (its checkpoint and model are
+        deleted first). Without it, a ``run_dir`` holding a run that is not resumed (with
+        ``resume=False``, or a model without a checkpoint) is an error.
     progress
         Show a tqdm bar (None: only on a terminal or in Jupyter).
 
@@ -256,12 +267,21 @@ def train_pid3net(
         The trained network on the CPU in eval mode, its BatchNorm statistics averaged
         over the movie's windows at the end, with ``history`` (an ``xr.Dataset``
         over ``step``).
+
+    Raises
+    ------
+    ConfigError
+        When ``run_dir`` holds a run that this training would replace (see ``overwrite``),
+        or its checkpoint was written with another configuration.
     """
     config = config.validate()
     run_dir = Path(run_dir) if run_dir is not None else None
     trainer = _Trainer(data, config, device, run_dir)
-    if resume:
-        trainer.resume()
+    if run_dir is not None and overwrite:
+        for entry in run_entries(run_dir):
+            shutil.rmtree(entry)
+    if not (resume and trainer.resume()) and run_dir is not None:
+        refuse_to_replace(run_dir, resume, ConfigError)
     trainer.run(progress)
     _recalibrate_batchnorm(trainer.net, trainer.sqrt_counts, config.batch_size)
     net = copy.deepcopy(trainer.net).to("cpu").eval()
@@ -273,6 +293,8 @@ def train_pid3net(
 
 
 RECONSTRUCT_MODES = ("tiles", "sliding")
+PROBE_TOLERANCE = 1e-5
+"""Relative difference (of the norm) up to which the data's probes count as the network's."""
 
 
 def reconstruct(
@@ -285,7 +307,8 @@ def reconstruct(
     net
         A trained network (:func:`train_pid3net`, :func:`load_pid3net`).
     data
-        A diffraction dataset of the network's size.
+        A diffraction dataset of the network's size, measured with the probes the network
+        was trained with (they are part of its fixed forward model).
     mode
         ``"tiles"`` (the authors'): non-overlapping windows ``[T i, T i + T)``; leftover
         frames at the end (fewer than a window) are dropped. ``"sliding"``: a window at
@@ -312,9 +335,18 @@ def reconstruct(
         raise ConfigError(f"mode must be one of {RECONSTRUCT_MODES}, got {mode!r}")
     if keep_views and mode != "sliding":
         raise ConfigError("keep_views needs mode='sliding' (non-overlapping windows give one view per frame)")
-    counts, _, _ = _tensors(data)
+    counts, probes, _ = _tensors(data)
     if counts.shape[-1] != net.n:
         raise StackError(f"the data are {counts.shape[-1]} px, the network {net.n} px; use a network trained on them")
+    trained = net.probes.detach().cpu()
+    difference = torch.linalg.vector_norm(probes - trained) if probes.shape == trained.shape else math.inf
+    if difference > PROBE_TOLERANCE * torch.linalg.vector_norm(trained):
+        power, trained_power = (float(p.abs().square().sum()) for p in (probes, trained))
+        raise StackError(
+            f"the data's probes ({tuple(probes.shape)}, power {power:.4g}) are not those the network was trained "
+            f"with ({tuple(trained.shape)}, power {trained_power:.4g}), to which its forward model is fixed; "
+            "reconstruct data measured with the network's probe, or train a network on these data (train_pid3net)"
+        )
     windows = _windows_of(counts.sqrt(), net.config.window, None if mode == "tiles" else 1)
     batches = _forward_windows(net, windows, batch_windows)
     attrs = {"config_json": net.config.to_json(), "reconstruct_mode": mode}

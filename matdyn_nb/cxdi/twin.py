@@ -123,8 +123,9 @@ def phase_stack(result: xr.Dataset, window: Sequence[int] | None = None) -> xr.D
     Returns
     -------
     xarray.DataArray
-        Channel ``"phase"`` in rad, x and y in nm, a ``time`` coord, provenance in attrs;
-        save it with :func:`~matdyn_nb.data.save_stack`.
+        Channel ``"phase"`` in rad, x and y in nm, a ``time`` coord (none when the
+        frame interval is unknown, NaN), provenance in attrs; save it with
+        :func:`~matdyn_nb.data.save_stack`.
     """
     obj = result["object"].values
     mask = result["mask"].values.astype(bool)
@@ -135,11 +136,12 @@ def phase_stack(result: xr.Dataset, window: Sequence[int] | None = None) -> xr.D
         if row < 0 or col < 0 or row + side > phase.shape[-2] or col + side > phase.shape[-1]:
             raise StackError(f"window {list(window)} does not fit the {phase.shape[-2:]} reconstruction")
         phase = phase[:, row : row + side, col : col + side]
+    interval = float(result.attrs["frame_interval_s"])
     return as_stack(
         phase[:, None],
         pixel_size=float(result.attrs["pixel_size_nm"]),
         spatial_units="nm",
-        frame_interval=float(result.attrs["frame_interval_s"]),
+        frame_interval=None if np.isnan(interval) else interval,  # NaN: unknown, no time coord
         channel_names=["phase"],
         units="rad",
         long_name="reconstructed phase",

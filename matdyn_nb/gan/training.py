@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from .._files import existing_directory, remove_temporaries, writable_folder
+from .._files import existing_directory, refuse_to_replace, remove_temporaries, run_entries, writable_folder
 from .._progress import progress_bar
 from .._provenance import provenance_attrs
 from ..data.grid import check_grid
@@ -523,12 +523,6 @@ class _Trainer:
         )
 
 
-def _run_entries(run_dir: Path) -> list[Path]:
-    """The folders of a run in ``run_dir`` (checkpoint, model, and copies left by an interrupted swap)."""
-    names = ("checkpoint", ".checkpoint.old", "model", ".model.old")
-    return [run_dir / name for name in names if (run_dir / name).is_dir()]
-
-
 def _earlier_model(run_dir: Path) -> Path | None:
     """Where the model folder already in ``run_dir`` is kept before training on writes a new one, or None.
 
@@ -552,21 +546,6 @@ def _earlier_model(run_dir: Path) -> Path | None:
             f"folder ({steps} steps); move one of them away (nothing was changed)"
         )
     return kept
-
-
-def _refuse_to_replace(run_dir: Path, resume: bool) -> None:
-    found = [p.name for p in _run_entries(run_dir)]
-    if found:
-        why = (
-            "resume=False was passed; pass resume=True to continue it"
-            if not resume
-            else "it has no checkpoint to resume"
-        )
-        raise ConfigError(
-            f"run folder {str(run_dir)!r} already holds a run ({', '.join(found)}) and {why}; to replace it pass "
-            "overwrite=True (python -m matdyn_nb train: --overwrite), or choose another run_dir (a run file's "
-            '"run_dir") (nothing was changed)'
-        )
 
 
 def train_gan(
@@ -664,7 +643,7 @@ def train_gan(
             remove_temporaries(run_dir / name)
     trainer = _Trainer(images, config, device, run_dir, world)
     if run_dir is not None and overwrite and world.main:
-        for entry in _run_entries(run_dir):
+        for entry in run_entries(run_dir):
             shutil.rmtree(entry)
     world.barrier()
     resumed = resume and trainer.resume()
@@ -675,7 +654,13 @@ def train_gan(
             f"by rank: {steps}); the run folder must be one every process sees, on a shared filesystem"
         )
     if not resumed and run_dir is not None:
-        _refuse_to_replace(run_dir, resume)
+        refuse_to_replace(
+            run_dir,
+            resume,
+            ConfigError,
+            overwrite="overwrite=True (python -m matdyn_nb train: --overwrite)",
+            other='another run_dir (a run file\'s "run_dir")',
+        )
     earlier = _earlier_model(run_dir) if run_dir is not None and trainer.step < trainer.total_steps else None
     start = trainer.step
     trainer.run(callbacks if world.main else (), progress if world.main else False)
