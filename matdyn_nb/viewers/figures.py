@@ -18,6 +18,7 @@ from ._common import (
     check_images,
     checked_variation,
     drawing_scale,
+    finite_range,
     pick_colormaps,
     slider_labels,
     unit_label,
@@ -82,8 +83,7 @@ def _stack_figure(
     colormaps = pick_colormaps(len(names), colormaps)
     _, (y_unit, x_unit) = drawing_scale(images, ("y", "x"))
     picks, values = _frames(images, lead, max_frames)  # [frame, channel, y, x]
-    low = np.nanmin(values, axis=(0, 2, 3))
-    high = np.nanmax(values, axis=(0, 2, 3))
+    spans = [finite_range(values[:, c], f"the shown images of channel {name!r}") for c, name in enumerate(names)]
     units = images.attrs.get("units", "")
     figure = make_subplots(rows=1, cols=len(names), subplot_titles=names, horizontal_spacing=0.1)
     x, y = images.x.values, images.y.values
@@ -100,7 +100,8 @@ def _stack_figure(
     for c in range(len(names)):
         k = _axis_suffix(c)
         right = figure.layout[f"xaxis{k}"].domain[1]
-        span = (float(low[c]), float(high[c]) if high[c] > low[c] else float(low[c]) + 1.0)
+        low, high = spans[c]
+        span = (low, high if high > low else low + 1.0)
         figure.layout[f"coloraxis{k}"] = dict(
             colorscale=_colorscale(colormaps[c]), cmin=span[0], cmax=span[1],
             colorbar=dict(x=right + 0.005, thickness=12, len=0.8, title=dict(text=units)),
@@ -197,7 +198,8 @@ def stack_figure(
     -------
     plotly.graph_objects.Figure
         ``n_frames x n_channels`` heatmaps (only the first frame's visible), one colour
-        axis per channel spanning that channel's range over the shown frames.
+        axis per channel spanning that channel's range over the shown frames (NaN
+        pixels left out; a channel with no finite pixel is a StackError).
 
     Examples
     --------
@@ -261,7 +263,8 @@ def grid_figure(
     colormap
         ``"gray"``, a plain colour (a ramp from black) or a plotly colorscale name.
     zmin, zmax
-        Ends of the colour scale; default the range over every image drawn.
+        Ends of the colour scale; default the range of the finite pixels over every
+        image drawn (NaN pixels are left out and drawn blank).
     title
         Figure title (default: the first row's ``long_name`` and ``units``).
 
@@ -269,6 +272,11 @@ def grid_figure(
     -------
     plotly.graph_objects.Figure
         One heatmap per image, all on one colour axis.
+
+    Raises
+    ------
+    StackError
+        When the colour scale is left to the images and no pixel is finite.
 
     Examples
     --------
@@ -290,8 +298,11 @@ def grid_figure(
     if len(titles) != len(picked) * n_cols:
         raise ConfigError(f"give one title per panel: {len(picked) * n_cols} panels, {len(titles)} titles")
     values = {label: np.asarray(images.values, float) for label, images in picked.items()}
-    low = float(np.nanmin([v.min() for v in values.values()])) if zmin is None else float(zmin)
-    high = float(np.nanmax([v.max() for v in values.values()])) if zmax is None else float(zmax)
+    span = (zmin, zmax)
+    if zmin is None or zmax is None:
+        span = finite_range(np.concatenate([v.ravel() for v in values.values()]), "grid_figure's images")
+    low = float(span[0] if zmin is None else zmin)
+    high = float(span[1] if zmax is None else zmax)
     first = next(iter(labelled.values()))
     units = first.attrs.get("units", "")
     figure = make_subplots(rows=len(picked), cols=n_cols, subplot_titles=titles if any(titles) else None,
