@@ -92,6 +92,31 @@ def test_browser_steps_through_references(tiny_model):
     assert browser.errors.outputs == ()
 
 
+def test_browser_shows_reference_labels_not_positions(tiny_model):
+    from matdyn_nb.viewers import variation_figure
+
+    ds = sample_variations(tiny_model, 4, 2, 1.0, rng=0, keep_images="all")
+    browser = VariationBrowser(ds.isel(reference=[2, 3]))
+    assert browser.reference.label == "2" and browser.status.value.startswith("reference 2: ")
+    browser.reference.value = 3
+    assert browser.reference.index == 1 and browser.status.value.startswith("reference 3: ")
+    np.testing.assert_allclose(
+        np.array(browser.images.data[0].z), ds.images.sel(reference=3, sample=0).sel(channel="particle")
+    )
+    assert variation_figure(browser.dataset, browser.reference.value).layout.meta["reference"] == 3
+    assert browser.errors.outputs == ()
+
+
+def test_browser_refuses_no_references_and_images_without_values(tiny_model):
+    from matdyn_nb.errors import ConfigError, StackError
+
+    ds = sample_variations(tiny_model, 2, 2, 1.0, rng=0, keep_images="all")
+    with pytest.raises(ConfigError, match=r"no references .* select at least one"):
+        VariationBrowser(ds.isel(reference=[]))
+    with pytest.raises(StackError, match="kept images have no finite pixel"):
+        VariationBrowser(ds.assign(images=ds.images * np.nan))
+
+
 def test_browser_without_images_still_shows_histograms(tiny_model):
     ds = sample_variations(tiny_model, 2, 3, 1.0, rng=0, metrics=[EntropyDiff()])
     browser = VariationBrowser(ds)
