@@ -48,6 +48,33 @@ def test_reference_seed_and_observed_frame(tuner, tiny_model):
     assert 2 in tuner._observed_latents
 
 
+def _shown(tuner) -> list[np.ndarray]:
+    return [np.array(trace.z) for trace in tuner.images.data]
+
+
+def _expected(tuner, rng: int, references=None) -> list[np.ndarray]:
+    n_references = None if references is not None else 1
+    ds = sample_variations(tuner.model, n_references, 4, 0.5, rng=rng, references=references, keep_images="all")
+    return [ds.images.isel(reference=0, sample=j).sel(channel="particle").values for j in range(5)]
+
+
+def test_rng_and_the_seed_box_pick_the_shown_samples(tiny_model):
+    observed = tiny_model.sample(2, rng=9).rename(sample="frame")
+    tuner = GammaTuner(tiny_model, observed, metrics=[EntropyDiff()], gammas=[0.25, 1.0], gamma=0.5, n_samples=4,
+                       curve_size=(2, 2), rng=5, project_options={"restarts": 1, "steps": 2})  # fmt: skip
+    assert tuner.seed.value == 5 and tuner.result.attrs["seed"] == 5
+    np.testing.assert_allclose(_shown(tuner), _expected(tuner, 5), rtol=1e-6)
+    tuner.frame.value = "observed frame 1"
+    latent = tuner._observed_latents[1]
+    np.testing.assert_allclose(_shown(tuner), _expected(tuner, 5, latent), rtol=1e-6)
+    tuner.seed.value = 6  # the same observed reference, other perturbations
+    np.testing.assert_allclose(_shown(tuner), _expected(tuner, 6, latent), rtol=1e-6)
+    assert tuner.errors.outputs == ()
+    drawn = GammaTuner(tiny_model, metrics=[EntropyDiff()], gammas=[0.5], n_samples=1, curve_size=(1, 1),
+                       rng=np.random.default_rng(3))  # fmt: skip
+    assert drawn.result.attrs["seed"] == drawn.seed.value == np.random.default_rng(3).integers(2**31 - 1)
+
+
 def test_channel_change_only_redraws(tuner):
     result = tuner.result
     tuner.channel.value = "background"

@@ -7,6 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 import xarray as xr
 
+from .._random import as_generator, root_seed
 from ..errors import ConfigError
 from ..latent import DEFAULT_GAMMAS, gamma_sweep, latent_distance, observed_band, project, sample_variations
 from ..metrics.filters import as_filter
@@ -15,6 +16,7 @@ from ._panel import ErrorLog, flat_view, heatmap_grid
 __all__ = ["GammaTuner"]
 
 _RANDOM = "random latent"
+_MAX_SEED = 2**31 - 1  # the seed box's upper bound
 
 
 def _default_metrics(model) -> list:
@@ -52,14 +54,17 @@ class GammaTuner(widgets.VBox):
     group
         Passed to :func:`~matdyn_nb.latent.observed_band` (e.g. ``"particle"`` for brass).
     rng
-        Seed of the curves and of the samples (each reference seed reseeds the samples).
+        Seed of the curves and of the projections, and the first value of the seed box
+        (a Generator: one int is drawn from it for the box, then it goes on to the curves).
     project_options
         Keyword arguments of :func:`~matdyn_nb.latent.project` for observed references.
 
     Attributes
     ----------
     gamma, seed, frame, channel, view, depth
-        The controls (set ``.value`` to drive the panel from code).
+        The controls (set ``.value`` to drive the panel from code). The shown samples are
+        ``sample_variations(..., rng=seed.value)``: the seed picks the perturbations, and
+        for a random reference its latent too.
     images, curves
         The plotly FigureWidgets, updated in place.
     result
@@ -82,7 +87,7 @@ class GammaTuner(widgets.VBox):
         curve_size: tuple[int, int] = (8, 4),
         calibration: xr.Dataset | None = None,
         group: str | None = None,
-        rng: int = 0,
+        rng: int | np.random.Generator = 0,
         project_options: dict | None = None,
     ):
         self.model = model
@@ -111,8 +116,11 @@ class GammaTuner(widgets.VBox):
             value=start, min=min(gammas), max=max(gammas), step=0.05, description="gamma",
             continuous_update=False, readout_format=".2f",
         )  # fmt: skip
+        seed = root_seed(rng) if isinstance(rng, int | np.integer) else int(as_generator(rng).integers(_MAX_SEED))
+        if seed > _MAX_SEED:
+            raise ConfigError(f"rng must be a seed from 0 to {_MAX_SEED} (the seed box's range), got {seed}")
         self.seed = widgets.BoundedIntText(
-            value=0, min=0, max=2**31 - 1, description="reference seed", style={"description_width": "initial"}
+            value=seed, min=0, max=_MAX_SEED, description="seed", style={"description_width": "initial"}
         )
         frames = [] if self.observed is None else list(range(self.observed.sizes["frame"]))
         self.frame = widgets.Dropdown(
@@ -209,7 +217,7 @@ class GammaTuner(widgets.VBox):
                                             **common)  # fmt: skip
         else:
             self.result = sample_variations(self.model, n_samples=self.n_samples, gamma=self.gamma.value,
-                                            rng=self.rng, references=references, **common)  # fmt: skip
+                                            rng=self.seed.value, references=references, **common)  # fmt: skip
         with self.curves.batch_update():
             self.curves.layout.shapes[0].x0 = self.gamma.value
             self.curves.layout.shapes[0].x1 = self.gamma.value
