@@ -83,6 +83,24 @@ def test_channel_change_only_redraws(tuner):
     np.testing.assert_allclose(np.array(tuner.images.data[0].z), expected)
 
 
+def test_image_panels_are_drawn_to_scale_in_physical_coords(tuner, tiny_model):
+    layout, template = tuner.images.layout, tiny_model.template
+    for k, trace in enumerate(tuner.images.data):  # 5 panels on 3 columns
+        np.testing.assert_allclose(trace.x, template.x.values)
+        np.testing.assert_allclose(trace.y, template.y.values)
+        suffix = "" if k == 0 else str(k + 1)
+        y_axis, x_axis = layout[f"yaxis{suffix}"], layout[f"xaxis{suffix}"]
+        assert (y_axis.scaleanchor, y_axis.autorange, y_axis.constrain) == (f"x{suffix}", "reversed", "domain")
+        assert x_axis.constrain == "domain" and x_axis.showticklabels == (k >= 2)  # the bottom panel of each column
+        assert y_axis.showticklabels == (k % 3 == 0)
+    assert layout.xaxis4.title.text == "x (nm)" and layout.yaxis.title.text == "y (nm)"
+    assert layout.coloraxis.colorbar.title.text == tiny_model.units == "rad"  # the denormalised samples' units
+    ds = sample_variations(tiny_model, 1, 2, 1.0, rng=0, keep_images="all")
+    tall = VariationBrowser(ds.assign_coords(y=ds.y * 2))  # non-square pixels: drawn twice as tall
+    np.testing.assert_allclose(tall.images.data[0].y, ds.y.values * 2)
+    assert tall.images.layout.yaxis.scaleanchor == "x"
+
+
 def test_handler_errors_are_shown_in_the_panel(tiny_model):
     tuner = GammaTuner(tiny_model, metrics=[EntropyDiff()], filters="iou >= 0.5", gammas=[0.5, 1.0],
                        n_samples=2, curve_size=(2, 2))  # fmt: skip
@@ -198,6 +216,8 @@ def test_training_monitor_draws_losses_status_and_snapshots_live():
     expected = model.snapshots.isel(stage=-1, sample=0).sum("channel").values
     np.testing.assert_allclose(np.array(monitor.snapshots.data[0].z), expected, rtol=1e-6)
     assert "after stage 1 (8 px)" in monitor.snapshots.layout.title.text
+    np.testing.assert_allclose(monitor.snapshots.data[0].x, model.template.x.values)  # in nm, square pixels
+    assert monitor.snapshots.layout.yaxis.scaleanchor == "x"
     assert monitor.errors.outputs == ()
 
 

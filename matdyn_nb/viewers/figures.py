@@ -47,6 +47,20 @@ def _axis_suffix(k: int) -> str:
     return "" if k == 0 else str(k + 1)
 
 
+def pixel_hover(x_unit: str | None, y_unit: str | None, units: str) -> str:
+    """The hover text of an image heatmap: x and y in their units (None: pixels), the value in ``units``."""
+    return f"x %{{x:.4g}} {unit_label(x_unit)}<br>y %{{y:.4g}} {unit_label(y_unit)}<br>%{{z:.4g}} {units}"
+
+
+def image_axes(figure: go.Figure, row: int, col: int, k: int, *, x_title: str | None = None,
+               y_title: str | None = None) -> None:  # fmt: skip
+    """Draw subplot ``(row, col)``, the figure's ``k``-th, as a picture: y downwards, square pixels
+    (y locked to x, the plot shrunk to fit its domain); the axes titled when titles are given."""
+    figure.update_xaxes(title_text=x_title, row=row, col=col)
+    figure.update_yaxes(title_text=y_title, scaleanchor=f"x{_axis_suffix(k)}", autorange="reversed",
+                        constrain="domain", row=row, col=col)  # fmt: skip
+
+
 def _frame_picks(n: int, max_frames: int) -> np.ndarray:
     if int(max_frames) != max_frames or max_frames < 1:
         raise ConfigError(f"max_frames must be a positive integer, got {max_frames!r}")
@@ -87,9 +101,7 @@ def _stack_figure(
     units = images.attrs.get("units", "")
     figure = make_subplots(rows=1, cols=len(names), subplot_titles=names, horizontal_spacing=0.1)
     x, y = images.x.values, images.y.values
-    hover = (
-        f"x %{{x:.4g}} {unit_label(x_unit)}<br>y %{{y:.4g}} {unit_label(y_unit)}<br>%{{z:.4g}} {units}<extra></extra>"
-    )
+    hover = pixel_hover(x_unit, y_unit, units) + "<extra></extra>"
     for f in range(len(picks)):
         for c, name in enumerate(names):
             figure.add_trace(
@@ -106,9 +118,7 @@ def _stack_figure(
             colorscale=_colorscale(colormaps[c]), cmin=span[0], cmax=span[1],
             colorbar=dict(x=right + 0.005, thickness=12, len=0.8, title=dict(text=units)),
         )  # fmt: skip
-        figure.update_xaxes(title_text=f"x ({unit_label(x_unit)})", row=1, col=c + 1)
-        figure.update_yaxes(title_text=f"y ({unit_label(y_unit)})", scaleanchor=f"x{k}", autorange="reversed",
-                            constrain="domain", row=1, col=c + 1)  # fmt: skip
+        image_axes(figure, 1, c + 1, c, x_title=f"x ({unit_label(x_unit)})", y_title=f"y ({unit_label(y_unit)})")
     _add_slider(figure, [labels[p] for p in picks] if lead else [], len(names))
     figure.update_layout(title=dict(text=title), height=430 if lead else 360, margin=dict(l=50, r=50, t=70, b=40))
     return figure
@@ -309,15 +319,14 @@ def grid_figure(
                            vertical_spacing=0.08, horizontal_spacing=0.04)  # fmt: skip
     for r, (label, images) in enumerate(picked.items()):
         _, (y_unit, x_unit) = drawing_scale(images, ("y", "x"))
-        hover = f"x %{{x:.4g}} {unit_label(x_unit)}<br>y %{{y:.4g}} {unit_label(y_unit)}<br>%{{z:.4g}} {units}"
+        hover = pixel_hover(x_unit, y_unit, units)
         for c in range(n_cols):
             figure.add_trace(
                 go.Heatmap(z=values[label][c], x=images.x.values, y=images.y.values, coloraxis="coloraxis",
                            hovertemplate=f"{hover}<extra>{label}</extra>"),
                 row=r + 1, col=c + 1,
             )  # fmt: skip
-            k = _axis_suffix(r * n_cols + c)
-            figure.update_yaxes(scaleanchor=f"x{k}", autorange="reversed", constrain="domain", row=r + 1, col=c + 1)
+            image_axes(figure, r + 1, c + 1, r * n_cols + c)
     figure.update_layout(
         title=dict(text=title or _title(first, "images")),
         coloraxis=dict(colorscale=_colorscale(colormap), cmin=low, cmax=high if high > low else low + 1.0,

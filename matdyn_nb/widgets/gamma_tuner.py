@@ -140,7 +140,8 @@ class GammaTuner(widgets.VBox):
         self.errors = self._errors.output
 
         titles = ["reference"] + [f"sample {j}" for j in range(1, n_samples + 1)]
-        self.images = heatmap_grid(n_samples + 1, columns, titles=titles)
+        shown = model.template.assign_attrs(units=model.units)  # the samples are denormalised
+        self.images = heatmap_grid(n_samples + 1, columns, titles=titles, like=shown)
         self.curves = self._curve_figure(calibration, gammas, curve_size, group)
 
         for control in (self.gamma, self.seed, self.frame):

@@ -95,7 +95,7 @@ class VariationBrowser(widgets.VBox):
 
         n_panels = n_images + int(self._has_mean)
         titles = [f"sample {j}" for j in range(n_images)] + (["mean of accepted"] if self._has_mean else [])
-        self.images = heatmap_grid(max(n_panels, 1), columns, titles=titles or ["no images kept"])
+        self.images = heatmap_grid(max(n_panels, 1), columns, titles=titles or ["no images kept"], like=pictures)
         self.histograms = self._histogram_figure()
         for control in (self.reference, self.channel, self.view, self.depth):
             control.observe(self._errors.guard(self._redraw), names="value")
