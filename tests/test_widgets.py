@@ -33,6 +33,20 @@ def test_moving_gamma_redraws_the_samples_in_place(tuner):
     assert tuner.errors.outputs == ()
 
 
+def test_status_says_what_is_computed_while_it_runs(tuner):
+    seen = []
+    tuner.status.observe(lambda change: seen.append(change["new"]), names="value")
+    tuner.gamma.value = 2.0
+    assert seen[0] == "sampling 1 reference x 4 samples at gamma 2.00..." and seen[-1].startswith("gamma=2.00")
+    seen.clear()
+    tuner.frame.value = "observed frame 1"
+    assert seen[:2] == [
+        "projecting observed frame 1 into the latent space...",
+        "sampling 1 reference x 4 samples at gamma 2.00...",
+    ]
+    assert seen[-1].startswith("gamma=2.00")
+
+
 def test_curves_show_the_sweep_and_the_observed_band(tuner):
     names = [trace.name for trace in tuner.curves.data]
     assert names == ["entropy_diff 5-95 %", "entropy_diff median", "observed entropy_diff (high)"]

@@ -70,7 +70,9 @@ class GammaTuner(widgets.VBox):
     result
         The latest :func:`~matdyn_nb.latent.sample_variations` dataset.
     status, errors
-        A one-line summary and the Output where handler errors are printed.
+        A one-line summary (what is being computed while it runs) and the Output where
+        handler errors are printed. Building the tuner without ``calibration`` runs a
+        gamma sweep for the curves, shown by a progress bar.
     """
 
     def __init__(
@@ -160,7 +162,8 @@ class GammaTuner(widgets.VBox):
         sweep = calibration
         if sweep is None:
             n_ref, n_smp = curve_size
-            sweep = gamma_sweep(self.model, gammas, n_ref, n_smp, self.metrics, rng=self.rng, progress=False)
+            # the status label is not on screen before the constructor returns: a progress bar (auto: hidden in CI)
+            sweep = gamma_sweep(self.model, gammas, n_ref, n_smp, self.metrics, rng=self.rng, progress=None)
         band = None
         if self.observed is not None and self.observed.sizes["frame"] > 1:
             band = observed_band(self.observed, self.metrics, group=group)
@@ -212,6 +215,7 @@ class GammaTuner(widgets.VBox):
 
     def _resample(self, change=None) -> None:
         references = self._reference()
+        self.status.value = f"sampling 1 reference x {self.n_samples} samples at gamma {self.gamma.value:.2f}..."
         common = dict(metrics=self.metrics, filters=self.filters, keep_images="all", progress=False)
         if references is None:  # the seed picks the reference latent and its samples
             self.result = sample_variations(self.model, 1, self.n_samples, self.gamma.value, rng=self.seed.value,
