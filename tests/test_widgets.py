@@ -47,6 +47,16 @@ def test_status_says_what_is_computed_while_it_runs(tuner):
     assert seen[-1].startswith("gamma=2.00")
 
 
+def test_building_shows_the_sweeps_progress_bar(tiny_model, monkeypatch):
+    from matdyn_nb.widgets import gamma_tuner
+
+    asked = []
+    sweep = gamma_tuner.gamma_sweep
+    monkeypatch.setattr(gamma_tuner, "gamma_sweep", lambda *a, **k: asked.append(k["progress"]) or sweep(*a, **k))
+    GammaTuner(tiny_model, metrics=[EntropyDiff()], gammas=[0.5], n_samples=1, curve_size=(1, 1))
+    assert asked == [None]  # the bar is shown in Jupyter and terminals (hidden in CI logs)
+
+
 def test_curves_show_the_sweep_and_the_observed_band(tuner):
     names = [trace.name for trace in tuner.curves.data]
     assert names == ["entropy_diff 5-95 %", "entropy_diff median", "observed entropy_diff (high)"]
