@@ -67,9 +67,11 @@ def test_reference_seed_and_observed_frame(tuner, tiny_model):
     first = np.array(tuner.images.data[0].z)
     tuner.seed.value = 7
     assert not np.array_equal(first, np.array(tuner.images.data[0].z))
+    assert tuner.images.layout.annotations[0].text == "reference"
     tuner.frame.value = "observed frame 2"
     assert tuner.result.attrs["n_samples"] == 4 and tuner.errors.outputs == ()
     assert 2 in tuner._observed_latents
+    assert tuner.images.layout.annotations[0].text == "reference (decoded projection of frame 2)"
 
 
 def _shown(tuner) -> list[np.ndarray]:

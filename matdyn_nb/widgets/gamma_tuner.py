@@ -35,8 +35,9 @@ class GammaTuner(widgets.VBox):
     observed
         Optional observed stack ``(frame, channel, ...)`` with the model's channels and
         size (see :meth:`~matdyn_nb.gan.GenerativeModel.check_observed`): its frames can be
-        picked as the reference (inverted with :func:`~matdyn_nb.latent.project`) and the
-        metric between its consecutive frames is drawn as the observed band.
+        picked as the reference (inverted with :func:`~matdyn_nb.latent.project`; the
+        reference panel then shows the model's image of the projected latent, so labelled)
+        and the metric between its consecutive frames is drawn as the observed band.
     metrics
         Pairwise metrics (default: entropy difference for 2D, IOU and mass deviation for
         volumes).
@@ -201,11 +202,15 @@ class GammaTuner(widgets.VBox):
 
     # ------------------------------------------------------------------ handlers
 
+    def _frame(self) -> int | None:
+        """The picked observed frame, or None for a random reference."""
+        return None if self.frame.value == _RANDOM else int(self.frame.value.rsplit(" ", 1)[1])
+
     def _reference(self) -> xr.DataArray | None:
         """The picked observed frame's latent (projected once, then cached), or None for a random one."""
-        if self.frame.value == _RANDOM:
+        frame = self._frame()
+        if frame is None:
             return None
-        frame = int(self.frame.value.rsplit(" ", 1)[1])
         if frame not in self._observed_latents:
             self.status.value = f"projecting observed frame {frame} into the latent space..."
             fit = project(self.model, self.observed.isel(frame=[frame]), rng=self.rng, progress=False,
@@ -235,13 +240,16 @@ class GammaTuner(widgets.VBox):
         pictures = flat_view(ds.images, channel=self.channel.value, view=self.view.value, index=self.depth.value)
         low, high = np.nanpercentile(pictures.isel(sample=0).values, [1, 99])
         valid = ds.valid.values
+        frame = self._frame()
+        # an observed frame is shown as the model draws its projected latent, not as observed
+        reference = "reference" if frame is None else f"reference (decoded projection of frame {frame})"
         with self.images.batch_update():
             for j, trace in enumerate(self.images.data):
                 trace.z = pictures.isel(sample=j).values
             self.images.layout.coloraxis.cmin = float(low)
             self.images.layout.coloraxis.cmax = float(high if high > low else low + 1e-12)
             for j, annotation in enumerate(self.images.layout.annotations):
-                annotation.text = "reference" if j == 0 else f"sample {j} {'accepted' if valid[j] else 'rejected'}"
+                annotation.text = reference if j == 0 else f"sample {j} {'accepted' if valid[j] else 'rejected'}"
         accepted = int(ds.n_accepted)
         distance = latent_distance(self.gamma.value, self.model.latent_dim)
         self.status.value = (
