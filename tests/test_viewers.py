@@ -106,6 +106,28 @@ def test_grid_figure_errors_say_what_to_pass(stack2d):
         grid_figure(stack2d, channel="sum", titles=["x"])
 
 
+def test_grid_figure_scale_leaves_nan_pixels_out_and_refuses_all_nan(stack2d):
+    plain = stack2d.isel(frame=[0, 1]).sel(channel="particle")
+    holed = plain * 5
+    holed[0, 0, 0] = np.nan
+    figure = grid_figure({"plain": plain, "holed": holed})
+    assert figure.layout.coloraxis.cmax == pytest.approx(float(holed.max()))  # the row with a NaN counts
+    assert figure.layout.coloraxis.cmin == pytest.approx(float(holed.min()))
+    one = grid_figure(holed)
+    assert one.layout.coloraxis.cmin == pytest.approx(float(holed.min()))
+    assert one.layout.coloraxis.cmax == pytest.approx(float(holed.max()))
+    with pytest.raises(StackError, match="no finite pixel"):
+        grid_figure(holed * np.nan)
+    assert grid_figure(holed * np.nan, zmin=0, zmax=1).layout.coloraxis.cmax == 1  # the scale given: drawn blank
+
+
+def test_stack_figure_refuses_a_channel_without_finite_pixels(stack2d):
+    nan = stack2d.copy()
+    nan.loc[{"channel": "background"}] = np.nan
+    with pytest.raises(StackError, match="channel 'background' have no finite pixel"):
+        stack_figure(nan)
+
+
 def test_volume_figure_composites_cu_red_cu2s_green_cus_blue(volumes):
     figure = volume_figure(volumes)
     assert len(figure.data) == 2 * 3

@@ -33,6 +33,30 @@ def test_moving_gamma_redraws_the_samples_in_place(tuner):
     assert tuner.errors.outputs == ()
 
 
+def test_status_says_what_is_computed_while_it_runs(tuner):
+    seen = []
+    tuner.status.observe(lambda change: seen.append(change["new"]), names="value")
+    tuner.gamma.value = 2.0
+    assert seen[0] == "sampling 1 reference x 4 samples at gamma 2.00..." and seen[-1].startswith("gamma=2.00")
+    seen.clear()
+    tuner.frame.value = "observed frame 1"
+    assert seen[:2] == [
+        "projecting observed frame 1 into the latent space...",
+        "sampling 1 reference x 4 samples at gamma 2.00...",
+    ]
+    assert seen[-1].startswith("gamma=2.00")
+
+
+def test_building_shows_the_sweeps_progress_bar(tiny_model, monkeypatch):
+    from matdyn_nb.widgets import gamma_tuner
+
+    asked = []
+    sweep = gamma_tuner.gamma_sweep
+    monkeypatch.setattr(gamma_tuner, "gamma_sweep", lambda *a, **k: asked.append(k["progress"]) or sweep(*a, **k))
+    GammaTuner(tiny_model, metrics=[EntropyDiff()], gammas=[0.5], n_samples=1, curve_size=(1, 1))
+    assert asked == [None]  # the bar is shown in Jupyter and terminals (hidden in CI logs)
+
+
 def test_curves_show_the_sweep_and_the_observed_band(tuner):
     names = [trace.name for trace in tuner.curves.data]
     assert names == ["entropy_diff 5-95 %", "entropy_diff median", "observed entropy_diff (high)"]
@@ -43,9 +67,38 @@ def test_reference_seed_and_observed_frame(tuner, tiny_model):
     first = np.array(tuner.images.data[0].z)
     tuner.seed.value = 7
     assert not np.array_equal(first, np.array(tuner.images.data[0].z))
+    assert tuner.images.layout.annotations[0].text == "reference"
     tuner.frame.value = "observed frame 2"
     assert tuner.result.attrs["n_samples"] == 4 and tuner.errors.outputs == ()
     assert 2 in tuner._observed_latents
+    assert tuner.images.layout.annotations[0].text == "reference (decoded projection of frame 2)"
+
+
+def _shown(tuner) -> list[np.ndarray]:
+    return [np.array(trace.z) for trace in tuner.images.data]
+
+
+def _expected(tuner, rng: int, references=None) -> list[np.ndarray]:
+    n_references = None if references is not None else 1
+    ds = sample_variations(tuner.model, n_references, 4, 0.5, rng=rng, references=references, keep_images="all")
+    return [ds.images.isel(reference=0, sample=j).sel(channel="particle").values for j in range(5)]
+
+
+def test_rng_and_the_seed_box_pick_the_shown_samples(tiny_model):
+    observed = tiny_model.sample(2, rng=9).rename(sample="frame")
+    tuner = GammaTuner(tiny_model, observed, metrics=[EntropyDiff()], gammas=[0.25, 1.0], gamma=0.5, n_samples=4,
+                       curve_size=(2, 2), rng=5, project_options={"restarts": 1, "steps": 2})  # fmt: skip
+    assert tuner.seed.value == 5 and tuner.result.attrs["seed"] == 5
+    np.testing.assert_allclose(_shown(tuner), _expected(tuner, 5), rtol=1e-6)
+    tuner.frame.value = "observed frame 1"
+    latent = tuner._observed_latents[1]
+    np.testing.assert_allclose(_shown(tuner), _expected(tuner, 5, latent), rtol=1e-6)
+    tuner.seed.value = 6  # the same observed reference, other perturbations
+    np.testing.assert_allclose(_shown(tuner), _expected(tuner, 6, latent), rtol=1e-6)
+    assert tuner.errors.outputs == ()
+    drawn = GammaTuner(tiny_model, metrics=[EntropyDiff()], gammas=[0.5], n_samples=1, curve_size=(1, 1),
+                       rng=np.random.default_rng(3))  # fmt: skip
+    assert drawn.result.attrs["seed"] == drawn.seed.value == np.random.default_rng(3).integers(2**31 - 1)
 
 
 def test_channel_change_only_redraws(tuner):
@@ -54,6 +107,24 @@ def test_channel_change_only_redraws(tuner):
     assert tuner.result is result
     expected = result.images.isel(reference=0, sample=0).sel(channel="background").values
     np.testing.assert_allclose(np.array(tuner.images.data[0].z), expected)
+
+
+def test_image_panels_are_drawn_to_scale_in_physical_coords(tuner, tiny_model):
+    layout, template = tuner.images.layout, tiny_model.template
+    for k, trace in enumerate(tuner.images.data):  # 5 panels on 3 columns
+        np.testing.assert_allclose(trace.x, template.x.values)
+        np.testing.assert_allclose(trace.y, template.y.values)
+        suffix = "" if k == 0 else str(k + 1)
+        y_axis, x_axis = layout[f"yaxis{suffix}"], layout[f"xaxis{suffix}"]
+        assert (y_axis.scaleanchor, y_axis.autorange, y_axis.constrain) == (f"x{suffix}", "reversed", "domain")
+        assert x_axis.constrain == "domain" and x_axis.showticklabels == (k >= 2)  # the bottom panel of each column
+        assert y_axis.showticklabels == (k % 3 == 0)
+    assert layout.xaxis4.title.text == "x (nm)" and layout.yaxis.title.text == "y (nm)"
+    assert layout.coloraxis.colorbar.title.text == tiny_model.units == "rad"  # the denormalised samples' units
+    ds = sample_variations(tiny_model, 1, 2, 1.0, rng=0, keep_images="all")
+    tall = VariationBrowser(ds.assign_coords(y=ds.y * 2))  # non-square pixels: drawn twice as tall
+    np.testing.assert_allclose(tall.images.data[0].y, ds.y.values * 2)
+    assert tall.images.layout.yaxis.scaleanchor == "x"
 
 
 def test_handler_errors_are_shown_in_the_panel(tiny_model):
@@ -90,6 +161,31 @@ def test_browser_steps_through_references(tiny_model):
     np.testing.assert_allclose(browser.histograms.data[1].x, ds.entropy_diff.isel(reference=2, sample=slice(1, None)))
     assert f"accepted {int(ds.n_accepted[2])}/5" in browser.status.value
     assert browser.errors.outputs == ()
+
+
+def test_browser_shows_reference_labels_not_positions(tiny_model):
+    from matdyn_nb.viewers import variation_figure
+
+    ds = sample_variations(tiny_model, 4, 2, 1.0, rng=0, keep_images="all")
+    browser = VariationBrowser(ds.isel(reference=[2, 3]))
+    assert browser.reference.label == "2" and browser.status.value.startswith("reference 2: ")
+    browser.reference.value = 3
+    assert browser.reference.index == 1 and browser.status.value.startswith("reference 3: ")
+    np.testing.assert_allclose(
+        np.array(browser.images.data[0].z), ds.images.sel(reference=3, sample=0).sel(channel="particle")
+    )
+    assert variation_figure(browser.dataset, browser.reference.value).layout.meta["reference"] == 3
+    assert browser.errors.outputs == ()
+
+
+def test_browser_refuses_no_references_and_images_without_values(tiny_model):
+    from matdyn_nb.errors import ConfigError, StackError
+
+    ds = sample_variations(tiny_model, 2, 2, 1.0, rng=0, keep_images="all")
+    with pytest.raises(ConfigError, match=r"no references .* select at least one"):
+        VariationBrowser(ds.isel(reference=[]))
+    with pytest.raises(StackError, match="kept images have no finite pixel"):
+        VariationBrowser(ds.assign(images=ds.images * np.nan))
 
 
 def test_browser_without_images_still_shows_histograms(tiny_model):
@@ -146,6 +242,8 @@ def test_training_monitor_draws_losses_status_and_snapshots_live():
     expected = model.snapshots.isel(stage=-1, sample=0).sum("channel").values
     np.testing.assert_allclose(np.array(monitor.snapshots.data[0].z), expected, rtol=1e-6)
     assert "after stage 1 (8 px)" in monitor.snapshots.layout.title.text
+    np.testing.assert_allclose(monitor.snapshots.data[0].x, model.template.x.values)  # in nm, square pixels
+    assert monitor.snapshots.layout.yaxis.scaleanchor == "x"
     assert monitor.errors.outputs == ()
 
 

@@ -20,6 +20,7 @@ __all__ = [
     "checked_variation",
     "display_available",
     "drawing_scale",
+    "finite_range",
     "import_napari",
     "resolve_backend",
     "slider_labels",
@@ -169,6 +170,25 @@ def drawing_scale(images: xr.DataArray, dims: Sequence[str]) -> tuple[list[float
         sizes.append(step)
         units.append(None if unit in _PIXEL_UNITS else str(unit))
     return sizes, units
+
+
+def finite_range(values, what: str) -> tuple[float, float]:
+    """The lowest and highest finite value of ``values``, the ends of a colour scale.
+
+    Raises
+    ------
+    StackError
+        When no value is finite: the figure would be blank; ``what`` names the images.
+    """
+    values = np.asarray(values, dtype=float)
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        raise StackError(
+            f"{what} have no finite pixel (all NaN or infinite), so there is nothing to draw; check where they "
+            "come from (e.g. a failed reconstruction, a normalization by zero, a diverged model) or select "
+            "images that have values"
+        )
+    return float(finite.min()), float(finite.max())
 
 
 def unit_label(unit: str | None) -> str:

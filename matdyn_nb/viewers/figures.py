@@ -18,6 +18,7 @@ from ._common import (
     check_images,
     checked_variation,
     drawing_scale,
+    finite_range,
     pick_colormaps,
     slider_labels,
     unit_label,
@@ -44,6 +45,20 @@ def _colorscale(name: str):
 
 def _axis_suffix(k: int) -> str:
     return "" if k == 0 else str(k + 1)
+
+
+def pixel_hover(x_unit: str | None, y_unit: str | None, units: str) -> str:
+    """The hover text of an image heatmap: x and y in their units (None: pixels), the value in ``units``."""
+    return f"x %{{x:.4g}} {unit_label(x_unit)}<br>y %{{y:.4g}} {unit_label(y_unit)}<br>%{{z:.4g}} {units}"
+
+
+def image_axes(figure: go.Figure, row: int, col: int, k: int, *, x_title: str | None = None,
+               y_title: str | None = None) -> None:  # fmt: skip
+    """Draw subplot ``(row, col)``, the figure's ``k``-th, as a picture: y downwards, square pixels
+    (y locked to x, the plot shrunk to fit its domain); the axes titled when titles are given."""
+    figure.update_xaxes(title_text=x_title, row=row, col=col)
+    figure.update_yaxes(title_text=y_title, scaleanchor=f"x{_axis_suffix(k)}", autorange="reversed",
+                        constrain="domain", row=row, col=col)  # fmt: skip
 
 
 def _frame_picks(n: int, max_frames: int) -> np.ndarray:
@@ -82,14 +97,11 @@ def _stack_figure(
     colormaps = pick_colormaps(len(names), colormaps)
     _, (y_unit, x_unit) = drawing_scale(images, ("y", "x"))
     picks, values = _frames(images, lead, max_frames)  # [frame, channel, y, x]
-    low = np.nanmin(values, axis=(0, 2, 3))
-    high = np.nanmax(values, axis=(0, 2, 3))
+    spans = [finite_range(values[:, c], f"the shown images of channel {name!r}") for c, name in enumerate(names)]
     units = images.attrs.get("units", "")
     figure = make_subplots(rows=1, cols=len(names), subplot_titles=names, horizontal_spacing=0.1)
     x, y = images.x.values, images.y.values
-    hover = (
-        f"x %{{x:.4g}} {unit_label(x_unit)}<br>y %{{y:.4g}} {unit_label(y_unit)}<br>%{{z:.4g}} {units}<extra></extra>"
-    )
+    hover = pixel_hover(x_unit, y_unit, units) + "<extra></extra>"
     for f in range(len(picks)):
         for c, name in enumerate(names):
             figure.add_trace(
@@ -100,14 +112,13 @@ def _stack_figure(
     for c in range(len(names)):
         k = _axis_suffix(c)
         right = figure.layout[f"xaxis{k}"].domain[1]
-        span = (float(low[c]), float(high[c]) if high[c] > low[c] else float(low[c]) + 1.0)
+        low, high = spans[c]
+        span = (low, high if high > low else low + 1.0)
         figure.layout[f"coloraxis{k}"] = dict(
             colorscale=_colorscale(colormaps[c]), cmin=span[0], cmax=span[1],
             colorbar=dict(x=right + 0.005, thickness=12, len=0.8, title=dict(text=units)),
         )  # fmt: skip
-        figure.update_xaxes(title_text=f"x ({unit_label(x_unit)})", row=1, col=c + 1)
-        figure.update_yaxes(title_text=f"y ({unit_label(y_unit)})", scaleanchor=f"x{k}", autorange="reversed",
-                            constrain="domain", row=1, col=c + 1)  # fmt: skip
+        image_axes(figure, 1, c + 1, c, x_title=f"x ({unit_label(x_unit)})", y_title=f"y ({unit_label(y_unit)})")
     _add_slider(figure, [labels[p] for p in picks] if lead else [], len(names))
     figure.update_layout(title=dict(text=title), height=430 if lead else 360, margin=dict(l=50, r=50, t=70, b=40))
     return figure
@@ -197,7 +208,8 @@ def stack_figure(
     -------
     plotly.graph_objects.Figure
         ``n_frames x n_channels`` heatmaps (only the first frame's visible), one colour
-        axis per channel spanning that channel's range over the shown frames.
+        axis per channel spanning that channel's range over the shown frames (NaN
+        pixels left out; a channel with no finite pixel is a StackError).
 
     Examples
     --------
@@ -261,7 +273,8 @@ def grid_figure(
     colormap
         ``"gray"``, a plain colour (a ramp from black) or a plotly colorscale name.
     zmin, zmax
-        Ends of the colour scale; default the range over every image drawn.
+        Ends of the colour scale; default the range of the finite pixels over every
+        image drawn (NaN pixels are left out and drawn blank).
     title
         Figure title (default: the first row's ``long_name`` and ``units``).
 
@@ -269,6 +282,11 @@ def grid_figure(
     -------
     plotly.graph_objects.Figure
         One heatmap per image, all on one colour axis.
+
+    Raises
+    ------
+    StackError
+        When the colour scale is left to the images and no pixel is finite.
 
     Examples
     --------
@@ -290,23 +308,25 @@ def grid_figure(
     if len(titles) != len(picked) * n_cols:
         raise ConfigError(f"give one title per panel: {len(picked) * n_cols} panels, {len(titles)} titles")
     values = {label: np.asarray(images.values, float) for label, images in picked.items()}
-    low = float(np.nanmin([v.min() for v in values.values()])) if zmin is None else float(zmin)
-    high = float(np.nanmax([v.max() for v in values.values()])) if zmax is None else float(zmax)
+    span = (zmin, zmax)
+    if zmin is None or zmax is None:
+        span = finite_range(np.concatenate([v.ravel() for v in values.values()]), "grid_figure's images")
+    low = float(span[0] if zmin is None else zmin)
+    high = float(span[1] if zmax is None else zmax)
     first = next(iter(labelled.values()))
     units = first.attrs.get("units", "")
     figure = make_subplots(rows=len(picked), cols=n_cols, subplot_titles=titles if any(titles) else None,
                            vertical_spacing=0.08, horizontal_spacing=0.04)  # fmt: skip
     for r, (label, images) in enumerate(picked.items()):
         _, (y_unit, x_unit) = drawing_scale(images, ("y", "x"))
-        hover = f"x %{{x:.4g}} {unit_label(x_unit)}<br>y %{{y:.4g}} {unit_label(y_unit)}<br>%{{z:.4g}} {units}"
+        hover = pixel_hover(x_unit, y_unit, units)
         for c in range(n_cols):
             figure.add_trace(
                 go.Heatmap(z=values[label][c], x=images.x.values, y=images.y.values, coloraxis="coloraxis",
                            hovertemplate=f"{hover}<extra>{label}</extra>"),
                 row=r + 1, col=c + 1,
             )  # fmt: skip
-            k = _axis_suffix(r * n_cols + c)
-            figure.update_yaxes(scaleanchor=f"x{k}", autorange="reversed", constrain="domain", row=r + 1, col=c + 1)
+            image_axes(figure, r + 1, c + 1, r * n_cols + c)
     figure.update_layout(
         title=dict(text=title or _title(first, "images")),
         coloraxis=dict(colorscale=_colorscale(colormap), cmin=low, cmax=high if high > low else low + 1.0,

@@ -41,9 +41,11 @@ def _add_channels(
     metadata: dict,
     suffix: str = "",
 ) -> None:
-    """One additive image layer per channel of ``images`` ``([lead,] channel, [z,] y, x)``, drawn to scale."""
+    """One additive image layer per channel of ``images`` ``([lead,] channel, [z,] y, x)``, drawn to scale at
+    the place its first coords say (a crop lands on its spot of the full frame)."""
     space = tuple(d for d in images.dims if d in ("z", "y", "x"))
     sizes, units = drawing_scale(images, space)
+    origin = [float(images[d].values[0]) for d in space]
     lead_dims = (lead,) if lead else ()
     layers = []
     for k, name in enumerate(channel_names(images)):
@@ -54,6 +56,7 @@ def _add_channels(
                 colormap=colormaps[k],
                 blending="additive",
                 scale=[1.0] * len(lead_dims) + sizes,
+                translate=[0.0] * len(lead_dims) + origin,
                 units=["pixel"] * len(lead_dims) + [unit or "pixel" for unit in units],
                 axis_labels=lead_dims + space,
                 metadata={
@@ -101,7 +104,8 @@ def view_stack(
     stack
         Images ``(frame, channel, y, x)`` or ``(channel, y, x)`` (the leading dim may
         have any name). The ``y``/``x`` coord spacing is the pixel size and their
-        ``units`` attr its unit; the scale bar shows it.
+        ``units`` attr its unit; the scale bar shows it. The first coords place the
+        images, so a crop lands on its spot of the full frame in the same viewer.
     viewer
         A napari Viewer to add the layers to (default: a new one).
     channel_colormaps
@@ -150,7 +154,7 @@ def view_volume(
         ``(channel, z, y, x)`` with 3 channels, or ``(frame, channel, z, y, x)`` (the
         leading dim, e.g. ``frame`` or ``sample``, becomes a slider). Channels named Cu,
         Cu2S and CuS are coloured by name, other names by position. The coord spacing
-        is the voxel size (e.g. µm), shown by the scale bar.
+        is the voxel size (e.g. µm), shown by the scale bar; the first coords place the volume.
     viewer
         A napari Viewer to add the layers to (default: a new one).
     backend

@@ -7,6 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 import xarray as xr
 
+from .._random import as_generator, root_seed
 from ..errors import ConfigError
 from ..latent import DEFAULT_GAMMAS, gamma_sweep, latent_distance, observed_band, project, sample_variations
 from ..metrics.filters import as_filter
@@ -15,6 +16,7 @@ from ._panel import ErrorLog, flat_view, heatmap_grid
 __all__ = ["GammaTuner"]
 
 _RANDOM = "random latent"
+_MAX_SEED = 2**31 - 1  # the seed box's upper bound
 
 
 def _default_metrics(model) -> list:
@@ -33,8 +35,9 @@ class GammaTuner(widgets.VBox):
     observed
         Optional observed stack ``(frame, channel, ...)`` with the model's channels and
         size (see :meth:`~matdyn_nb.gan.GenerativeModel.check_observed`): its frames can be
-        picked as the reference (inverted with :func:`~matdyn_nb.latent.project`) and the
-        metric between its consecutive frames is drawn as the observed band.
+        picked as the reference (inverted with :func:`~matdyn_nb.latent.project`; the
+        reference panel then shows the model's image of the projected latent, so labelled)
+        and the metric between its consecutive frames is drawn as the observed band.
     metrics
         Pairwise metrics (default: entropy difference for 2D, IOU and mass deviation for
         volumes).
@@ -52,20 +55,25 @@ class GammaTuner(widgets.VBox):
     group
         Passed to :func:`~matdyn_nb.latent.observed_band` (e.g. ``"particle"`` for brass).
     rng
-        Seed of the curves and of the samples (each reference seed reseeds the samples).
+        Seed of the curves and of the projections, and the first value of the seed box
+        (a Generator: one int is drawn from it for the box, then it goes on to the curves).
     project_options
         Keyword arguments of :func:`~matdyn_nb.latent.project` for observed references.
 
     Attributes
     ----------
     gamma, seed, frame, channel, view, depth
-        The controls (set ``.value`` to drive the panel from code).
+        The controls (set ``.value`` to drive the panel from code). The shown samples are
+        ``sample_variations(..., rng=seed.value)``: the seed picks the perturbations, and
+        for a random reference its latent too.
     images, curves
         The plotly FigureWidgets, updated in place.
     result
         The latest :func:`~matdyn_nb.latent.sample_variations` dataset.
     status, errors
-        A one-line summary and the Output where handler errors are printed.
+        A one-line summary (what is being computed while it runs) and the Output where
+        handler errors are printed. Building the tuner without ``calibration`` runs a
+        gamma sweep for the curves, shown by a progress bar.
     """
 
     def __init__(
@@ -82,7 +90,7 @@ class GammaTuner(widgets.VBox):
         curve_size: tuple[int, int] = (8, 4),
         calibration: xr.Dataset | None = None,
         group: str | None = None,
-        rng: int = 0,
+        rng: int | np.random.Generator = 0,
         project_options: dict | None = None,
     ):
         self.model = model
@@ -111,8 +119,11 @@ class GammaTuner(widgets.VBox):
             value=start, min=min(gammas), max=max(gammas), step=0.05, description="gamma",
             continuous_update=False, readout_format=".2f",
         )  # fmt: skip
+        seed = root_seed(rng) if isinstance(rng, int | np.integer) else int(as_generator(rng).integers(_MAX_SEED))
+        if seed > _MAX_SEED:
+            raise ConfigError(f"rng must be a seed from 0 to {_MAX_SEED} (the seed box's range), got {seed}")
         self.seed = widgets.BoundedIntText(
-            value=0, min=0, max=2**31 - 1, description="reference seed", style={"description_width": "initial"}
+            value=seed, min=0, max=_MAX_SEED, description="seed", style={"description_width": "initial"}
         )
         frames = [] if self.observed is None else list(range(self.observed.sizes["frame"]))
         self.frame = widgets.Dropdown(
@@ -132,7 +143,8 @@ class GammaTuner(widgets.VBox):
         self.errors = self._errors.output
 
         titles = ["reference"] + [f"sample {j}" for j in range(1, n_samples + 1)]
-        self.images = heatmap_grid(n_samples + 1, columns, titles=titles)
+        shown = model.template.assign_attrs(units=model.units)  # the samples are denormalised
+        self.images = heatmap_grid(n_samples + 1, columns, titles=titles, like=shown)
         self.curves = self._curve_figure(calibration, gammas, curve_size, group)
 
         for control in (self.gamma, self.seed, self.frame):
@@ -151,7 +163,8 @@ class GammaTuner(widgets.VBox):
         sweep = calibration
         if sweep is None:
             n_ref, n_smp = curve_size
-            sweep = gamma_sweep(self.model, gammas, n_ref, n_smp, self.metrics, rng=self.rng, progress=False)
+            # the status label is not on screen before the constructor returns: a progress bar (auto: hidden in CI)
+            sweep = gamma_sweep(self.model, gammas, n_ref, n_smp, self.metrics, rng=self.rng, progress=None)
         band = None
         if self.observed is not None and self.observed.sizes["frame"] > 1:
             band = observed_band(self.observed, self.metrics, group=group)
@@ -189,11 +202,15 @@ class GammaTuner(widgets.VBox):
 
     # ------------------------------------------------------------------ handlers
 
+    def _frame(self) -> int | None:
+        """The picked observed frame, or None for a random reference."""
+        return None if self.frame.value == _RANDOM else int(self.frame.value.rsplit(" ", 1)[1])
+
     def _reference(self) -> xr.DataArray | None:
         """The picked observed frame's latent (projected once, then cached), or None for a random one."""
-        if self.frame.value == _RANDOM:
+        frame = self._frame()
+        if frame is None:
             return None
-        frame = int(self.frame.value.rsplit(" ", 1)[1])
         if frame not in self._observed_latents:
             self.status.value = f"projecting observed frame {frame} into the latent space..."
             fit = project(self.model, self.observed.isel(frame=[frame]), rng=self.rng, progress=False,
@@ -203,13 +220,14 @@ class GammaTuner(widgets.VBox):
 
     def _resample(self, change=None) -> None:
         references = self._reference()
+        self.status.value = f"sampling 1 reference x {self.n_samples} samples at gamma {self.gamma.value:.2f}..."
         common = dict(metrics=self.metrics, filters=self.filters, keep_images="all", progress=False)
         if references is None:  # the seed picks the reference latent and its samples
             self.result = sample_variations(self.model, 1, self.n_samples, self.gamma.value, rng=self.seed.value,
                                             **common)  # fmt: skip
         else:
             self.result = sample_variations(self.model, n_samples=self.n_samples, gamma=self.gamma.value,
-                                            rng=self.rng, references=references, **common)  # fmt: skip
+                                            rng=self.seed.value, references=references, **common)  # fmt: skip
         with self.curves.batch_update():
             self.curves.layout.shapes[0].x0 = self.gamma.value
             self.curves.layout.shapes[0].x1 = self.gamma.value
@@ -222,13 +240,16 @@ class GammaTuner(widgets.VBox):
         pictures = flat_view(ds.images, channel=self.channel.value, view=self.view.value, index=self.depth.value)
         low, high = np.nanpercentile(pictures.isel(sample=0).values, [1, 99])
         valid = ds.valid.values
+        frame = self._frame()
+        # an observed frame is shown as the model draws its projected latent, not as observed
+        reference = "reference" if frame is None else f"reference (decoded projection of frame {frame})"
         with self.images.batch_update():
             for j, trace in enumerate(self.images.data):
                 trace.z = pictures.isel(sample=j).values
             self.images.layout.coloraxis.cmin = float(low)
             self.images.layout.coloraxis.cmax = float(high if high > low else low + 1e-12)
             for j, annotation in enumerate(self.images.layout.annotations):
-                annotation.text = "reference" if j == 0 else f"sample {j} {'accepted' if valid[j] else 'rejected'}"
+                annotation.text = reference if j == 0 else f"sample {j} {'accepted' if valid[j] else 'rejected'}"
         accepted = int(ds.n_accepted)
         distance = latent_distance(self.gamma.value, self.model.latent_dim)
         self.status.value = (

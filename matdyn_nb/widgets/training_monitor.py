@@ -136,7 +136,7 @@ class TrainingMonitor(widgets.VBox):
         n = min(last.sizes["sample"], self.max_snapshots)
         pictures = flat_view(last.isel(sample=slice(0, n)), channel=self.channel)
         if n != self._n_snapshot_panels:  # the grid is built once, on the first snapshots
-            grid = heatmap_grid(n, self.columns, titles=[f"fixed latent {k}" for k in range(n)])
+            grid = heatmap_grid(n, self.columns, titles=[f"fixed latent {k}" for k in range(n)], like=last)
             grid.layout.margin.t = 70  # room for the title above the panels' titles
             self.snapshots = grid
             self.children = [self.status, self.losses, self.snapshots, self.errors]

@@ -7,6 +7,7 @@ import xarray as xr
 from plotly.subplots import make_subplots
 
 from ..errors import ConfigError
+from ..viewers._common import finite_range
 from ._panel import ErrorLog, flat_view, heatmap_grid
 
 __all__ = ["VariationBrowser"]
@@ -27,8 +28,8 @@ class VariationBrowser(widgets.VBox):
     Parameters
     ----------
     dataset
-        The variation dataset; run it with ``keep_images="all"`` or an int to see images
-        and with ``keep_mean=True`` to see the mean.
+        The variation dataset (at least one reference); run it with ``keep_images="all"``
+        or an int to see images and with ``keep_mean=True`` to see the mean.
     columns
         Pictures per row.
     max_images
@@ -37,11 +38,19 @@ class VariationBrowser(widgets.VBox):
     Attributes
     ----------
     reference, channel, view, depth
-        The controls.
+        The controls; ``reference.value`` is a label of the ``reference`` coord (as
+        :func:`~matdyn_nb.viewers.variation_figure` takes it), ``reference.index`` its position.
     images, histograms
         The plotly FigureWidgets, updated in place.
     status, errors
         A one-line summary and the Output where handler errors are printed.
+
+    Raises
+    ------
+    ConfigError
+        For anything but a variation dataset with at least one reference.
+    StackError
+        When the kept images have no finite pixel.
     """
 
     def __init__(self, dataset: xr.Dataset, *, columns: int = 4, max_images: int = 12):
@@ -51,6 +60,11 @@ class VariationBrowser(widgets.VBox):
                 f"matdyn_nb.latent.sample_variations returns, with 'valid' over reference, sample), got "
                 f"{type(dataset).__name__}; run sample_variations(model, ...) and pass its result"
             )
+        if dataset.sizes["reference"] == 0:
+            raise ConfigError(
+                "VariationBrowser got a dataset with no references (its reference dim is empty); "
+                "select at least one, e.g. ds.isel(reference=[0])"
+            )
         self.dataset = dataset
         self.metrics = _metric_names(dataset)
         has_images = "images" in dataset
@@ -59,9 +73,13 @@ class VariationBrowser(widgets.VBox):
         n_images = min(dataset.sizes.get(image_dim, 0), max_images) if has_images else 0
         self._n_images = n_images
         self._has_mean = "valid_mean" in dataset
+        if n_images:
+            finite_range(dataset.images.isel({image_dim: slice(0, n_images)}), "VariationBrowser: the kept images")
 
-        self.reference = widgets.IntSlider(
-            value=0, min=0, max=dataset.sizes["reference"] - 1, description="reference", continuous_update=False
+        self.reference = widgets.SelectionSlider(
+            options=[(str(label), label) for label in dataset.reference.values.tolist()],
+            description="reference",
+            continuous_update=False,
         )
         pictures = dataset.images if has_images else dataset.get("valid_mean")
         channels = [] if pictures is None else [str(c) for c in pictures.channel.values]
@@ -77,7 +95,7 @@ class VariationBrowser(widgets.VBox):
 
         n_panels = n_images + int(self._has_mean)
         titles = [f"sample {j}" for j in range(n_images)] + (["mean of accepted"] if self._has_mean else [])
-        self.images = heatmap_grid(max(n_panels, 1), columns, titles=titles or ["no images kept"])
+        self.images = heatmap_grid(max(n_panels, 1), columns, titles=titles or ["no images kept"], like=pictures)
         self.histograms = self._histogram_figure()
         for control in (self.reference, self.channel, self.view, self.depth):
             control.observe(self._errors.guard(self._redraw), names="value")
@@ -101,7 +119,7 @@ class VariationBrowser(widgets.VBox):
         return go.FigureWidget(figure)
 
     def _redraw(self, change=None) -> None:
-        ds = self.dataset.isel(reference=self.reference.value)
+        ds = self.dataset.isel(reference=self.reference.index)
         valid = ds.valid.values
         panels = []
         if self._n_images:

@@ -138,3 +138,18 @@ def test_variation_shows_the_reference_and_its_accepted_samples(viewers, qt_app,
     pixel = float(variations.x[1] - variations.x[0])
     np.testing.assert_allclose(viewer.layers[0].scale, [1.0, pixel, pixel])
     _assert_drawn(_screenshot(viewer, qt_app, "variation"))
+
+
+def test_a_crop_lands_on_its_spot_of_the_full_frame(viewers, qt_app):
+    from matdyn_nb.twins import nanoparticles
+
+    stack = nanoparticles("smoke32", rng=0, n_frames=2)["images"]
+    crop = stack.isel(x=slice(16, None), y=slice(8, None))
+    viewer = view_stack(stack, backend="napari")
+    viewers.append(viewer)
+    view_stack(crop, viewer=viewer)
+    full, cropped = viewer.layers[0], viewer.layers[2]
+    origin = [float(crop.y[0]), float(crop.x[0])]
+    np.testing.assert_allclose(cropped.translate, [0.0, *origin])
+    np.testing.assert_allclose(cropped.data_to_world((0, 0, 0)), full.data_to_world((0, 8, 16)))
+    np.testing.assert_allclose(cropped.data_to_world((0, 0, 0))[1:], origin)  # the cursor reads the crop's coords
