@@ -10,6 +10,7 @@ entry of twin parameters, e.g. ``{"n_frames": 2000}``.
 """
 
 import argparse
+import asyncio
 import json
 import sys
 import time
@@ -101,9 +102,26 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+_SCHEDULER_DEADLINE_S = 20.0  # a scheduler answers at once: longer means a wrong address
+
+
+async def _handshake(address: str) -> None:
+    """Connect to ``address`` and exchange dask's handshake, which ``Client(timeout=)`` does not time."""
+    from distributed.comm import connect
+
+    comm = await connect(address, timeout=_SCHEDULER_DEADLINE_S)
+    await comm.close()
+
+
 @contextmanager
 def _dask_client(spec: dict):
-    """A client on the run file's scheduler, on a local cluster of ``workers`` processes, or None."""
+    """A client on the run file's scheduler, on a local cluster of ``workers`` processes, or None.
+
+    Raises
+    ------
+    ConfigError
+        When the scheduler does not answer as one within ``_SCHEDULER_DEADLINE_S`` seconds.
+    """
     if "scheduler" not in spec and "workers" not in spec:
         yield None
         return
@@ -116,12 +134,22 @@ def _dask_client(spec: dict):
         ):
             yield client
         return
+    address = spec["scheduler"]
     try:
-        client = Client(spec["scheduler"], timeout="30s")
-    except (OSError, ValueError) as err:
+        # anything may come back from a port that is no scheduler (a silent one, or HTTP garbage read as a size)
+        asyncio.run(asyncio.wait_for(_handshake(address), _SCHEDULER_DEADLINE_S))
+        client = Client(address, timeout=_SCHEDULER_DEADLINE_S)
+    except Exception as err:
+        if isinstance(err, TimeoutError):
+            reason = f"no answer as a dask scheduler in {_SCHEDULER_DEADLINE_S:g} s"
+        elif isinstance(err, (OSError, ValueError)):
+            reason = f"{type(err).__name__}: {err}"
+        else:
+            reason = f"something answers, but not as a dask scheduler: {type(err).__name__}"
         raise ConfigError(
-            f"cannot reach the dask scheduler at {spec['scheduler']!r} ({type(err).__name__}: {err}); start it "
-            "(dask scheduler, or a dask-jobqueue cluster) and give its address, e.g. tcp://host:8786"
+            f"cannot reach the dask scheduler at {address!r} ({reason}); start it "
+            "(dask scheduler, or a dask-jobqueue cluster) and give its address, e.g. tcp://host:8786: the "
+            "scheduler's port (8786 by default), not its dashboard's (8787)"
         ) from err
     with client:
         yield client

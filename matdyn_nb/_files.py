@@ -1,5 +1,6 @@
 """Atomic writes: a killed process never leaves a half-written folder under the final name."""
 
+import errno
 import os
 import shutil
 import tempfile
@@ -38,12 +39,20 @@ def writable_folder(folder: Path, error: type[Exception], what: str) -> Path:
 
 
 @contextmanager
-def atomic_directory(path: Path) -> Iterator[Path]:
+def atomic_directory(path: Path, exclusive: bool = False) -> Iterator[Path]:
     """Yield a fresh temporary folder beside ``path``; on success it replaces ``path``.
 
     The old folder is renamed aside, the new one renamed into place, then the old one is
     removed; if the process dies in between, ``path`` or ``path.with_name('.NAME.old')``
     holds a complete copy (see :func:`existing_directory`).
+
+    Parameters
+    ----------
+    path
+        The folder to write.
+    exclusive
+        Never replace a folder with content: if another writer filled ``path`` first,
+        raise :class:`FileExistsError` (the temporary folder is removed, ``path`` kept).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -53,9 +62,22 @@ def atomic_directory(path: Path) -> Iterator[Path]:
     tmp.chmod(0o777 & ~umask)  # mkdtemp makes it owner-only; the result is an ordinary folder
     try:
         yield tmp
-        replace_directory(tmp, path)
+        if exclusive:
+            _rename_exclusive(tmp, path)
+        else:
+            replace_directory(tmp, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _rename_exclusive(src: Path, dst: Path) -> None:
+    """Rename the folder ``src`` to ``dst``; raise FileExistsError if ``dst`` holds anything."""
+    try:
+        src.rename(dst)  # atomic; replaces an empty folder only
+    except OSError as err:
+        if err.errno in (errno.EEXIST, errno.ENOTEMPTY) or dst.is_file():
+            raise FileExistsError(errno.EEXIST, "another writer created it first", str(dst)) from err
+        raise
 
 
 def remove_temporaries(path: Path) -> None:

@@ -4,9 +4,30 @@ import numpy as np
 
 from .errors import ConfigError
 
-__all__ = ["as_generator", "root_seed", "seed_attr"]
+__all__ = ["SEED_END", "as_generator", "check_seed", "root_seed", "seed_attr"]
 
 RngLike = np.random.Generator | int | np.random.SeedSequence | None
+
+SEED_END = (
+    2**63
+)  # seeds are int64: numpy's SeedSequence refuses negative ones, torch.manual_seed huge ones, netCDF both
+
+
+def check_seed(seed: int, where: str) -> None:
+    """Raise :class:`ConfigError` unless the integer ``seed`` is in [0, :data:`SEED_END`)."""
+    if not 0 <= seed < SEED_END:
+        raise ConfigError(f"{where} must be an integer in [0, 2**63), e.g. 0, got {seed}")
+
+
+def _checked(rng: RngLike) -> RngLike:
+    """``rng`` itself, once it is known to be no bool and, as an int seed, in [0, 2**63)."""
+    if isinstance(rng, (bool, np.bool_)):
+        raise ConfigError(
+            f"rng must be an integer seed, a numpy Generator or None, got the bool {bool(rng)}; e.g. rng=0"
+        )
+    if isinstance(rng, (int, np.integer)):
+        check_seed(rng, "rng seed")
+    return rng
 
 
 def as_generator(rng: RngLike) -> np.random.Generator:
@@ -21,8 +42,9 @@ def as_generator(rng: RngLike) -> np.random.Generator:
     Raises
     ------
     ConfigError
-        For anything else, e.g. a negative or fractional seed.
+        For anything else, e.g. a negative, fractional, bool or >= 2**63 seed.
     """
+    _checked(rng)
     try:
         return np.random.default_rng(rng)
     except (TypeError, ValueError) as err:
@@ -42,9 +64,12 @@ def root_seed(rng: RngLike) -> int:
     An int seed is used as it is (so it can be recorded and reused); a Generator or None
     draws one. Deriving ``default_rng([root, item, ...])`` per item makes any item
     regenerable alone and makes chunking irrelevant to the result.
+
+    Raises
+    ------
+    ConfigError
+        For a seed that is a bool or outside [0, 2**63) (it could not be recorded), or no seed.
     """
-    if isinstance(rng, (int, np.integer)):
-        if rng < 0:
-            raise ConfigError(f"rng seed must be a non-negative integer, got {rng}; e.g. rng=0")
+    if isinstance(_checked(rng), (int, np.integer)):
         return int(rng)
-    return int(as_generator(rng).integers(2**63))
+    return int(as_generator(rng).integers(SEED_END))

@@ -287,6 +287,9 @@ GAN = [
     ("generate text z", lambda c: c.model.generate(np.array([["a"] * 8])), ConfigError,
      "z must hold real numbers, got dtype <U1"),
     ("latents rng 1.5", lambda c: c.model.latents(2, rng=1.5), ConfigError, "rng must be a non-negative integer"),
+    ("latents rng 2**63", lambda c: c.model.latents(2, rng=2**63), ConfigError,
+     r"rng seed must be an integer in \[0, 2\*\*63\)"),
+    ("latents rng numpy True", lambda c: c.model.latents(2, rng=np.True_), ConfigError, "got the bool True"),
 ]  # fmt: skip
 
 LATENT = [
@@ -323,7 +326,10 @@ LATENT = [
     ("batch_size 0", lambda c: sample_variations(c.model, 2, 2, 1.0, batch_size=0), ConfigError,
      "batch_size .* must be an integer >= 1"),
     ("seed -1", lambda c: sample_variations(c.model, 2, 2, 1.0, rng=-1), ConfigError,
-     "rng seed must be a non-negative integer"),
+     r"rng seed must be an integer in \[0, 2\*\*63\)"),
+    ("seed 2**70", lambda c: sample_variations(c.model, 2, 2, 1.0, rng=2**70), ConfigError,
+     r"rng seed must be an integer in \[0, 2\*\*63\), e.g. 0, got 1180591620717411303424"),
+    ("seed True", lambda c: sample_variations(c.model, 2, 2, 1.0, rng=True), ConfigError, "got the bool True"),
     ("seed 1.5", lambda c: sample_variations(c.model, 2, 2, 1.0, rng=1.5), ConfigError,
      "rng must be a non-negative integer seed"),
     ("metrics not a metric", lambda c: sample_variations(c.model, 2, 2, 1.0, metrics=3), ConfigError,

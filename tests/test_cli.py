@@ -1,6 +1,8 @@
 import json
 import shutil
 import signal
+import socket
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -198,3 +200,29 @@ def test_sample_refuses_a_calibration_kept_for_other_observed_data(tiny_model, t
     err = capsys.readouterr().err
     assert "holds a calibration with other settings (observed_sha256 differ" in err
     assert (tmp_path / "v.zarr.calibration.nc").exists()  # kept: the user deletes it to calibrate again
+
+
+def _answer_http_400(server: socket.socket) -> None:
+    """What a web server (e.g. the dashboard on 8787) answers to dask's handshake."""
+    while True:
+        try:
+            conn, _ = server.accept()
+        except OSError:  # the test closed the server
+            return
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
+
+
+@pytest.mark.parametrize("answer", ["silent", "http 400"])
+def test_a_port_that_is_no_scheduler_is_said_within_the_deadline(answer, monkeypatch):
+    import matdyn_nb.__main__ as cli
+
+    monkeypatch.setattr(cli, "_SCHEDULER_DEADLINE_S", 1.0)
+    with socket.create_server(("127.0.0.1", 0)) as server:  # silent: the kernel accepts, nobody answers
+        if answer == "http 400":
+            threading.Thread(target=_answer_http_400, args=(server,), daemon=True).start()
+        address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+        with pytest.raises(ConfigError, match=f"dask scheduler at '{address}'.*not its dashboard's \\(8787\\)"):
+            with cli._dask_client({"scheduler": address}):
+                pytest.fail("a client was made")

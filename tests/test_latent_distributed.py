@@ -4,6 +4,7 @@ import copy
 import hashlib
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import distributed
 import numpy as np
@@ -15,7 +16,7 @@ from matdyn_nb.__main__ import main
 from matdyn_nb.errors import ConfigError
 from matdyn_nb.gan import pretrained_model
 from matdyn_nb.latent import gamma_sweep, sample_variations
-from matdyn_nb.latent._dask import worker_model
+from matdyn_nb.latent._dask import model_folder, worker_model
 from matdyn_nb.metrics.pairwise import EntropyDiff
 
 RUN = dict(
@@ -95,6 +96,14 @@ def test_an_unsaved_or_replaced_model_is_refused_before_any_task(client, model, 
         sample_variations(moved, client=client, **RUN)
     with pytest.raises(ConfigError, match="client must be a dask.distributed.Client"):
         sample_variations(model, client="tcp://127.0.0.1:8786", **RUN)
+
+
+def test_a_changed_pretrained_model_is_saved_to_a_new_folder_not_over_the_shipped_one(model):
+    changed = SimpleNamespace(folder=model.folder, model_id="0123456789ab")  # e.g. fine-tuned after loading
+    with pytest.raises(ConfigError, match="no longer holds model 0123456789ab") as refused:
+        model_folder(changed)
+    assert "to a new folder, not over the shipped pretrained model" in str(refused.value)
+    assert "overwrite=True" not in str(refused.value)
 
 
 def test_the_sample_command_runs_on_a_scheduler_and_resumes(client, local_store, tmp_path, capsys):

@@ -270,6 +270,47 @@ def test_an_empty_folder_becomes_the_store(tiny_model, tmp_path):
     )
 
 
+def test_a_store_interrupted_while_created_is_created_again(tiny_model, tmp_path, monkeypatch):
+    store = tmp_path / "run.zarr"
+    to_zarr = xr.Dataset.to_zarr
+
+    def killed_after_the_root(self, path, **kwargs):  # as a kill -9 as soon as the store's folder appears
+        to_zarr(xr.Dataset(attrs=self.attrs), path, **kwargs)
+        (Path(path).parent / f".{store.name}.tmp_of_a_killed_run").mkdir()  # what a kill leaves, unlike a raise
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(xr.Dataset, "to_zarr", killed_after_the_root)
+        with pytest.raises(KeyboardInterrupt):
+            sample_variations(tiny_model, 3, 2, 1.0, rng=0, chunk=2, store=store)
+    assert not store.exists()
+    resumed = sample_variations(tiny_model, 3, 2, 1.0, rng=0, chunk=2, store=store, resume=True)
+    xr.testing.assert_identical(
+        resumed.load().drop_attrs(), sample_variations(tiny_model, 3, 2, 1.0, rng=0, chunk=2).drop_attrs()
+    )
+
+
+def test_two_runs_creating_one_store_at_once_leave_it_to_one(tiny_model, tmp_path, monkeypatch):
+    from matdyn_nb.latent import variations
+
+    store = tmp_path / "run.zarr"
+    template = variations._zarr_template
+
+    def the_other_run_creates_it_first(*args):
+        made = template(*args)
+        made.to_zarr(store, compute=False, consolidated=False)
+        return made
+
+    with monkeypatch.context() as patch:
+        patch.setattr(variations, "_zarr_template", the_other_run_creates_it_first)
+        with pytest.raises(ConfigError, match="another run created the store .* at the same time.*resume=True"):
+            sample_variations(tiny_model, 3, 2, 1.0, rng=0, chunk=2, store=store)
+    resumed = sample_variations(tiny_model, 3, 2, 1.0, rng=0, chunk=2, store=store, resume=True)
+    xr.testing.assert_identical(
+        resumed.load().drop_attrs(), sample_variations(tiny_model, 3, 2, 1.0, rng=0, chunk=2).drop_attrs()
+    )
+
+
 CHUNKS_IN_A_FRESH_PROCESS = """
 import hashlib
 from matdyn_nb.gan import pretrained_model

@@ -178,6 +178,12 @@ def test_bad_input_raises():
         brass("16", noise_corr=1.5)
     with pytest.raises(ValueError, match="maps"):
         brass("16", maps="some")
+    with pytest.raises(ValueError, match=r"stages must be finite, got \(0.0, nan\)"):
+        brass("16", stages=(0, float("nan")))
+    with pytest.raises(ValueError, match=r"stages must be finite, got \(0.0, inf\)"):
+        brass("16", stages=(0, float("inf")))
+    with pytest.raises(ValueError, match="rng must be an integer seed.*got the bool True"):
+        brass("16", rng=True, n_particles=1)
     ds = brass("16", rng=0, n_particles=1, maps="none")
     assert "fraction" not in ds and "phase" not in ds
     with pytest.raises(ValueError, match="references"):

@@ -144,6 +144,23 @@ def test_high_contrast_and_bad_input():
         nanoparticles("smoke32", d_free=-1.0)
 
 
+@pytest.mark.parametrize(
+    ("overrides", "match"),
+    [
+        ({"high_contrast": "False"}, "high_contrast must be True or False, got 'False'"),  # bool("False") is True
+        ({"domain": float("nan")}, "domain must be finite, got nan"),
+        ({"frame_interval": float("nan")}, "frame_interval must be finite"),
+        ({"density": float("inf")}, "density must be finite, got inf"),
+        ({"n_frames": float("nan")}, "n_frames must be finite"),
+        ({"size": "64"}, "size must be an integer, got '64'"),
+        ({"rng": 2**70}, r"rng seed must be an integer in \[0, 2\*\*63\)"),  # it could not be saved in netCDF
+    ],
+)
+def test_a_bad_parameter_is_named(overrides, match):
+    with pytest.raises(ValueError, match=match):
+        nanoparticles("smoke32", **{"n_frames": 3, **overrides})
+
+
 def test_metrics_match_skimage_and_find_a_particle():
     rng = np.random.default_rng(0)
     img = rng.uniform(-0.6, 0.3, (3, 16, 16))

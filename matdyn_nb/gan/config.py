@@ -13,6 +13,7 @@ import math
 import numbers
 from dataclasses import dataclass
 
+from .._random import check_seed
 from ..errors import ConfigError
 
 __all__ = ["GANConfig", "PRESETS"]
@@ -218,15 +219,6 @@ def check_keys(values, known: set[str], where: str) -> None:
             near = difflib.get_close_matches(str(key), sorted(known), n=1)
             named.append(f"{key!r} (did you mean {near[0]!r}?)" if near else repr(key))
         raise ConfigError(f"unknown field(s) {', '.join(named)} in {where}; known fields: {sorted(known)}")
-
-
-SEED_END = 2**63  # seeds are int64: numpy's SeedSequence refuses negative ones, torch.manual_seed huge ones
-
-
-def check_seed(seed: int, where: str) -> None:
-    """Raise :class:`ConfigError` unless the integer ``seed`` is in [0, :data:`SEED_END`)."""
-    if not 0 <= seed < SEED_END:
-        raise ConfigError(f"{where} must be an integer in [0, 2**63), e.g. 0, got {seed}")
 
 
 _INTEGERS = (

@@ -59,9 +59,15 @@ def model_folder(model) -> str:
     except (OSError, ValueError, AttributeError):
         saved = None
     if saved != model.model_id:
+        from ..gan.pretrained import _root
+
+        if Path(folder).resolve().is_relative_to(_root().resolve()):  # the shipped models are not to be overwritten
+            how = "to a new folder, not over the shipped pretrained model, e.g. model.save('/shared/models/mine')"
+        else:
+            how = "again (model.save(folder, overwrite=True) or a new folder)"
         raise ConfigError(
             f"the folder {str(folder)!r} no longer holds model {model.model_id} (it holds {saved!r}); save this "
-            "model again (model.save(folder, overwrite=True) or a new folder) before running it on a dask client"
+            f"model {how} before running it on a dask client"
         )
     return str(folder)
 

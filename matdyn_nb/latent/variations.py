@@ -18,7 +18,7 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
-from .._files import writable_folder
+from .._files import atomic_directory, writable_folder
 from .._progress import progress_bar
 from .._provenance import provenance_attrs
 from .._random import RngLike, root_seed
@@ -221,6 +221,22 @@ def _zarr_template(first: xr.Dataset, n_ref: int, chunk: int, refs: xr.DataArray
     return template.assign_coords(coords)
 
 
+def _create_store(path: Path, template: xr.Dataset) -> None:
+    """Write ``template`` (metadata, nothing done) beside ``path`` and rename it into place.
+
+    A killed creation thus leaves no store (only a hidden ``.NAME.tmp*`` folder, ignored),
+    so the next run starts it afresh instead of finding a store it cannot resume.
+    """
+    try:
+        with atomic_directory(path, exclusive=True) as tmp:
+            template.to_zarr(tmp, compute=False, consolidated=False)
+    except FileExistsError:
+        raise ConfigError(
+            f"another run created the store {str(path)!r} at the same time as this one; run again with "
+            "resume=True (the sample command always does) to continue that store, nothing was overwritten"
+        ) from None
+
+
 def _open_store(path: Path, attrs: dict, resume: bool) -> xr.Dataset | None:
     if path.exists() and not path.is_dir():
         raise ConfigError(f"store {str(path)!r} is a file, not a zarr folder; choose a new store path")
@@ -311,9 +327,7 @@ def _run_chunk(model, job: _Job, start: int, z: xr.DataArray, template: xr.DataA
     if job.path is None:
         return part
     if template is not None:
-        _zarr_template(part, template.sizes["reference"], job.chunk, template).to_zarr(
-            job.path, compute=False, consolidated=False
-        )
+        _create_store(job.path, _zarr_template(part, template.sizes["reference"], job.chunk, template))
     region = {"reference": slice(start, stop)}
     keep_vars = [k for k, v in part.data_vars.items() if "reference" in v.dims]
     part[keep_vars].drop_vars([c for c in part.coords]).to_zarr(job.path, region=region, consolidated=False)
@@ -433,7 +447,8 @@ def sample_variations(
         A zarr folder written chunk by chunk as the run goes; the result is then opened
         from it (dask-backed). An existing store is never overwritten: ``resume=True``
         continues a run with the same settings, ``batch_size`` and device type included
-        (they change the decoded images in the last bits).
+        (they change the decoded images in the last bits). A store appears whole or not at
+        all: a run killed while creating it leaves none, and the next run starts afresh.
     batch_size, device
         Passed to :meth:`GenerativeModel.generate` (``batch_size`` an integer >= 1).
     client
@@ -462,7 +477,8 @@ def sample_variations(
     ------
     ConfigError
         For any bad setting (before any image is decoded), or a store that holds
-        something else or a run with other settings.
+        something else or a run with other settings, or that another run created at
+        the same time (rerun with ``resume=True``).
 
     Examples
     --------

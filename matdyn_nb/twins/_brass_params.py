@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ._params import check_names, chunk_problems, sign_problems, to_integers
+from ._params import check_names, chunk_problems, finite_problems, sign_problems, to_integers
 
 __all__ = ["BRASS_DEFAULTS", "BRASS_PRESETS"]
 
@@ -59,6 +59,9 @@ def _resolve(preset: str, overrides: dict) -> dict:
     p = {**BRASS_DEFAULTS, **BRASS_PRESETS[preset], **overrides}
     for key in ("stages", "axis_scale", "lobe_radius", "lobe_offset", "crack_onset"):
         p[key] = tuple(float(v) for v in p[key])
+    problems = finite_problems(p)
+    if problems:  # a NaN passes every comparison of _check
+        raise ValueError("bad brass parameters: " + "; ".join(problems))
     to_integers(p, ("n_particles", "shape", "max_lobes", "margin", "max_tries"))
     _check(p)
     return p

@@ -1,6 +1,6 @@
 """Parameters and presets of the nanoparticle twin (twins.md §2.2-2.3, §2.6-2.7)."""
 
-from ._params import check_names, chunk_problems, sign_problems, to_integers
+from ._params import bool_problems, check_names, chunk_problems, finite_problems, sign_problems, to_integers
 
 __all__ = ["NP_PRESETS"]
 
@@ -98,11 +98,13 @@ _INTS = (
 
 def _resolve(preset: str, overrides: dict) -> dict:
     check_names("nanoparticles", preset, NP_PRESETS, _DEFAULTS, overrides)
-    base = {**_DEFAULTS, **NP_PRESETS[preset]}
-    high = overrides.get("high_contrast", base["high_contrast"])
-    p = {**base, **(_HIGH_CONTRAST if high else {}), **overrides}
+    asked = {**_DEFAULTS, **NP_PRESETS[preset], **overrides}
+    problems = finite_problems(asked) + bool_problems(asked, ["high_contrast"])
+    if problems:  # before the checks that compare numbers (a NaN passes them) and the preset a string would turn on
+        raise ValueError("bad nanoparticles parameters: " + "; ".join(problems))
+    p = {**asked, **(_HIGH_CONTRAST if asked["high_contrast"] else {}), **overrides}
     to_integers(p, _INTS)
-    p["high_contrast"] = bool(p["high_contrast"])
+    p["high_contrast"] = bool(p["high_contrast"])  # numpy's bool is no JSON
     _check(p)
     return p
 

@@ -1,8 +1,12 @@
-"""What the brass and nanoparticle twins' parameter checks share: preset and override names, integers, signs."""
+"""What the twins' parameter checks share: preset and override names, integers, bools, finiteness, signs."""
 
+import math
+import numbers
 from collections.abc import Iterable
 
-__all__ = ["check_names", "chunk_problems", "sign_problems", "to_integers"]
+import numpy as np
+
+__all__ = ["bool_problems", "check_names", "chunk_problems", "finite_problems", "sign_problems", "to_integers"]
 
 
 def check_names(twin: str, preset: str, presets: dict, defaults: dict, overrides: dict) -> None:
@@ -14,12 +18,34 @@ def check_names(twin: str, preset: str, presets: dict, defaults: dict, overrides
         raise ValueError(f"unknown {twin} parameter(s) {unknown}; valid ones are {sorted(defaults)}")
 
 
+def _is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
 def to_integers(p: dict, keys: Iterable[str]) -> None:
-    """Turn ``p[key]`` into an int in place for each of ``keys``; raise ValueError on a fractional value."""
+    """Turn ``p[key]`` into an int in place for each of ``keys``; raise ValueError on anything but a whole number."""
     for key in keys:
-        if int(p[key]) != p[key]:
+        if not (_is_number(p[key]) and math.isfinite(p[key]) and int(p[key]) == p[key]):
             raise ValueError(f"{key} must be an integer, got {p[key]!r}")
         p[key] = int(p[key])
+
+
+def bool_problems(p: dict, keys: Iterable[str]) -> list[str]:
+    """One message for each of ``keys`` whose value is not a bool (a string such as "False" would be true)."""
+    return [f"{k} must be True or False, got {p[k]!r}" for k in keys if not isinstance(p[k], (bool, np.bool_))]
+
+
+def finite_problems(p: dict) -> list[str]:
+    """One message for each number of ``p``, alone or in a tuple, that is NaN or infinite.
+
+    Checked first: a NaN passes every comparison the other checks make.
+    """
+    problems = []
+    for key, value in p.items():
+        values = value if isinstance(value, (tuple, list)) else (value,)
+        if any(_is_number(v) and not math.isfinite(v) for v in values):
+            problems.append(f"{key} must be finite, got {value!r}")
+    return problems
 
 
 def sign_problems(p: dict, positive: Iterable[str], non_negative: Iterable[str]) -> list[str]:

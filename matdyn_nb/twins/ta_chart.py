@@ -34,6 +34,7 @@ from scipy import ndimage
 from .._provenance import provenance_attrs
 from .._random import root_seed
 from ..data import as_stack
+from ._params import bool_problems, finite_problems, sign_problems, to_integers
 from ._ta_layout import layout_json
 from ._ta_render import NATIVE_PX_NM, SLIT_ATTRS, Renderer, TaParams, slit_table
 
@@ -83,55 +84,65 @@ def _resolve(preset: str, overrides: dict) -> TaParams:
         }
     elif convention != "native":
         raise ValueError(f"pixel_convention must be 'native' or 'table1', got {convention!r}")
-    for name in ("crop_px", "slit_widths_nm"):
-        if values.get(name) is not None:
-            values[name] = tuple(values[name])
-    p = TaParams(**values)
+    p = _checked(values)
     if p.x0_nm is None:
         p = replace(p, x0_nm=-p.velocity_nm_s * p.frame_period_s * (p.n_frames - 1) / 2)
-    _check(p)
     return p
 
 
-def _check(p: TaParams) -> None:
-    positive = (
-        "n_frames",
-        "frame_step",
-        "frame_period_s",
-        "frame_px",
-        "pixel_size_nm",
-        "n_subframes",
-        "triangle_side_nm",
-        "supersample",
-        "max_angle_deg",
-    )
-    bad = [name for name in positive if not getattr(p, name) > 0]
-    bad += [
-        name
-        for name in (
-            "n_rotations",
-            "psf_sigma_nm",
-            "noise_white_rad",
-            "noise_lf_rad",
-            "phase_offset_sd_rad",
-            "noise_out_rad",
-            "chunk_frames",
-            "corner_radius_nm",
-            "edge_sigma_nm",
-            "min_feature_nm",
-        )
-        if getattr(p, name) < 0
-    ]
-    if bad:
-        raise ValueError(
-            f"ta_chart parameter(s) {bad} out of range: counts and sizes must be > 0, noise levels and widths >= 0"
-        )
+_INTS = ("n_frames", "frame_step", "frame_px", "n_rotations", "n_subframes", "supersample", "chunk_frames")
+_POSITIVE = (
+    "n_frames",
+    "frame_step",
+    "frame_period_s",
+    "frame_px",
+    "pixel_size_nm",
+    "n_subframes",
+    "triangle_side_nm",
+    "supersample",
+    "max_angle_deg",
+    "y_scale",
+)
+_NON_NEGATIVE = (
+    "n_rotations",
+    "psf_sigma_nm",
+    "noise_white_rad",
+    "noise_corr_nm",
+    "noise_lf_rad",
+    "noise_lf_corr_nm",
+    "phase_offset_sd_rad",
+    "noise_out_rad",
+    "chunk_frames",
+    "corner_radius_nm",
+    "edge_sigma_nm",
+    "min_feature_nm",
+)
+
+
+def _checked(values: dict) -> TaParams:
+    """``TaParams(**values)`` with its counts made ints; a ValueError names every value out of range."""
+    for name in ("crop_px", "slit_widths_nm"):
+        if values.get(name) is not None:
+            values[name] = tuple(values[name])
+    params = asdict(TaParams(**values))
+    problems = finite_problems(params) + bool_problems(params, ["keep_maps"])
+    if not problems:  # the checks below compare numbers, which a NaN or a string would pass or break
+        params["keep_maps"] = bool(params["keep_maps"])  # numpy's bool is no JSON
+        to_integers(params, _INTS)
+        problems = sign_problems(params, _POSITIVE, _NON_NEGATIVE)
+        widths = params["slit_widths_nm"]
+        if len(widths) != 2 or not all(w > 0 for w in widths):
+            problems.append(f"slit_widths_nm must be two widths (d1, d2) > 0, got {widths}")
+    if problems:
+        raise ValueError(f"bad ta_chart parameters: {'; '.join(problems)}")
+    p = TaParams(**params)
     if p.crop_px is not None:
         r0, c0, n = p.crop_px
         if n <= 0 or r0 < 0 or c0 < 0 or r0 + n > p.frame_px or c0 + n > p.frame_px:
             raise ValueError(f"crop_px {p.crop_px} must be (row0, col0, size) inside the {p.frame_px}-px frame")
     if p.max_angle_deg > 180:
         raise ValueError(f"max_angle_deg must be in (0, 180], got {p.max_angle_deg}")
+    return p
 
 
 def ta_chart(preset: str = "crop64", *, rng: np.random.Generator | int | None = None, **overrides) -> xr.Dataset:
@@ -274,12 +285,7 @@ def _params_of(source: xr.Dataset | dict) -> tuple[TaParams, int]:
         if "root_seed" not in params:
             raise ValueError("a params dict for ta_oracle needs 'root_seed' (ds.attrs['root_seed'])")
         seed = int(params.pop("root_seed"))
-    for name in ("crop_px", "slit_widths_nm"):
-        if params.get(name) is not None:
-            params[name] = tuple(params[name])
-    p = TaParams(**params)
-    _check(p)
-    return p, seed
+    return _checked(params), seed
 
 
 def ta_oracle(
