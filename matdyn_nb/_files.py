@@ -44,7 +44,9 @@ def atomic_directory(path: Path, exclusive: bool = False) -> Iterator[Path]:
 
     The old folder is renamed aside, the new one renamed into place, then the old one is
     removed; if the process dies in between, ``path`` or ``path.with_name('.NAME.old')``
-    holds a complete copy (see :func:`existing_directory`).
+    holds a complete copy (see :func:`existing_directory`). The folder and what is written
+    in it get the permissions of the process's umask, as ordinary files do, so that other
+    accounts (dask workers, colleagues on a shared filesystem) can read a model.
 
     Parameters
     ----------
@@ -62,6 +64,8 @@ def atomic_directory(path: Path, exclusive: bool = False) -> Iterator[Path]:
     tmp.chmod(0o777 & ~umask)  # mkdtemp makes it owner-only; the result is an ordinary folder
     try:
         yield tmp
+        for written in tmp.rglob("*"):  # some writers (safetensors) make owner-only files
+            written.chmod((0o777 if written.is_dir() else 0o666) & ~umask)
         if exclusive:
             _rename_exclusive(tmp, path)
         else:

@@ -4,6 +4,7 @@ import math
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import textwrap
@@ -181,6 +182,17 @@ def test_the_model_id_follows_weights_changed_in_memory(data, tmp_path):
     loaded = load_model(model.save(tmp_path / "changed"))  # saved under the id of the weights it holds
     assert loaded.model_id == model.model_id
     xr.testing.assert_identical(loaded.sample(2, rng=0), model.sample(2, rng=0))
+
+
+def test_saved_files_are_readable_as_the_umask_allows(model, tmp_path):
+    old = os.umask(0o022)
+    try:
+        saved = model.save(tmp_path / "m")
+    finally:
+        os.umask(old)
+    modes = {f.name: stat.S_IMODE(f.stat().st_mode) for f in saved.iterdir()}
+    assert modes["generator.safetensors"] == modes["model.json"] == 0o644, modes  # safetensors writes 0o600
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o755
 
 
 def test_save_never_overwrites_a_folder_that_is_not_a_model(model, tmp_path):
