@@ -87,7 +87,7 @@ def _train(args: argparse.Namespace) -> int:
             ready, config, device=spec.get("device", "cpu"), run_dir=run_dir, overwrite=args.overwrite,
             callbacks=[say_where_it_starts], progress=args.progress,
         )  # fmt: skip
-    except KeyboardInterrupt as err:  # Ctrl-C: train_gan checkpointed the step it stopped after
+    except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM: train_gan checkpointed the step it stopped after
         if reports:
             print(
                 f"interrupted: {err or 'nothing saved since the last checkpoint; run again to resume'}", file=sys.stderr

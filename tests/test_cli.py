@@ -96,7 +96,10 @@ def test_train_from_run_file_and_resume(tmp_path, capsys, monkeypatch):
     assert "starting at step 0" in capsys.readouterr().out
 
 
-def test_ctrl_c_stops_a_training_with_its_checkpoint_and_exit_status_130(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize(
+    "sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"]
+)  # SIGTERM: a job's time limit
+def test_ctrl_c_or_sigterm_stops_a_training_with_its_checkpoint_and_exit_status_130(tmp_path, capsys, monkeypatch, sig):
     np.save(tmp_path / "frames.npy", np.random.default_rng(1).random((6, 2, 8, 8)).astype(np.float32))
     spec = {"data": str(tmp_path / "frames.npy"), "prepare": {"size": 8}, "run_dir": str(tmp_path / "run"),
             "gan": {"resolution": 8, "channels": 2, "latent_dim": 4, "filters": [8, 8], "batch_sizes": [2, 2],
@@ -106,7 +109,7 @@ def test_ctrl_c_stops_a_training_with_its_checkpoint_and_exit_status_130(tmp_pat
 
     def ctrl_c_in_step_4(trainer, position):  # mid-step: the step is finished, then training stops
         if trainer.step == 3:
-            signal.raise_signal(signal.SIGINT)
+            signal.raise_signal(sig)
         return step(trainer, position)
 
     monkeypatch.setattr(training._Trainer, "train_step", ctrl_c_in_step_4)
@@ -115,6 +118,7 @@ def test_ctrl_c_stops_a_training_with_its_checkpoint_and_exit_status_130(tmp_pat
     assert err.startswith("interrupted: training interrupted after step 4 of 60") and "Traceback" not in err
     assert "python -m matdyn_nb train with the same run file" in err
     assert json.loads((tmp_path / "run" / "checkpoint" / "state.json").read_text())["next_step"] == 4
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handlers are themselves again
 
 
 def test_run_file_seed_keys_data_and_training_unless_gan_has_its_own():

@@ -130,27 +130,32 @@ def _gradient_penalty(critic, real, fake, generator, world: World) -> torch.Tens
 
 @contextmanager
 def _interrupt_between_steps(enabled: bool) -> Iterator[list]:
-    """Turn a Ctrl-C (SIGINT) into a request, yielded as a list that is non-empty once made.
+    """Turn a Ctrl-C (SIGINT) or a SIGTERM into a request, yielded as a list that is non-empty once made.
 
     Training reads it between steps, where a checkpoint resumes exactly; an interrupt in the
-    middle of a step would leave half-updated weights. A second Ctrl-C interrupts at once. Only
-    the main thread can take signals; elsewhere, or where SIGINT is ignored, nothing changes.
+    middle of a step would leave half-updated weights. SIGTERM is what batch schedulers (SLURM,
+    PBS) send at a job's time limit, some seconds before they kill it. A second signal of the
+    same kind acts at once. Only the main thread can take signals; elsewhere, or for a signal
+    that is ignored, nothing changes.
     """
     asked: list = []
-    previous = signal.getsignal(signal.SIGINT)
-    if not enabled or threading.current_thread() is not threading.main_thread() or previous in (None, signal.SIG_IGN):
+    if not enabled or threading.current_thread() is not threading.main_thread():
         yield asked
         return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    caught = [sig for sig, handler in previous.items() if handler not in (None, signal.SIG_IGN)]
 
     def ask(signum, frame):
         asked.append(signum)
-        signal.signal(signal.SIGINT, previous)
+        signal.signal(signum, previous[signum])
 
-    signal.signal(signal.SIGINT, ask)
+    for sig in caught:
+        signal.signal(sig, ask)
     try:
         yield asked
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig in caught:
+            signal.signal(sig, previous[sig])
 
 
 class _Trainer:
@@ -612,7 +617,8 @@ def train_gan(
     (bit for bit on the number that wrote it). ``run_dir`` must be on a filesystem every
     process sees.
 
-    A Ctrl-C (SIGINT) in one process stops training at the end of the current step: with a
+    A Ctrl-C (SIGINT), or a SIGTERM (what SLURM/PBS send at a job's time limit), in one process
+    stops training at the end of the current step: with a
     ``run_dir`` its checkpoint is written (a resume from it equals the uninterrupted run bit for
     bit), and ``KeyboardInterrupt`` says so; a second Ctrl-C stops at once. Under ``torchrun``
     a Ctrl-C stops the processes at once, keeping the last checkpoint.
