@@ -618,10 +618,10 @@ def train_gan(
     process sees.
 
     A Ctrl-C (SIGINT), or a SIGTERM (what SLURM/PBS send at a job's time limit), in one process
-    stops training at the end of the current step: with a
-    ``run_dir`` its checkpoint is written (a resume from it equals the uninterrupted run bit for
-    bit), and ``KeyboardInterrupt`` says so; a second Ctrl-C stops at once. Under ``torchrun``
-    a Ctrl-C stops the processes at once, keeping the last checkpoint.
+    stops training at the end of the current step: with a ``run_dir`` its checkpoint is written
+    (a resume from it equals the uninterrupted run bit for bit), and ``KeyboardInterrupt`` says
+    so; a second signal stops at once. Under ``torchrun`` a Ctrl-C stops the processes at once,
+    keeping the last checkpoint.
 
     Returns
     -------
