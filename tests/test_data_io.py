@@ -164,6 +164,16 @@ def test_tif_whose_metadata_name_the_axis_loads_without_dims(tmp_path):
     assert dict(load_stack(tmp_path / "channels.tif").sizes)["channel"] == 4
 
 
+def test_tif_whose_axes_do_not_map_loads_with_the_dims_its_error_names(tmp_path):
+    data = np.arange(3 * 2 * 8 * 8, dtype=np.float32).reshape(3, 2, 8, 8)
+    tifffile.imwrite(tmp_path / "plain.tif", data)  # no metadata: tifffile reads axes 'QQYX'
+    with pytest.raises(StackError, match=r"axes 'QQYX' .*dims=\('frame', 'channel', 'y', 'x'\)"):
+        load_stack(tmp_path / "plain.tif")
+    da = load_stack(tmp_path / "plain.tif", dims=("frame", "channel", "y", "x"))
+    assert dict(da.sizes) == {"frame": 3, "channel": 2, "y": 8, "x": 8}
+    np.testing.assert_array_equal(da.values, data)
+
+
 @pytest.mark.parametrize("dpi", [72, 300])
 def test_tif_screen_dpi_is_no_pixel_size(tmp_path, dpi):
     from PIL import Image

@@ -178,8 +178,12 @@ def _read_tif(path, key, lazy):
         data = tif.asarray()
         series = tif.series[0]
         imagej = tif.imagej_metadata or {}
-        found = {"dims": _tif_dims(series.axes)}
-        unsure = _tif_unsure_axis(series.axes, imagej)
+        try:
+            found = {"dims": _tif_dims(series.axes)}
+        except StackError as err:  # the caller's dims= decide
+            found, unsure = {"unsure": str(err)}, None
+        else:
+            unsure = _tif_unsure_axis(series.axes, imagej)
         if unsure:
             found["unsure"] = (
                 f"{str(path)!r} holds {data.shape[series.axes.index(unsure)]} images that may be the frames of a time "
@@ -187,8 +191,11 @@ def _read_tif(path, key, lazy):
                 f"{series.axes!r}, and its metadata do not say which); load it with dims=('frame', 'y', 'x') for a "
                 f"time series, or dims={found['dims']} for {'a volume' if unsure == 'Z' else 'channels'}"
             )
-        found.update(_tif_pixel_size(page, imagej, "z" in found["dims"] and not unsure))
+        found.update(_tif_pixel_size(page, imagej, "z" in found.get("dims", ()) and "unsure" not in found))
     return data, None, found
+
+
+_EXAMPLE_DIMS = {4: ("frame", "channel", "y", "x"), 5: ("frame", "channel", "z", "y", "x")}
 
 
 def _tif_dims(axes: str) -> tuple[str, ...]:
@@ -196,8 +203,8 @@ def _tif_dims(axes: str) -> tuple[str, ...]:
     dims = [names.get(a, "frame") for a in axes]
     if dims.count("frame") > 1 or dims.count("channel") > 1:
         raise StackError(
-            f"the TIFF's axes {axes!r} do not map onto (frame, channel, z, y, x); "
-            "load it with dims=... naming each axis"
+            f"the TIFF's axes {axes!r} do not map onto (frame, channel, z, y, x); load it with dims=... naming "
+            f"each of its {len(axes)} axes, e.g. dims={_EXAMPLE_DIMS.get(len(axes), ('frame', 'y', 'x'))}"
         )
     return tuple(dims)
 
