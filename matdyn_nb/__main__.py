@@ -6,7 +6,8 @@ training-ready stack; ``train`` runs a GAN training described by a JSON run file
 resumable (run it again after an interruption); ``sample`` runs the latent Monte Carlo
 described by a JSON run file into a zarr store, in this process or on a dask cluster,
 resumable the same way. A run file on a twin may hold a ``"twin"``
-entry of twin parameters, e.g. ``{"n_frames": 2000}``.
+entry of twin parameters, e.g. ``{"n_frames": 2000}``; one on a file a ``"load"`` entry of
+:func:`~matdyn_nb.data.load_stack` keywords (dims, pixel size, frame interval, ...).
 """
 
 import argparse
@@ -282,12 +283,16 @@ def _parser() -> argparse.ArgumentParser:
         "train",
         help="train a GAN from a JSON run file (resumes if interrupted)",
         epilog=f"run file example:\n{RUN_FILE_EXAMPLE}\n"
-        'On a twin, an optional "twin" entry sets its parameters, e.g. "twin": {"n_frames": 2000}.\n'
+        'On a twin, an optional "twin" entry sets its parameters, e.g. "twin": {"n_frames": 2000};\n'
+        'on a file, an optional "load" entry holds load_stack\'s keywords, e.g. "load": {"pixel_size": 40,\n'
+        '"spatial_units": "nm", "frame_interval": 0.5, "dims": ["frame", "channel", "y", "x"]}.\n'
         'Relative paths ("data", "run_dir") are taken from the current folder, not from the run file\'s:\n'
         "start a run again from the same folder to resume it (the first lines say where it starts).",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    train.add_argument("run_file", help="JSON: data, [twin], prepare, gan (preset + overrides), run_dir, device, seed")
+    train.add_argument(
+        "run_file", help="JSON: data, [load], [twin], prepare, gan (preset + overrides), run_dir, device, seed"
+    )
     train.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bars")
     train.add_argument("--overwrite", action="store_true", help="delete the run in run_dir and train from step 0")
     train.set_defaults(run=_train)

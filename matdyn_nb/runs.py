@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import xarray as xr
 
-from .data import load_stack, prepare_for_training
+from .data import as_stack, load_stack, prepare_for_training
 from .data.io import _file_sha256
 from .errors import ConfigError, StackError
 
@@ -70,11 +70,17 @@ def source_stack(source: str, *, seed: int = 0, twin: dict | None = None, **meta
     StackError
         For an unknown twin, or a file that cannot be read as a stack.
     ConfigError
-        For an unknown preset or parameter of a twin, or twin parameters given with a file.
+        For an unknown preset or parameter of a twin, twin parameters given with a file, or
+        file metadata given with a twin.
     """
     found = _twin(source, twin)
     if found is None:
         return load_stack(source, **metadata)
+    if metadata:
+        raise ConfigError(
+            f"{sorted(metadata)} set how a file is read, but {source!r} is a twin, whose metadata are its own; "
+            "leave them out, or set the twin's parameters (e.g. its pixel size) in its twin entry"
+        )
     factory, preset = found
     return factory(*preset, rng=seed, **(twin or {}))["images"].compute()
 
@@ -144,8 +150,9 @@ def run_config(spec: dict) -> "GANConfig":
 
 
 _RUN_FILE_TYPES = {
-    "data": str, "twin": dict, "prepare": dict, "gan": dict, "run_dir": str, "device": str, "seed": int,
+    "data": str, "load": dict, "twin": dict, "prepare": dict, "gan": dict, "run_dir": str, "device": str, "seed": int,
 }  # fmt: skip
+_LOAD_KEYS = {"key", *inspect.signature(as_stack).parameters} - {"array"}  # what load_stack takes for a file
 _NUMBER = (int, float)
 _JSON_NAMES = {
     str: "string", dict: "object {...}", int: "integer", list: "list [...]", bool: "true or false",
@@ -181,7 +188,12 @@ def _check_train_file(spec, name: str) -> None:
             f'"run_dir" in run file {name!r} is empty; name the folder for its checkpoints and model, e.g. '
             '"runs/NAME" (a relative path is taken from the current folder)'
         )
-    _twin(spec["data"], spec.get("twin"))
+    if _twin(spec["data"], spec.get("twin")) is not None and "load" in spec:
+        raise ConfigError(
+            f'"load" in run file {name!r} sets how a file is read, but "data" names a twin; set a twin\'s '
+            'parameters with "twin", or name a file in "data"'
+        )
+    check_keys(spec.get("load", {}), _LOAD_KEYS, f'the "load" entry of run file {name!r}')
     known = set(inspect.signature(prepare_for_training).parameters) - {"stack"}
     check_keys(spec.get("prepare", {}), known, f'the "prepare" entry of run file {name!r}')
 
@@ -303,8 +315,9 @@ def read_sample_file(path: str | os.PathLike) -> dict:
 
 
 def run_stack(spec: dict) -> xr.DataArray:
-    """A train run file's observed stack: its ``data`` with its ``seed`` and ``twin`` entry."""
-    return source_stack(spec["data"], seed=spec.get("seed", 0), twin=spec.get("twin"))
+    """A train run file's observed stack: its ``data`` read as its ``load`` entry says, or the twin of its
+    ``seed`` and ``twin`` entry."""
+    return source_stack(spec["data"], seed=spec.get("seed", 0), twin=spec.get("twin"), **spec.get("load", {}))
 
 
 def prepare_run_stack(spec: dict, stack: xr.DataArray) -> xr.DataArray:

@@ -438,6 +438,9 @@ RUN_FILES = [
     ("twin parameter typo", {**GOOD_RUN, "twin": {"n_frame": 7}}, r"unknown nanoparticles parameter.*'n_frame'"),
     ("twin preset unknown", {**GOOD_RUN, "data": "twin:nanoparticles:nosuch"}, "unknown nanoparticles preset 'nosuch'"),
     ("prepare typo", {**GOOD_RUN, "prepare": {"sise": 32}}, "'sise' \\(did you mean 'size'\\?\\)"),
+    ("load with a twin", {**GOOD_RUN, "load": {"pixel_size": 40.0}}, '"load" .* but "data" names a twin'),
+    ("load typo", {**GOOD_RUN, "data": "x.tif", "load": {"pixel_sise": 40.0}},
+     "'pixel_sise' \\(did you mean 'pixel_size'\\?\\)"),
     ("preset malformed", {**GOOD_RUN, "gan": {"preset": "nanoparticles"}}, '"preset" must be \\[case, size\\]'),
     ("preset unknown", {**GOOD_RUN, "gan": {"preset": ["nanoparticles", "huge"]}}, "no preset"),
 ]  # fmt: skip

@@ -13,7 +13,7 @@ from matdyn_nb import load_model, save_stack
 from matdyn_nb.__main__ import main
 from matdyn_nb.errors import ConfigError
 from matdyn_nb.gan import training
-from matdyn_nb.runs import read_train_file, run_config, source_stack
+from matdyn_nb.runs import read_train_file, run_config, run_stack, source_stack
 
 RUNS = Path(__file__).resolve().parents[1] / "scripts" / "runs"
 
@@ -119,6 +119,21 @@ def test_ctrl_c_or_sigterm_stops_a_training_with_its_checkpoint_and_exit_status_
     assert "python -m matdyn_nb train with the same run file" in err
     assert json.loads((tmp_path / "run" / "checkpoint" / "state.json").read_text())["next_step"] == 4
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handlers are themselves again
+
+
+def test_a_run_files_load_entry_reads_the_file_as_load_stack_would(tmp_path):
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "plain.tif", np.zeros((3, 2, 8, 8), np.float32))  # axes tifffile cannot name
+    load = {"dims": ["frame", "channel", "y", "x"], "pixel_size": 40.0, "spatial_units": "nm",
+            "frame_interval": 0.5, "channel_names": ["a", "b"]}  # fmt: skip
+    spec = {"data": str(tmp_path / "plain.tif"), "load": load, "gan": {}, "run_dir": str(tmp_path / "run")}
+    (tmp_path / "run.json").write_text(json.dumps(spec))
+    stack = run_stack(read_train_file(tmp_path / "run.json"))
+    assert stack.channel.values.tolist() == ["a", "b"] and float(stack.x[1] - stack.x[0]) == 40.0
+    assert stack.x.attrs["units"] == "nm" and stack.time.values.tolist() == [0.0, 0.5, 1.0]
+    with pytest.raises(ConfigError, match=r"\['pixel_size'\] set how a file is read, but 'twin:nanoparticles'"):
+        source_stack("twin:nanoparticles", pixel_size=40.0)
 
 
 def test_run_file_seed_keys_data_and_training_unless_gan_has_its_own():
