@@ -230,6 +230,16 @@ def test_foreign_h5_units_are_the_values_units(tmp_path):
     assert da.attrs == {"units": "counts", "description": "run 7"}
 
 
+def test_foreign_h5_time_and_channel_names_and_an_absolute_key(tmp_path):
+    with h5py.File(tmp_path / "beam.h5", "w") as f:
+        f["entry/data"] = np.zeros((3, 2, 8, 8), np.float32)
+        f["entry/data"].attrs.update({"frame_interval": 0.5, "time_units": "ms", "channel_names": ["phase", "amp"]})
+        f["entry/dark"] = np.zeros((8, 8), np.float32)
+    da = load_stack(tmp_path / "beam.h5", key="/entry/data")
+    assert da.time.values.tolist() == [0.0, 0.5, 1.0] and da.time.attrs["units"] == "ms"
+    assert da.channel.values.tolist() == ["phase", "amp"] and "frame_interval" not in da.attrs
+
+
 def test_container_with_several_arrays_needs_key(tmp_path):
     np.savez(tmp_path / "two.npz", a=np.zeros((2, 4, 4)), b=np.ones((2, 4, 4)))
     with pytest.raises(StackError, match="key="):

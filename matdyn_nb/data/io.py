@@ -66,10 +66,14 @@ def load_stack(path: str | os.PathLike, *, key: str | None = None, lazy: bool = 
     path
         A ``.npy``, ``.npz``, ``.tif``/``.tiff`` (multi-page), ``.h5``/``.hdf5``, ``.zarr``
         or ``.nc`` file. A TIFF whose images may be a time series or the z slices (or
-        channels) of one frame, its metadata not saying which, needs ``dims``.
+        channels) of one frame, its metadata not saying which, needs ``dims``. A foreign
+        HDF5 dataset's attributes are read: ``pixel_size`` (or ``voxel_size``,
+        ``pixel_size_nm``) with ``spatial_units``, ``frame_interval`` (or
+        ``frame_interval_s``) with ``time_units``, ``channel_names``, ``units`` (of the
+        values) and ``long_name``; other text and number attributes are kept as attrs.
     key
-        Which array to read from a container (npz member, HDF5 dataset, zarr/netCDF
-        variable); needed only when the file holds several.
+        Which array to read from a container (npz member, HDF5 dataset such as
+        ``"/entry/data"``, zarr/netCDF variable); needed only when the file holds several.
     lazy
         Keep zarr/netCDF/HDF5 data on disk as a dask array instead of reading it all.
     **metadata
@@ -151,6 +155,8 @@ def _read_npz(path, key, lazy):
 
 def _pick(names: list[str], key: str | None, path: Path, what: str) -> str:
     if key is not None:
+        if what == "dataset" and key.startswith("/"):  # HDF5's absolute path of a dataset, as h5py writes it
+            key = key.lstrip("/")
         if key not in names:
             raise StackError(f"{str(path)!r} has no {what} {key!r}; it has {names}")
         return key
@@ -284,10 +290,20 @@ def _h5_metadata(attrs: dict) -> dict:
 
     ``units`` is the unit of the pixel values (e.g. "counts"), never that of the pixel size,
     which comes only from a spatial attribute (``spatial_units``, ``pixel_size_units`` or a
-    ``_nm`` name). Other str and number attributes are kept as attrs.
+    ``_nm`` name). ``frame_interval`` (or ``frame_interval_s``) gives the time coord, with
+    ``time_units``; ``channel_names`` the channels. Other str and number attributes are kept
+    as attrs.
     """
     attrs = {k: v.decode() if isinstance(v, bytes) else v for k, v in attrs.items()}
     found = {}
+    for name in ("frame_interval", "frame_interval_s"):
+        if name in attrs:
+            found["frame_interval"] = float(attrs.pop(name))
+    if "time_units" in attrs:
+        found["time_units"] = str(attrs.pop("time_units"))
+    if "channel_names" in attrs:
+        names = np.atleast_1d(attrs.pop("channel_names"))
+        found["channel_names"] = [n.decode() if isinstance(n, bytes) else str(n) for n in names]
     for name in ("pixel_size", "voxel_size", "pixel_size_nm"):
         if name in attrs:
             found["pixel_size"] = np.atleast_1d(attrs.pop(name)).astype(float).tolist()
