@@ -203,9 +203,16 @@ def test_rejected_samples_are_left_out_and_subsampling_is_seeded(hand_made):
 
 
 def test_too_few_points_leaves_an_empty_but_well_formed_result(hand_made):
-    traces = extract_traces(hand_made, min_points=N + 1)
+    with pytest.warns(UserWarning, match="no particle trace of at least 22 points"):
+        traces = extract_traces(hand_made, min_points=N + 1)
     assert traces.sizes["variation"] == 0 and traces.points.dims == ("variation", "point", "axis")
     assert trace_descriptors(traces).sizes == {"variation": 0}
+
+
+def test_bright_particles_are_not_found_and_the_warning_says_why(hand_made):
+    with pytest.warns(UserWarning, match=r"negative phase.*images negated"):
+        bright = extract_traces(hand_made.assign(images=-hand_made.images))
+    assert bright.sizes["variation"] == 0
 
 
 def test_extract_traces_says_how_to_get_images():

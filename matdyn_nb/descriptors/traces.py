@@ -12,6 +12,7 @@ definitions implemented here are those of twins.md §2.6:
 """
 
 import json
+import warnings
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -239,6 +240,15 @@ def extract_traces(
         variations_found += [
             _Variation(ref, t, *_subsample(t, n_points, gen)) for t in traces if len(t.points) >= min_points
         ]
+    if not variations_found:
+        warnings.warn(
+            f"no particle trace of at least {min_points} points was found in the {len(refs)} reference(s); particles "
+            "are found as spots of negative phase (detect_particles): for bright particles pass the variations "
+            "with their images negated (variations.assign(images=-variations.images)), or loosen detector= "
+            "(e.g. its offset) or min_points",
+            UserWarning,
+            stacklevel=2,
+        )
     attrs = {
         "title": "nanoparticle variations (traces) of a latent Monte Carlo (matdyn_nb)",
         "source": "twins.md §2.6 steps 3-4; Dao et al. 2025 §3.3.2",
