@@ -8,9 +8,8 @@ __all__ = ["SEED_END", "as_generator", "check_seed", "root_seed", "seed_attr"]
 
 RngLike = np.random.Generator | int | np.random.SeedSequence | None
 
-SEED_END = (
-    2**63
-)  # seeds are int64: numpy's SeedSequence refuses negative ones, torch.manual_seed huge ones, netCDF both
+# seeds are int64: numpy's SeedSequence refuses negative ones, torch.manual_seed huge ones, netCDF both
+SEED_END = 2**63
 
 
 def check_seed(seed: int, where: str) -> None:
