@@ -137,3 +137,11 @@ def test_binder_runtime_is_a_python_the_package_supports():
     assert match, f"binder/runtime.txt must read python-X.Y (repo2docker), not {runtime!r}"
     requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
     assert SpecifierSet(requires).contains(f"{match.group(1)}.0"), (runtime, requires)
+
+
+def test_citation_file_matches_the_package():
+    citation = (ROOT / "CITATION.cff").read_text()
+    fields = dict(re.findall(r"^(version|license): (\S+)$", citation, flags=re.MULTILINE))
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert fields == {"version": matdyn_nb.__version__, "license": project["license"]["text"]}
+    assert (ROOT / "LICENSE").read_text().startswith("BSD 3-Clause License")
