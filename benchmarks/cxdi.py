@@ -21,7 +21,8 @@ import time
 import numpy as np
 import torch
 import xarray as xr
-from gan_throughput import cpu_name  # the same machine line as the GAN benchmark
+
+from matdyn_nb.versions import cpu_description
 
 SIDES = {"tiny": 32, "small": 64, "paper": 378}
 FRAMES = {"tiny": 40, "small": 40, "paper": 10}
@@ -93,7 +94,9 @@ def main() -> None:
                 f"{size:6s} {r['n']:4d} px  {method:11s}  {r['frames_per_s']:9.2f} frames/s  "
                 f"({r['s_per_frame']:.4f} s/frame)  peak RSS {r['peak_rss_mb']:7.1f} MB"
             )
-    machine = f"{cpu_name()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}, device {args.device}"
+    machine = (
+        f"{cpu_description()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}, device {args.device}"
+    )
     print("machine:", machine)
     if args.json:
         with open(args.json, "w") as f:

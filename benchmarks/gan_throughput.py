@@ -43,11 +43,9 @@ The fractions divide the achieved FLOP/s (counted FLOPs x images/s) by the FLOP/
 
 import argparse
 import json
-import platform
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -55,11 +53,12 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
 from matdyn_nb.data import as_stack, normalize
-from matdyn_nb.gan import Critic, GANConfig, Generator, cpu_has_bfloat16, train_gan
+from matdyn_nb.gan import Critic, GANConfig, Generator, train_gan
 from matdyn_nb.gan.distributed import World
 from matdyn_nb.gan.layers import EqualizedConv, EqualizedLinear, channels_last
 from matdyn_nb.gan.schedule import locate
 from matdyn_nb.gan.training import _Trainer
+from matdyn_nb.versions import cpu_description
 
 PRESET_CASES = {
     "nanoparticles-small": ("nanoparticles", "small"),
@@ -186,18 +185,6 @@ def generation_images_per_s(config: GANConfig, batch: int, precision: str) -> fl
         return batch / _best_time(lambda: generator(z))
 
 
-def cpu_name() -> str:
-    """The CPU's model name and the widest vector instructions torch uses on it."""
-    cpuinfo = Path("/proc/cpuinfo")
-    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
-    model = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), platform.machine())
-    flags = next((line.split(":", 1)[1].split() for line in lines if line.startswith("flags")), [])
-    bf16 = "yes" if cpu_has_bfloat16() else "no"
-    amx = "yes" if "amx_bf16" in flags else "no"
-    capability = torch.backends.cpu.get_cpu_capability()
-    return f"{model} ({capability}, bfloat16 instructions: {bf16}, AMX: {amx})"
-
-
 def _number(value: float | None, digits: int = 1) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
@@ -271,7 +258,7 @@ def main() -> None:
     for row in rows:
         for key in [k for k in row if k.startswith(("train_fraction", "generate_fraction"))]:
             row[key] = None if row[key] is None else row[key] / reference
-    machine = f"{cpu_name()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
+    machine = f"{cpu_description()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
     print(f"matmul reference: {reference / 1e9:.1f} GFLOP/s ({machine}); 2048 x 2048: {matmul_flops(2048) / 1e9:.1f}")
     print_tables(rows, args.precisions)
     if args.json:

@@ -37,7 +37,9 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
-from gan_throughput import CASES, case_config, cpu_name, training_images_per_s
+from gan_throughput import CASES, case_config, training_images_per_s
+
+from matdyn_nb.versions import cpu_description
 
 HERE = Path(__file__).resolve()
 MODES = {  # name: (processes, torch threads per process)
@@ -132,7 +134,7 @@ def main() -> None:
     for _ in range(args.rounds):
         for name in chosen:
             runs[name].append(_measure(args.preset, args.steps, *MODES[name]))
-    print(f"{args.preset}, {args.steps} steps at the last stage, {cpu_name()}, torch {torch.__version__}")
+    print(f"{args.preset}, {args.steps} steps at the last stage, {cpu_description()}, torch {torch.__version__}")
     print(_link())
     columns = ["mode", "train images/s (rounds)", f"mean vs {chosen[0]}", "images per CPU second (rounds)",
                "all-reduce ms per step (rounds)", "MB reduced per step"]  # fmt: skip

@@ -18,12 +18,13 @@ import time
 from collections import defaultdict
 
 import torch
-from gan_throughput import CASES, _random_data, case_config, cpu_name, matmul_flops, step_flops
+from gan_throughput import CASES, _random_data, case_config, matmul_flops, step_flops
 from torch.profiler import ProfilerActivity, profile
 
 from matdyn_nb.gan.distributed import World
 from matdyn_nb.gan.schedule import locate
 from matdyn_nb.gan.training import _Trainer
+from matdyn_nb.versions import cpu_description
 
 GROUPS = (
     ("convolution", ("convolution", "conv", "mkldnn")),
@@ -48,7 +49,7 @@ def main() -> None:
     parser.add_argument("--shapes", action="store_true", help="list copy_ and fill_ calls by input shape")
     args = parser.parse_args()
     config = case_config(args.case).replace(precision=args.precision)
-    print(f"{cpu_name()}, torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"{cpu_description()}, torch {torch.__version__}, {torch.get_num_threads()} threads")
     flops = step_flops(config)
     matmul = matmul_flops()
     trainer = _Trainer(_random_data(config), config, torch.device("cpu"), None, World())

@@ -24,7 +24,6 @@ Report ratios and throughputs, never absolute-time asserts.
 import argparse
 import hashlib
 import json
-import platform
 import shutil
 import tempfile
 import time
@@ -36,6 +35,7 @@ from matdyn_nb.gan import GANConfig, Generator, pretrained_model
 from matdyn_nb.latent import sample_variations
 from matdyn_nb.latent._dask import worker_model
 from matdyn_nb.metrics import EntropyDiff, IoU, MassDeviation
+from matdyn_nb.versions import cpu_description
 
 CASES = {
     "brass-small": dict(
@@ -47,13 +47,6 @@ CASES = {
     ),
 }  # fmt: skip
 PAPER_BRASS = (3000, 400)
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
 
 
 def files(store: Path) -> str:
@@ -100,7 +93,7 @@ def main() -> None:
     from distributed import Client, LocalCluster
 
     torch.set_num_threads(1)  # the in-process row: one worker's share of the machine
-    machine = f"{cpu_model()}, {torch.get_num_threads()} torch thread per worker, torch {torch.__version__}"
+    machine = f"{cpu_description()}, {torch.get_num_threads()} torch thread per worker, torch {torch.__version__}"
     print("machine:", machine)
     work = Path(tempfile.mkdtemp(prefix="variations_dask."))
     rows = []

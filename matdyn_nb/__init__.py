@@ -26,6 +26,7 @@ _LAZY = {
     "observed_band": "matdyn_nb.latent",
     "calibrate_gamma": "matdyn_nb.latent",
     "project": "matdyn_nb.latent",
+    "show_versions": "matdyn_nb.versions",
 }
 
 __all__ = [

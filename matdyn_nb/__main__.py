@@ -34,6 +34,7 @@ from .runs import (
     source_sha256,
     source_stack,
 )
+from .versions import show_versions
 
 __all__ = ["main"]
 
@@ -250,8 +251,22 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+class _ShowVersions(argparse.Action):
+    """``--version`` prints :func:`~matdyn_nb.versions.show_versions`, as ``jupyter --version`` does."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_) -> None:
+        show_versions()
+        parser.exit()
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="matdyn_nb", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--version", action=_ShowVersions, help="show the versions of matdyn_nb and its dependencies, the CPU and GPU"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser(
         "run",

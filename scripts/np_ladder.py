@@ -30,7 +30,6 @@ the wall time.
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 
@@ -43,17 +42,11 @@ from matdyn_nb.descriptors import extract_traces, trace_descriptors, track_cloud
 from matdyn_nb.gan import load_model, pretrained_model
 from matdyn_nb.latent import calibrate_gamma, observed_band, sample_variations
 from matdyn_nb.metrics import AreaDiff, EntropyDiff, ParticleIoU
+from matdyn_nb.versions import cpu_description
 
 ROOT = Path(__file__).resolve().parents[1]
 FEATURE_SETS = {"paper": PAPER_FEATURES, "extended": EXTENDED_FEATURES}
 PROJECT_OPTIONS = {"restarts": 4, "steps": 200}
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
 
 
 def map_mode(ds: xr.Dataset, x_nm, y_nm) -> np.ndarray:
@@ -353,7 +346,7 @@ def main() -> None:
         "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "model_id": model.model_id,
         "twin_seed": args.twin_seed,
-        "cpu": cpu_model(),
+        "cpu": cpu_description(),
         "seeds": [],
     }
     out = args.out or ROOT / "docs" / "validation" / f"np-ladder-fi{args.frame_interval:g}.json"

@@ -42,6 +42,17 @@ def test_prepare_round_trip(tmp_path, capsys):
     assert "reloads identical: True" in capsys.readouterr().out
 
 
+def test_version_prints_the_versions_and_exits_0(capsys):
+    import matdyn_nb
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0
+    out = capsys.readouterr().out
+    assert f"matdyn_nb: {matdyn_nb.__version__} " in out
+    assert "torch: " in out and "cpu: " in out
+
+
 def test_bad_input_exits_2_with_message(tmp_path, capsys):
     assert main(["prepare", str(tmp_path / "missing.npy"), str(tmp_path / "out.nc")]) == 2
     assert "no such file" in capsys.readouterr().err

@@ -145,3 +145,16 @@ def test_citation_file_matches_the_package():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert fields == {"version": matdyn_nb.__version__, "license": project["license"]["text"]}
     assert (ROOT / "LICENSE").read_text().startswith("BSD 3-Clause License")
+
+
+def test_show_versions_names_the_package_its_dependencies_and_the_cpu(capsys):
+    import torch
+
+    from matdyn_nb.versions import PACKAGES
+
+    matdyn_nb.show_versions()
+    lines = dict(line.strip().split(": ", 1) for line in capsys.readouterr().out.splitlines())
+    assert lines["matdyn_nb"].startswith(matdyn_nb.__version__)
+    assert lines["torch"] == torch.__version__
+    assert set(PACKAGES) <= set(lines)
+    assert f"({torch.backends.cpu.get_cpu_capability()}, bfloat16 instructions: " in lines["cpu"]
