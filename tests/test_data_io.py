@@ -44,6 +44,20 @@ def test_lazy_loading_gives_the_same_values(stack2d, tmp_path, suffix):
     xr.testing.assert_identical(lazy.compute(), stack2d)
 
 
+def test_zarr_stores_labels_as_zarr_specifies_them_and_gives_them_back_as_written(stack2d, tmp_path):
+    import zarr
+
+    labelled = stack2d.assign_coords(label=("frame", [f"scan {k}" for k in range(stack2d.sizes["frame"])]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # zarr's UnstableSpecificationWarning for fixed-width unicode among them
+        path = save_stack(labelled, tmp_path / "s.zarr")
+        loaded = load_stack(path)
+    group = zarr.open_group(path, mode="r")
+    assert [group[name].metadata.to_dict()["data_type"] for name in ("channel", "label")] == ["string", "string"]
+    xr.testing.assert_identical(loaded, labelled)
+    assert {k: v.dtype for k, v in loaded.coords.items()} == {k: v.dtype for k, v in labelled.coords.items()}
+
+
 def test_metadata_overrides_what_the_file_records(stack2d, tmp_path):
     path = save_stack(stack2d, tmp_path / "s.nc")
     loaded = load_stack(path, pixel_size=27.03)

@@ -191,6 +191,9 @@ def test_oracle_sample_zero_is_the_reference_and_samples_move():
         assert shift[1] == pytest.approx(expected, abs=0.1)
 
 
+# a twin saved with xarray's own to_zarr: zarr warns that its channel names, numpy fixed-width unicode, have no
+# zarr v3 spec yet (the package's writers avoid it, matdyn_nb/_zarr.py); the round trip is what is tested here
+@pytest.mark.filterwarnings("ignore:The data type .*FixedLengthUTF32:zarr.errors.UnstableSpecificationWarning")
 def test_round_trips_netcdf_and_zarr(tmp_path):
     ds = ta_chart("scaled32", rng=1, n_frames=40)
     ds.to_netcdf(tmp_path / "ta.nc")

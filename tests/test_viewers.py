@@ -128,6 +128,25 @@ def test_stack_figure_refuses_a_channel_without_finite_pixels(stack2d):
         stack_figure(nan)
 
 
+def test_a_channel_sum_keeps_nan_pixels_out_of_the_picture(stack2d):
+    holed = stack2d.copy()
+    holed[0, 1] = np.nan  # frame 0's second channel
+    figure = grid_figure(holed, channel="sum")
+    assert np.isnan(np.asarray(figure.data[0].z, float)).all()  # drawn blank, not as a sum of the first channel
+    with pytest.raises(StackError, match="no finite pixel"):
+        grid_figure(holed.isel(frame=[0]), channel="sum")
+
+
+def test_volume_figure_refuses_a_channel_without_finite_voxels(volumes):
+    nan = volumes.copy()
+    nan.loc[{"channel": "CuS"}] = np.nan
+    with pytest.raises(StackError, match="shown volumes of channel 'CuS' have no finite pixel"):
+        volume_figure(nan)
+    holed = volumes.copy()
+    holed[0, 0, 0, 0, 0] = np.nan  # one NaN voxel: drawn black, the channel keeps its scale
+    np.testing.assert_array_equal(volume_figure(holed).data[0].z, volume_figure(volumes).data[0].z)
+
+
 def test_volume_figure_composites_cu_red_cu2s_green_cus_blue(volumes):
     figure = volume_figure(volumes)
     assert len(figure.data) == 2 * 3
@@ -233,6 +252,19 @@ def test_variation_figure_of_a_3d_model_is_a_volume_figure(tiny_model_3d, no_dis
     assert np.asarray(figure.data[0].z).shape == (16, 16, 3)
     with pytest.raises(ConfigError, match="leave channel_colormaps out"):
         variation_figure(ds, 0, channel_colormaps="gray")
+
+
+def test_a_reference_without_finite_pixels_is_named_by_both_backends(variations, stack2d):
+    untouched = object()  # a napari viewer given: refused before any layer is added to it
+    filtered = variations.where(variations.reference != 1)  # reference 1 filtered out
+    for show in (variation_figure, lambda ds, ref: view_variation(ds, ref, viewer=untouched)):
+        with pytest.raises(StackError, match="the shown samples of reference 1 have no finite pixel"):
+            show(filtered, 1)
+    assert variation_figure(filtered, 0).layout.meta["reference"] == 0
+    blank = stack2d.copy()
+    blank.loc[{"channel": "background"}] = np.nan  # napari would draw it blank, on contrast limits 0 to 1
+    with pytest.raises(StackError, match="the images of channel 'background' have no finite pixel"):
+        view_stack(blank, viewer=untouched)
 
 
 def test_variation_errors_say_how_to_fix_them(tiny_model, variations):

@@ -188,6 +188,41 @@ def test_browser_refuses_no_references_and_images_without_values(tiny_model):
         VariationBrowser(ds.assign(images=ds.images * np.nan))
 
 
+def test_browser_names_a_reference_without_finite_pixels_and_keeps_the_others_scale(tiny_model):
+    ds = sample_variations(tiny_model, 3, 4, 1.0, rng=0, metrics=[EntropyDiff()], keep_images="all", keep_mean=True)
+    with pytest.warns(UserWarning, match=r"reference\(s\) 1 have no finite pixel .*ds\.where"):
+        browser = VariationBrowser(ds.where(ds.reference != 1))  # reference 1 filtered out
+    scale = (browser.images.layout.coloraxis.cmin, browser.images.layout.coloraxis.cmax)
+    assert np.isfinite(scale).all() and "no finite pixel" not in browser.status.value
+    browser.reference.value = 1
+    assert browser.status.value.startswith("reference 1: acceptance NaN · no finite pixel (NaN) in any panel (")
+    titles = [a.text for a in browser.images.layout.annotations]
+    assert titles[0] == "reference: no finite pixel" and titles[-1] == "mean of accepted: no finite pixel"
+    assert all(title.endswith(": no finite pixel") for title in titles)
+    assert (browser.images.layout.coloraxis.cmin, browser.images.layout.coloraxis.cmax) == scale
+    browser.reference.value = 2
+    assert browser.status.value.startswith("reference 2: accepted ") and "no finite pixel" not in browser.status.value
+    assert browser.errors.outputs == ()
+
+    holed = ds.copy(deep=True)
+    holed.images[2, 0] = np.nan  # reference 2's own picture only: its samples keep a scale of their own pixels
+    browser = VariationBrowser(holed)
+    browser.reference.value = 2
+    low, high = np.percentile([np.array(t.z) for t in browser.images.data[1:]], [1, 99])
+    assert (browser.images.layout.coloraxis.cmin, browser.images.layout.coloraxis.cmax) == pytest.approx((low, high))
+    assert browser.images.layout.annotations[0].text == "reference: no finite pixel"
+    assert "no finite pixel (NaN) in reference (" in browser.status.value and browser.errors.outputs == ()
+
+
+def test_tuner_names_the_samples_the_model_decoded_to_nan(tuner):
+    tuner.result.images[0, 2] = np.nan
+    tuner.channel.value = "sum"  # redraws the same result
+    assert tuner.images.layout.annotations[2].text.endswith(": no finite pixel")
+    assert "no finite pixel (NaN) in sample 2 " in tuner.status.value and "NaN: check its weights" in tuner.status.value
+    assert np.isfinite([tuner.images.layout.coloraxis.cmin, tuner.images.layout.coloraxis.cmax]).all()
+    assert tuner.errors.outputs == ()
+
+
 def test_browser_without_images_still_shows_histograms(tiny_model):
     ds = sample_variations(tiny_model, 2, 3, 1.0, rng=0, metrics=[EntropyDiff()])
     browser = VariationBrowser(ds)
@@ -244,6 +279,22 @@ def test_training_monitor_draws_losses_status_and_snapshots_live():
     assert "after stage 1 (8 px)" in monitor.snapshots.layout.title.text
     np.testing.assert_allclose(monitor.snapshots.data[0].x, model.template.x.values)  # in nm, square pixels
     assert monitor.snapshots.layout.yaxis.scaleanchor == "x"
+    assert monitor.errors.outputs == ()
+
+
+def test_training_monitor_names_snapshots_without_finite_pixels():
+    from matdyn_nb.widgets import TrainingMonitor
+
+    snapshots = _monitor_data().isel(frame=[0, 1, 2]).rename(frame="sample").expand_dims(stage=[0]).copy()
+    snapshots[0, 1] = np.nan
+    monitor = TrainingMonitor()
+    monitor({"event": "stage_end", "stage": 0, "snapshots": snapshots})
+    titles = [a.text for a in monitor.snapshots.layout.annotations]
+    assert titles == ["fixed latent 0", "fixed latent 1: no finite pixel", "fixed latent 2"]
+    assert "no finite pixel (NaN) in fixed latent 1: the generator diverged" in monitor.snapshots.layout.title.text
+    drawn = snapshots.isel(stage=0, sample=[0, 2]).sum("channel").values
+    scale = (monitor.snapshots.layout.coloraxis.cmin, monitor.snapshots.layout.coloraxis.cmax)
+    assert scale == pytest.approx(tuple(np.percentile(drawn, [1, 99])))
     assert monitor.errors.outputs == ()
 
 
@@ -310,6 +361,19 @@ def test_cluster_explorer_click_shows_that_variation(brass_like_modes):
     selected = explorer.scatter.data[-1]
     assert (selected.x[0], selected.y[0]) == tuple(embedding.isel(reference=4).values)
     assert explorer.errors.outputs == ()
+
+
+def test_cluster_explorer_names_a_variation_without_finite_pixels(brass_like_modes):
+    from matdyn_nb.widgets import ClusterExplorer
+
+    modes, variations, embedding = brass_like_modes
+    explorer = ClusterExplorer(modes, variations.where(variations.reference != 2), embedding=embedding)
+    assert explorer.detail.layout.meta["reference"] == 0
+    explorer.item.value = 2
+    assert explorer.status.value.startswith("error: StackError: the shown samples of reference 2 have no finite pixel")
+    assert explorer.detail.data == () and explorer.detail.layout.meta is None  # not reference 0's variation
+    explorer.item.value = 3
+    assert explorer.detail.layout.meta["reference"] == 3
 
 
 def test_cluster_explorer_on_traces_and_its_errors():

@@ -19,6 +19,7 @@ import numpy as np
 import xarray as xr
 
 from .._files import leftover, replace_directory, writable_folder
+from .._zarr import fixed_strings, variable_strings
 from ..errors import StackError
 from ._metadata import metadata_from_json, metadata_to_json, stack_from_metadata
 from .stack import as_stack, check_stack, pixel_sizes
@@ -348,7 +349,10 @@ def _read_netcdf(path, key, lazy):
 
 
 def _read_zarr(path, key, lazy):
-    found = _read_xarray(path, key, lazy, lambda p: xr.open_zarr(p, consolidated=False, chunks={} if lazy else None))
+    def opener(p):
+        return fixed_strings(xr.open_zarr(p, consolidated=False, chunks={} if lazy else None))
+
+    found = _read_xarray(path, key, lazy, opener)
     _check_zarr_chunks(path, key)
     return found
 
@@ -493,10 +497,7 @@ def _write_netcdf(stack, path):
 
 
 def _write_zarr(stack, path):
-    ds = _as_dataset(stack)
-    # variable-length strings have a zarr v3 spec; fixed-width numpy unicode does not
-    ds = ds.assign_coords(channel=ds.channel.astype(object))
-    ds.to_zarr(path, consolidated=False)
+    variable_strings(_as_dataset(stack)).to_zarr(path, consolidated=False)
 
 
 _WRITERS = {

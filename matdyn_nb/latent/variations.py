@@ -22,6 +22,7 @@ from .._files import atomic_directory, writable_folder
 from .._progress import progress_bar
 from .._provenance import provenance_attrs
 from .._random import RngLike, root_seed
+from .._zarr import fixed_strings, variable_strings
 from ..errors import ConfigError
 from ..gan._device import resolve_device
 from ..gan.model import check_batch_size, check_latents
@@ -229,7 +230,7 @@ def _create_store(path: Path, template: xr.Dataset) -> None:
     """
     try:
         with atomic_directory(path, exclusive=True) as tmp:
-            template.to_zarr(tmp, compute=False, consolidated=False)
+            variable_strings(template).to_zarr(tmp, compute=False, consolidated=False)
     except FileExistsError:
         raise ConfigError(
             f"another run created the store {str(path)!r} at the same time as this one; run again with "
@@ -536,6 +537,6 @@ def sample_variations(
         ds = xr.concat(parts, dim="reference", data_vars="minimal", coords="minimal", compat="override",
                        join="override") if len(parts) > 1 else parts[0]  # fmt: skip
     else:
-        ds = xr.open_zarr(path, consolidated=False)
+        ds = fixed_strings(xr.open_zarr(path, consolidated=False))
     ds.attrs = attrs
     return _finish(ds, n_samples, min_accepted)

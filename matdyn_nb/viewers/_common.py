@@ -21,6 +21,7 @@ __all__ = [
     "display_available",
     "drawing_scale",
     "finite_range",
+    "finite_span",
     "import_napari",
     "resolve_backend",
     "slider_labels",
@@ -172,6 +173,25 @@ def drawing_scale(images: xr.DataArray, dims: Sequence[str]) -> tuple[list[float
     return sizes, units
 
 
+def finite_span(values, percentiles: tuple[float, float] = (0.0, 100.0)) -> tuple[float, float] | None:
+    """Two ``percentiles`` of the finite values of ``values`` (default the lowest and highest), the ends of a
+    colour scale that NaN and infinite pixels leave alone; None when no value is finite.
+
+    Examples
+    --------
+    >>> finite_span([np.nan, 2.0, 1.0, np.inf])
+    (1.0, 2.0)
+    >>> finite_span([np.nan]) is None
+    True
+    """
+    values = np.asarray(values, dtype=float)
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return None
+    low, high = np.percentile(finite, percentiles)
+    return float(low), float(high)
+
+
 def finite_range(values, what: str) -> tuple[float, float]:
     """The lowest and highest finite value of ``values``, the ends of a colour scale.
 
@@ -180,15 +200,14 @@ def finite_range(values, what: str) -> tuple[float, float]:
     StackError
         When no value is finite: the figure would be blank; ``what`` names the images.
     """
-    values = np.asarray(values, dtype=float)
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
+    span = finite_span(values)
+    if span is None:
         raise StackError(
             f"{what} have no finite pixel (all NaN or infinite), so there is nothing to draw; check where they "
             "come from (e.g. a failed reconstruction, a normalization by zero, a diverged model) or select "
             "images that have values"
         )
-    return float(finite.min()), float(finite.max())
+    return span
 
 
 def unit_label(unit: str | None) -> str:
@@ -273,8 +292,10 @@ def checked_variation(
     caller: str,
 ) -> tuple[xr.DataArray, str | None, dict]:
     """:func:`variation_images` checked for drawing: ``(images, lead, summary)``, volumes with their 3 channels
-    in the order Cu, Cu2S, CuS (for which ``channel_colormaps`` must be None)."""
+    in the order Cu, Cu2S, CuS (for which ``channel_colormaps`` must be None); a reference whose shown samples
+    have no finite pixel is a StackError that names it."""
     images, summary = variation_images(variations, reference, show_rejected=show_rejected)
+    finite_range(images.values, f"the shown samples of reference {reference!r}")  # e.g. filtered out by ds.where
     if "z" not in images.dims:
         return (*check_images(images, ndim=2, caller=caller), summary)
     if channel_colormaps is not None:

@@ -124,9 +124,11 @@ def _stack_figure(
     return figure
 
 
-def _rgb(values: np.ndarray, mode: str) -> list[np.ndarray]:
-    """Three RGB pictures (uint8, [frame, row, column, 3]) per panel of ``values`` [frame, 3, z, y, x]."""
-    high = np.nanmax(values, axis=(0, 2, 3, 4))
+def _rgb(values: np.ndarray, mode: str, names: list[str]) -> list[np.ndarray]:
+    """Three RGB pictures (uint8, [frame, row, column, 3]) per panel of ``values`` [frame, 3, z, y, x], the
+    channels ``names`` each scaled by its highest finite value (one with none is a StackError)."""
+    high = np.array([finite_range(values[:, c], f"the shown volumes of channel {name!r}")[1]
+                     for c, name in enumerate(names)])  # fmt: skip
     scaled = np.nan_to_num(np.clip(values / np.where(high > 0, high, 1.0)[None, :, None, None, None], 0.0, 1.0))
     pictures = []
     for _, _, axis in _PANELS:
@@ -148,7 +150,7 @@ def _volume_figure(
     step = dict(zip(("z", "y", "x"), sizes, strict=True))
     unit = dict(zip(("z", "y", "x"), units, strict=True))
     picks, values = _frames(images, lead, max_frames)
-    pictures = _rgb(values, mode)
+    pictures = _rgb(values, mode, names)
     what = "max over" if mode == "max" else "middle slice of"
     titles = [f"{what} {dim} ({cols}-{rows})" for dim, (rows, cols), _ in _PANELS]
     figure = make_subplots(rows=1, cols=3, subplot_titles=titles, horizontal_spacing=0.08)
@@ -233,7 +235,7 @@ def _grid_row(images: xr.DataArray, channel: str | None) -> xr.DataArray:
     images = images if lead else images.expand_dims("image")
     names = channel_names(images)
     if channel == "sum":
-        return images.sum("channel", keep_attrs=True)
+        return images.sum("channel", skipna=False, keep_attrs=True)  # NaN stays NaN, not a sum of zero
     if channel in names:
         return images.isel(channel=names.index(channel))
     if channel is None and len(names) == 1:
@@ -267,7 +269,8 @@ def grid_figure(
         out for one image), or a dict ``{row label: images}`` of rows with as many images each.
     channel
         The channel to draw, or ``"sum"`` for the sum of the channels (e.g. the
-        nanoparticles' composite phase); needed when the images have several channels.
+        nanoparticles' composite phase; NaN where a channel is NaN); needed when the
+        images have several channels.
     titles
         One title per panel, row by row; default the row label (a dict's key), else none.
     colormap
@@ -359,8 +362,9 @@ def volume_figure(
     -------
     plotly.graph_objects.Figure
         Three ``go.Image`` panels per volume (x-y, x-z, y-z), placed at their physical
-        coords; each channel is scaled by its maximum over the shown volumes, negative
-        values are drawn black.
+        coords; each channel is scaled by its highest finite value over the shown volumes,
+        negative and NaN values are drawn black (a channel with no finite value is a
+        StackError).
 
     Examples
     --------

@@ -13,6 +13,7 @@ from ._common import (
     check_images,
     checked_variation,
     drawing_scale,
+    finite_range,
     import_napari,
     pick_colormaps,
     resolve_backend,
@@ -72,6 +73,19 @@ def _add_channels(
     viewer.canvas.overlays["scale_bar"].visible = True
     if labels:
         _label_slider(viewer, layers[0], labels)
+
+
+def _check_drawable(images: xr.DataArray) -> None:
+    """Refuse a channel of ``images`` ``([lead,] channel, ...)`` with no finite pixel, before a window opens.
+
+    napari's contrast limits leave NaN pixels out, but such a channel would be drawn blank
+    without a word; the plotly figures refuse it alike. A lazy (dask) stack is not read
+    through for this, as napari itself reads it plane by plane.
+    """
+    if images.chunks is not None:
+        return
+    for k, name in enumerate(channel_names(images)):
+        finite_range(images.isel(channel=k).values, f"the images of channel {name!r}")
 
 
 def _label_slider(viewer, layer, labels: list[str]) -> None:
@@ -138,6 +152,7 @@ def view_stack(
     colormaps = pick_colormaps(images.sizes["channel"], channel_colormaps)
     if resolve_backend(backend, viewer) == "plotly":
         return stack_figure(images, channel_colormaps=colormaps, title=title)
+    _check_drawable(images)
     viewer = _open(viewer, title or str(images.attrs.get("long_name") or images.name or "stack"), show)
     _add_channels(viewer, images, lead, colormaps=colormaps, labels=slider_labels(images, lead), metadata={})
     return viewer
@@ -184,6 +199,7 @@ def view_volume(
     images = volume_channels(images, "view_volume")
     if resolve_backend(backend, viewer) == "plotly":
         return volume_figure(images, title=title)
+    _check_drawable(images)
     viewer = _open(viewer, title or str(images.attrs.get("long_name") or images.name or "volume"), show)
     _add_channels(viewer, images, lead, colormaps=VOLUME_COLORMAPS, labels=slider_labels(images, lead), metadata={})
     viewer.dims.ndisplay = 3
@@ -253,6 +269,7 @@ def view_variation(
         return variation_figure(variations, reference, show_rejected=show_rejected, channel_colormaps=channel_colormaps)
     volume = "z" in images.dims
     colormaps = VOLUME_COLORMAPS if volume else pick_colormaps(images.sizes["channel"], channel_colormaps)
+    _check_drawable(images)
     viewer = _open(viewer, title or variation_title(summary), show)
     metadata = {k: v for k, v in summary.items() if k != "labels"}
     suffix = f" (ref {reference}: {summary['n_accepted']}/{summary['n_samples']} accepted)"

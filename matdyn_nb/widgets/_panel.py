@@ -2,7 +2,7 @@
 
 import functools
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import ipywidgets as widgets
 import numpy as np
@@ -10,10 +10,10 @@ import plotly.graph_objects as go
 import xarray as xr
 from plotly.subplots import make_subplots
 
-from ..viewers._common import drawing_scale, unit_label
+from ..viewers._common import drawing_scale, finite_span, unit_label
 from ..viewers.figures import image_axes, pixel_hover
 
-__all__ = ["ErrorLog", "flat_view", "heatmap_grid"]
+__all__ = ["ErrorLog", "draw_pictures", "flat_view", "heatmap_grid"]
 
 
 class ErrorLog:
@@ -47,12 +47,13 @@ def flat_view(images: xr.DataArray, *, channel: str, view: str = "slice", index:
     Parameters
     ----------
     channel
-        A channel name, or ``"sum"`` for the sum of the channels.
+        A channel name, or ``"sum"`` for the sum of the channels (NaN where one is NaN).
     view
         For volumes: ``"slice"`` (the z plane ``index``, default the middle) or
         ``"projection"`` (mean along z).
     """
-    picked = images.sum("channel") if channel == "sum" else images.sel(channel=channel, drop=True)
+    # skipna=False: a NaN picture stays NaN (drawn blank and named), not a sum of zero drawn as data
+    picked = images.sum("channel", skipna=False) if channel == "sum" else images.sel(channel=channel, drop=True)
     if "z" not in picked.dims:
         return picked
     if view == "projection":
@@ -105,3 +106,34 @@ def heatmap_grid(
         coloraxis=dict(colorscale="gray", colorbar=dict(thickness=12, title=dict(text=units))),
     )
     return go.FigureWidget(figure)
+
+
+def draw_pictures(figure: go.FigureWidget, pictures: Sequence[np.ndarray], titles: Sequence[str]) -> str:
+    """Put ``pictures`` (each ``(y, x)``) into the panels of a :func:`heatmap_grid`, titled ``titles``.
+
+    They share one colour scale, from the 1st to the 99th percentile of the finite pixels
+    of all of them: NaN pixels, and pictures with none finite, are drawn blank without
+    breaking the scale of the others (kept as it was when no picture has a finite pixel).
+    The title of a panel with no finite pixel says so.
+
+    Returns
+    -------
+    str
+        ``""`` when every panel has a finite pixel, else a note for the status line that
+        names the blank panels, e.g. ``"no finite pixel (NaN) in sample 2"``.
+    """
+    empty = [not np.isfinite(picture).any() for picture in pictures]
+    span = finite_span(np.concatenate([np.ravel(picture) for picture in pictures]), (1.0, 99.0)) if pictures else None
+    with figure.batch_update():
+        for trace, annotation, picture, title, none in zip(figure.data, figure.layout.annotations, pictures, titles,
+                                                           empty, strict=False):  # fmt: skip
+            trace.z = picture
+            annotation.text = f"{title}: no finite pixel" if none else title
+        if span is not None:
+            low, high = span
+            figure.layout.coloraxis.cmin = low
+            figure.layout.coloraxis.cmax = high if high > low else low + 1e-12
+    if not any(empty):
+        return ""
+    blank = [title for title, none in zip(titles, empty, strict=False) if none]
+    return "no finite pixel (NaN) in " + ("any panel" if all(empty) else ", ".join(blank))

@@ -201,5 +201,9 @@ class ClusterExplorer(widgets.VBox):
         with self.scatter.batch_update():
             self.scatter.data[-1].x, self.scatter.data[-1].y = [self._xy[index, 0]], [self._xy[index, 1]]
         if self._detail is not None:
-            self.detail = go.FigureWidget(self._detail(index, coords))
-            self.children = [self.scatter, self.children[1], self.detail, self.errors]
+            figure = go.Figure()
+            try:
+                figure = self._detail(index, coords)
+            finally:  # an item that cannot be drawn (e.g. a reference all NaN) leaves no other item's detail shown
+                self.detail = go.FigureWidget(figure)
+                self.children = [self.scatter, self.children[1], self.detail, self.errors]

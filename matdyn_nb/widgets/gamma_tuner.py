@@ -11,7 +11,7 @@ from .._random import as_generator, root_seed
 from ..errors import ConfigError
 from ..latent import DEFAULT_GAMMAS, gamma_sweep, latent_distance, observed_band, project, sample_variations
 from ..metrics.filters import as_filter
-from ._panel import ErrorLog, flat_view, heatmap_grid
+from ._panel import ErrorLog, draw_pictures, flat_view, heatmap_grid
 
 __all__ = ["GammaTuner"]
 
@@ -238,21 +238,17 @@ class GammaTuner(widgets.VBox):
             return
         ds = self.result.isel(reference=0)
         pictures = flat_view(ds.images, channel=self.channel.value, view=self.view.value, index=self.depth.value)
-        low, high = np.nanpercentile(pictures.isel(sample=0).values, [1, 99])
         valid = ds.valid.values
         frame = self._frame()
         # an observed frame is shown as the model draws its projected latent, not as observed
         reference = "reference" if frame is None else f"reference (decoded projection of frame {frame})"
-        with self.images.batch_update():
-            for j, trace in enumerate(self.images.data):
-                trace.z = pictures.isel(sample=j).values
-            self.images.layout.coloraxis.cmin = float(low)
-            self.images.layout.coloraxis.cmax = float(high if high > low else low + 1e-12)
-            for j, annotation in enumerate(self.images.layout.annotations):
-                annotation.text = reference if j == 0 else f"sample {j} {'accepted' if valid[j] else 'rejected'}"
+        titles = [reference] + [f"sample {j} {'accepted' if valid[j] else 'rejected'}" for j in range(1, valid.size)]
+        blank = draw_pictures(self.images, [pictures.isel(sample=j).values for j in range(valid.size)], titles)
         accepted = int(ds.n_accepted)
         distance = latent_distance(self.gamma.value, self.model.latent_dim)
         self.status.value = (
             f"gamma={self.gamma.value:.2f} (distance {distance:.3f}) · accepted {accepted}/{self.n_samples} "
-            f"({accepted / self.n_samples:.0%})" + (f" · filters: {self.filters}" if self.filters else "")
+            f"({accepted / self.n_samples:.0%})"
+            + (f" · filters: {self.filters}" if self.filters else "")
+            + (f" · {blank} (the model decodes these latents to NaN: check its weights)" if blank else "")
         )

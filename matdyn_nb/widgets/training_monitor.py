@@ -6,7 +6,7 @@ import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
 
-from ._panel import ErrorLog, flat_view, heatmap_grid
+from ._panel import ErrorLog, draw_pictures, flat_view, heatmap_grid
 
 __all__ = ["TrainingMonitor"]
 
@@ -135,17 +135,18 @@ class TrainingMonitor(widgets.VBox):
         last = snapshots.isel(stage=-1)
         n = min(last.sizes["sample"], self.max_snapshots)
         pictures = flat_view(last.isel(sample=slice(0, n)), channel=self.channel)
+        titles = [f"fixed latent {k}" for k in range(n)]
         if n != self._n_snapshot_panels:  # the grid is built once, on the first snapshots
-            grid = heatmap_grid(n, self.columns, titles=[f"fixed latent {k}" for k in range(n)], like=last)
+            grid = heatmap_grid(n, self.columns, titles=titles, like=last)
             grid.layout.margin.t = 70  # room for the title above the panels' titles
             self.snapshots = grid
             self.children = [self.status, self.losses, self.snapshots, self.errors]
             self._n_snapshot_panels = n
         stage = int(snapshots.stage[-1])
         resolution = self.history[-1]["resolution"] if self.history else None
-        with self.snapshots.batch_update():
-            for k in range(n):
-                self.snapshots.data[k].z = np.asarray(pictures.isel(sample=k).values)
-            self.snapshots.layout.title = f"generator at the fixed latents after stage {stage}" + (
-                f" ({resolution} px)" if resolution else ""
-            )
+        blank = draw_pictures(self.snapshots, [pictures.isel(sample=k).values for k in range(n)], titles)
+        self.snapshots.layout.title = (
+            f"generator at the fixed latents after stage {stage}"
+            + (f" ({resolution} px)" if resolution else "")
+            + (f"<br><sup>{blank}: the generator diverged</sup>" if blank else "")
+        )

@@ -1,5 +1,7 @@
 """VariationBrowser: step through the references of a Monte Carlo run and its accepted samples."""
 
+import warnings
+
 import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
@@ -8,9 +10,13 @@ from plotly.subplots import make_subplots
 
 from ..errors import ConfigError
 from ..viewers._common import finite_range
-from ._panel import ErrorLog, flat_view, heatmap_grid
+from ._panel import ErrorLog, draw_pictures, flat_view, heatmap_grid
 
 __all__ = ["VariationBrowser"]
+
+# why a reference's images can hold no finite pixel
+_BLANK = "filtered out, e.g. by ds.where(...), not kept, or NaN from the model"
+_VERDICT = {True: " accepted", False: " rejected"}  # a NaN flag (filtered out) says neither
 
 
 def _metric_names(ds: xr.Dataset) -> list[str]:
@@ -51,6 +57,13 @@ class VariationBrowser(widgets.VBox):
         For anything but a variation dataset with at least one reference.
     StackError
         When the kept images have no finite pixel.
+
+    Warns
+    -----
+    UserWarning
+        Naming the references whose kept images have no finite pixel (e.g. filtered out
+        with ``ds.where(...)``); their panels are drawn blank, titled so, and the status
+        line says why, while the others keep their colour scale.
     """
 
     def __init__(self, dataset: xr.Dataset, *, columns: int = 4, max_images: int = 12):
@@ -74,7 +87,17 @@ class VariationBrowser(widgets.VBox):
         self._n_images = n_images
         self._has_mean = "valid_mean" in dataset
         if n_images:
-            finite_range(dataset.images.isel({image_dim: slice(0, n_images)}), "VariationBrowser: the kept images")
+            kept = dataset.images.isel({image_dim: slice(0, n_images)}).transpose("reference", ...).values
+            finite_range(kept, "VariationBrowser: the kept images")
+            drawable = np.isfinite(kept).reshape(len(kept), -1).any(axis=1)
+            if not drawable.all():
+                labels = ", ".join(str(label) for label in dataset.reference.values[~drawable])
+                warnings.warn(
+                    f"VariationBrowser: reference(s) {labels} have no finite pixel in their kept images ({_BLANK}); "
+                    "their panels are drawn blank and say so",
+                    UserWarning,
+                    stacklevel=2,
+                )
 
         self.reference = widgets.SelectionSlider(
             options=[(str(label), label) for label in dataset.reference.values.tolist()],
@@ -120,28 +143,24 @@ class VariationBrowser(widgets.VBox):
 
     def _redraw(self, change=None) -> None:
         ds = self.dataset.isel(reference=self.reference.index)
-        valid = ds.valid.values
+        valid = ds.valid.values  # bool; float, NaN where ds.where(...) filtered the reference out
         panels = []
         if self._n_images:
             images = ds.images.isel({self._image_dim: slice(0, self._n_images)})
             pictures = flat_view(images, channel=self.channel.value, view=self.view.value, index=self.depth.value)
             panels = [pictures.isel({self._image_dim: j}).values for j in range(self._n_images)]
+        titles = [f"sample {j}{_VERDICT.get(valid[j], '')}" if j else "reference" for j in range(self._n_images)]
         if self._has_mean:
             mean = flat_view(ds.valid_mean, channel=self.channel.value, view=self.view.value, index=self.depth.value)
             panels.append(mean.values)
-        with self.images.batch_update():
-            for trace, picture in zip(self.images.data, panels, strict=False):
-                trace.z = picture
-            if panels:
-                low, high = np.nanpercentile(panels[0], [1, 99])
-                self.images.layout.coloraxis.cmin = float(low)
-                self.images.layout.coloraxis.cmax = float(high if high > low else low + 1e-12)
-            for j, annotation in enumerate(self.images.layout.annotations[: self._n_images]):
-                annotation.text = "reference" if j == 0 else f"sample {j} {'accepted' if valid[j] else 'rejected'}"
+            titles.append("mean of accepted")
+        note = draw_pictures(self.images, panels, titles)
         with self.histograms.batch_update():
             for k, name in enumerate(self.metrics):
                 self.histograms.data[2 * k + 1].x = ds[name].values[1:]
-        accepted = int(ds.n_accepted) if "n_accepted" in ds else int(valid[1:].sum())
         n = valid.size - 1
-        flag = " · FLAGGED: too few accepted" if bool(ds.get("flagged", False)) else ""
-        self.status.value = f"reference {self.reference.value}: accepted {accepted}/{n} ({accepted / n:.0%}){flag}"
+        accepted = float(ds.n_accepted) if "n_accepted" in ds else float(np.sum(valid[1:]))
+        share = f"accepted {accepted:.0f}/{n} ({accepted / n:.0%})" if np.isfinite(accepted) else "acceptance NaN"
+        flag = " · FLAGGED: too few accepted" if ds.get("flagged", False) == 1 else ""
+        note = f" · {note} ({_BLANK})" if note else ""
+        self.status.value = f"reference {self.reference.value}: {share}{flag}{note}"
