@@ -188,6 +188,23 @@ def test_tif_whose_axes_do_not_map_loads_with_the_dims_its_error_names(tmp_path)
     np.testing.assert_array_equal(da.values, data)
 
 
+def test_tif_written_a_page_at_a_time_loads_every_page(tmp_path):
+    # an acquisition loop appending one image per frame: tifffile makes each page its own series
+    data = np.arange(4 * 2 * 8 * 8, dtype=np.float32).reshape(4, 2, 8, 8)
+    for frame in data:
+        tifffile.imwrite(tmp_path / "appended.tif", frame[0], append=True)
+        tifffile.imwrite(tmp_path / "appended_channels.tif", frame, append=True)
+    da = load_stack(tmp_path / "appended.tif")
+    assert dict(da.sizes) == {"frame": 4, "channel": 1, "y": 8, "x": 8}
+    np.testing.assert_array_equal(da.values[:, 0], data[:, 0])
+    da = load_stack(tmp_path / "appended_channels.tif", dims=("frame", "channel", "y", "x"))
+    np.testing.assert_array_equal(da.values, data)
+    tifffile.imwrite(tmp_path / "mixed.tif", data[0, 0], append=True)
+    tifffile.imwrite(tmp_path / "mixed.tif", data[0, 0, :4, :4], append=True)  # e.g. a thumbnail
+    with pytest.warns(UserWarning, match=r"2 image series of different shapes or types .*only the first, \(8, 8\)"):
+        assert dict(load_stack(tmp_path / "mixed.tif").sizes)["frame"] == 1
+
+
 @pytest.mark.parametrize("dpi", [72, 300])
 def test_tif_screen_dpi_is_no_pixel_size(tmp_path, dpi):
     from PIL import Image

@@ -60,7 +60,7 @@ def rotate_augment(
     >>> import numpy as np
     >>> from matdyn_nb.data import as_stack, rotate_augment
     >>> aug = rotate_augment(as_stack(np.ones((2, 8, 8))), 5, rng=0)
-    >>> aug.sizes["frame"], aug.angle.values[0]
+    >>> aug.sizes["frame"], float(aug.angle[0])
     (12, 0.0)
     """
     check_stack(stack)

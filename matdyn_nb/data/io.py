@@ -67,7 +67,9 @@ def load_stack(path: str | os.PathLike, *, key: str | None = None, lazy: bool = 
     path
         A ``.npy``, ``.npz``, ``.tif``/``.tiff`` (multi-page), ``.h5``/``.hdf5``, ``.zarr``
         or ``.nc`` file. A TIFF whose images may be a time series or the z slices (or
-        channels) of one frame, its metadata not saying which, needs ``dims``. A foreign
+        channels) of one frame, its metadata not saying which, needs ``dims``; in one written
+        a page at a time (``tifffile.imwrite(..., append=True)`` makes each page a series of
+        its own) each series is a frame. A foreign
         HDF5 dataset's attributes are read: ``pixel_size`` (or ``voxel_size``,
         ``pixel_size_nm``) with ``spatial_units``, ``frame_interval`` (or
         ``frame_interval_s``) with ``time_units``, ``channel_names``, ``units`` (of the
@@ -182,24 +184,43 @@ def _read_tif(path, key, lazy):
             # read pages as they are: tifffile would parse our JSON's "shape" as its own
             # shaped-series metadata, which fails for some all-ones shapes
             return np.stack([p.asarray() for p in tif.pages]), stored, {}
-        data = tif.asarray()
-        series = tif.series[0]
+        data, axes = _tif_series(tif, path)
         imagej = tif.imagej_metadata or {}
         try:
-            found = {"dims": _tif_dims(series.axes)}
+            found = {"dims": _tif_dims(axes)}
         except StackError as err:  # the caller's dims= decide
             found, unsure = {"unsure": str(err)}, None
         else:
-            unsure = _tif_unsure_axis(series.axes, imagej)
+            unsure = _tif_unsure_axis(axes, imagej)
         if unsure:
             found["unsure"] = (
-                f"{str(path)!r} holds {data.shape[series.axes.index(unsure)]} images that may be the frames of a time "
+                f"{str(path)!r} holds {data.shape[axes.index(unsure)]} images that may be the frames of a time "
                 f"series or the {'z slices of one volume' if unsure == 'Z' else 'channels of one frame'} (TIFF axes "
-                f"{series.axes!r}, and its metadata do not say which); load it with dims=('frame', 'y', 'x') for a "
+                f"{axes!r}, and its metadata do not say which); load it with dims=('frame', 'y', 'x') for a "
                 f"time series, or dims={found['dims']} for {'a volume' if unsure == 'Z' else 'channels'}"
             )
         found.update(_tif_pixel_size(page, imagej, "z" in found.get("dims", ()) and "unsure" not in found))
     return data, None, found
+
+
+def _tif_series(tif, path) -> tuple[np.ndarray, str]:
+    """A foreign TIFF's images and tifffile's axes for them.
+
+    A file written a page at a time (``tifffile.imwrite(..., append=True)`` in an
+    acquisition loop) holds one series per page, and tifffile reads only the first: series
+    of one shape are stacked as frames (axis ``Q``, read as ``frame``) instead.
+    """
+    series = tif.series
+    if len(series) > 1 and all(s.shape == series[0].shape and s.dtype == series[0].dtype for s in series):
+        return np.stack([s.asarray() for s in series]), "Q" + series[0].axes
+    if len(series) > 1:
+        warnings.warn(
+            f"{str(path)!r} holds {len(series)} image series of different shapes or types "
+            f"{sorted({s.shape for s in series})}; only the first, {series[0].shape}, is read",
+            UserWarning,
+            stacklevel=4,
+        )
+    return tif.asarray(), series[0].axes
 
 
 _EXAMPLE_DIMS = {4: ("frame", "channel", "y", "x"), 5: ("frame", "channel", "z", "y", "x")}

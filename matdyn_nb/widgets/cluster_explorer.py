@@ -101,6 +101,8 @@ class ClusterExplorer(widgets.VBox):
         without it, the descriptors ``x`` and ``y`` (default the first two).
     truth_names
         Names of the true labels, e.g. ``{0: "free", 1: "directed", 2: "confined"}``.
+    height
+        Height of the scatter in pixels.
 
     Attributes
     ----------

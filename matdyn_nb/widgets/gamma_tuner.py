@@ -45,8 +45,13 @@ class GammaTuner(widgets.VBox):
         Criteria deciding acceptance, e.g. ``EntropyDiff() <= 0.2``.
     gammas
         The gamma values of the slider range and of the curves.
+    gamma
+        The slider's first value (default: the calibration's gamma, else the middle of
+        ``gammas``).
     n_samples
         Perturbed samples shown around the reference.
+    columns
+        Images per row of the sample grid.
     curve_size
         ``(n_references, n_samples)`` of the gamma sweep behind the curves.
     calibration
