@@ -224,8 +224,9 @@ def _zarr_template(first: xr.Dataset, n_ref: int, chunk: int, refs: xr.DataArray
 def _create_store(path: Path, template: xr.Dataset) -> None:
     """Write ``template`` (metadata, nothing done) beside ``path`` and rename it into place.
 
-    A killed creation thus leaves no store (only a hidden ``.NAME.tmp*`` folder, ignored),
-    so the next run starts it afresh instead of finding a store it cannot resume.
+    A killed creation thus leaves no store, so the next run starts it afresh instead of
+    finding a store it cannot resume; it also removes the hidden ``.NAME.tmp-*`` folder
+    the killed one left (:func:`~matdyn_nb._files.temporary_folder`).
     """
     try:
         with atomic_directory(path, exclusive=True) as tmp:
