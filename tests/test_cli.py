@@ -165,6 +165,11 @@ def test_run_file_seed_keys_data_and_training_unless_gan_has_its_own():
     assert spec["gan"] == {"preset": ["nanoparticles", "small"]}  # the run file's dict is left as it was
 
 
+def test_a_run_file_that_reshapes_its_preset_names_the_change():
+    spec = {"data": "twin:nanoparticles:crop64", "gan": {"preset": ["nanoparticles", "small"], "resolution": 32}}
+    assert run_config(spec).name == "nanoparticles-small with resolution=32"
+
+
 @pytest.mark.parametrize("path", sorted(RUNS.glob("*.json")), ids=lambda p: p.stem)
 def test_the_scripts_run_files_are_train_files(path):
     spec = read_train_file(path)

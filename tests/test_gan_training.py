@@ -494,6 +494,14 @@ def test_a_run_clears_the_temporary_folders_of_writes_killed_before(data, tmp_pa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint", "keep.tmpfile", "model"]
 
 
+def test_a_run_resumes_under_another_name(data, tmp_path):
+    # a name is a label: a run begun when GANConfig.preset named it otherwise goes on
+    short = CONFIG.replace(images_per_phase=(4,), name="nanoparticles-small")
+    first = train_gan(data, short, run_dir=tmp_path)
+    again = train_gan(data, short.replace(name="nanoparticles-small with resolution=8"), run_dir=tmp_path)
+    assert again.model_id == first.model_id and again.provenance["steps"] == first.provenance["steps"]
+
+
 def test_a_run_folder_is_replaced_only_when_asked(data, tmp_path):
     short = CONFIG.replace(images_per_phase=(4,))
     first = train_gan(data, short, run_dir=tmp_path)

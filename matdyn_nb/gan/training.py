@@ -543,7 +543,8 @@ def _resumable_config(run_dir: Path, config: GANConfig) -> GANConfig:
     """The config of the checkpoint in ``run_dir``, or a ConfigError unless ``config`` may resume it."""
     state = checkpoint_state(run_dir / "checkpoint")
     saved = GANConfig.from_json(json.dumps(state["config"]))
-    mutable = {"final_images": config.final_images, "learning_rate": config.learning_rate}
+    # the name too: only a label, and GANConfig.preset names a reshaped preset otherwise than when a run began
+    mutable = {"final_images": config.final_images, "learning_rate": config.learning_rate, "name": config.name}
     if saved.replace(**mutable) != config:
         asked = json.loads(config.to_json())
         differ = [k for k, v in json.loads(saved.to_json()).items() if k not in mutable and v != asked[k]]
