@@ -18,7 +18,6 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from ._files import writable_folder
 from .data import load_stack, prepare_for_training, save_stack
 from .errors import ConfigError, ModelFileError, StackError, TrainingDiverged
 from .runs import (
@@ -65,13 +64,13 @@ def _prepare(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .gan import train_gan
+    from .gan import check_run_dir, train_gan
     from .gan.distributed import launched_as_rank
 
     spec = read_train_file(args.run_file)
     config = run_config(spec)
     run_dir = Path(spec["run_dir"]).absolute()  # relative to the current folder, as the data paths are
-    writable_folder(run_dir, ConfigError, "checkpoints")  # before the data are made, which can take long
+    check_run_dir(run_dir, config, overwrite=args.overwrite)  # before the data are made, which can take long
     ready = prepare_run_stack(spec, run_stack(spec))
     reports = launched_as_rank() == 0  # under torchrun every process runs this; one reports
     if reports:
@@ -207,7 +206,7 @@ def _calibrated_gamma(spec: dict, model, metrics, client, progress) -> float:
 
 
 def _sample(args: argparse.Namespace) -> int:
-    from .latent import sample_variations
+    from .latent import check_store, sample_variations
     from .metrics import pairwise_metric
 
     start = time.perf_counter()
@@ -215,17 +214,22 @@ def _sample(args: argparse.Namespace) -> int:
     metrics = [pairwise_metric(m) for m in spec.get("metrics", [])]
     model = load_run_model(spec["model"])
     references = load_reference_latents(spec["references"]) if "references" in spec else None
+    run = dict(
+        rng=spec.get("seed", 0), references=references, distance=spec.get("distance"),
+        distribution=spec.get("distribution", "uniform"), metrics=metrics, filters=spec.get("filters"),
+        keep_images=spec.get("keep_images", "none"), keep_mean=spec.get("keep_mean", False),
+        min_accepted=spec.get("min_accepted", 10), chunk=spec.get("chunk", 8), store=spec["store"], resume=True,
+        batch_size=spec.get("batch_size", 64), device=spec.get("device"),
+    )  # fmt: skip
+    # a store this run cannot write or resume fails now, not after the cluster starts and gamma is calibrated
+    check_store(model, spec.get("n_references"), spec["n_samples"], spec.get("gamma"), **run)
     with _dask_client(spec) as client:
         where = "in this process" if client is None else f"on dask scheduler {client.scheduler.address}"
         gamma = _calibrated_gamma(spec, model, metrics, client, args.progress) if "calibrate" in spec else None
         print(f"sampling variations of {model} {where} into {spec['store']}")
         ds = sample_variations(
-            model, spec.get("n_references"), spec["n_samples"], spec.get("gamma", gamma), rng=spec.get("seed", 0),
-            references=references, distance=spec.get("distance"), distribution=spec.get("distribution", "uniform"),
-            metrics=metrics, filters=spec.get("filters"), keep_images=spec.get("keep_images", "none"),
-            keep_mean=spec.get("keep_mean", False), min_accepted=spec.get("min_accepted", 10),
-            chunk=spec.get("chunk", 8), store=spec["store"], resume=True, batch_size=spec.get("batch_size", 64),
-            device=spec.get("device"), client=client, progress=args.progress,
+            model, spec.get("n_references"), spec["n_samples"], spec.get("gamma", gamma), **run, client=client,
+            progress=args.progress,
         )  # fmt: skip
     print(
         f"done: {ds.sizes['reference']} references x {ds.attrs['n_samples']} samples at gamma "

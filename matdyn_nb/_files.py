@@ -1,9 +1,13 @@
 """Atomic writes: a killed process never leaves a half-written folder under the final name."""
 
 import errno
+import glob
 import os
+import re
 import shutil
+import socket
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,8 +20,17 @@ __all__ = [
     "remove_temporaries",
     "replace_directory",
     "run_entries",
+    "temporary_folder",
     "writable_folder",
 ]
+
+# An atomic write takes minutes at most; a temporary whose writer cannot be asked (another
+# host, or one named before temporaries carried their writer) is stale once untouched this long.
+STALE_AFTER_S = 24 * 3600
+# this host as it may appear in a file name ("-" separates the name's fields, parsed from the right)
+_HOST = re.sub(r"[^A-Za-z0-9.-]", "_", socket.gethostname()) or "unknown"
+_EARLIER = re.compile(r"[a-z0-9_]{8}")  # what follows ".NAME.tmp": mkdtemp's random part (earlier versions)
+_OURS = re.compile(r"-(?P<host>[A-Za-z0-9._-]+)-(?P<pid>[0-9]+)-[a-z0-9_]{8}")  # -HOST-PID-RANDOM
 
 
 def writable_folder(folder: Path, error: type[Exception], what: str) -> Path:
@@ -46,7 +59,9 @@ def atomic_directory(path: Path, exclusive: bool = False) -> Iterator[Path]:
     removed; if the process dies in between, ``path`` or ``path.with_name('.NAME.old')``
     holds a complete copy (see :func:`existing_directory`). The folder and what is written
     in it get the permissions of the process's umask, as ordinary files do, so that other
-    accounts (dask workers, colleagues on a shared filesystem) can read a model.
+    accounts (dask workers, colleagues on a shared filesystem) can read a model. The
+    temporary folder is :func:`temporary_folder`'s: one that a killed process leaves behind
+    is removed by a later write of ``path``.
 
     Parameters
     ----------
@@ -58,7 +73,7 @@ def atomic_directory(path: Path, exclusive: bool = False) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp", dir=path.parent))
+    tmp = temporary_folder(path)
     umask = os.umask(0)
     os.umask(umask)
     tmp.chmod(0o777 & ~umask)  # mkdtemp makes it owner-only; the result is an ordinary folder
@@ -84,14 +99,66 @@ def _rename_exclusive(src: Path, dst: Path) -> None:
         raise
 
 
-def remove_temporaries(path: Path) -> None:
-    """Delete the temporary folders that writes of ``path`` killed in :func:`atomic_directory` left beside it.
+def temporary_folder(path: Path) -> Path:
+    """A fresh hidden folder beside ``path`` to write it in, named after this host and process.
 
-    Only for a caller that alone writes ``path`` (a training run in its run folder): another
-    writer's temporary folder would go too.
+    Its name, ``.NAME.tmp-HOST-PID-RANDOM``, lets a later write of ``path`` tell a temporary
+    folder whose writer was killed from one still being written; such stale ones are
+    removed first (:func:`remove_temporaries`), so kills leave no pile of them. The folder
+    is owner-only, as :func:`tempfile.mkdtemp` makes it.
     """
-    for tmp in Path(path).parent.glob(f".{Path(path).name}.tmp*"):
-        shutil.rmtree(tmp, ignore_errors=True)
+    path = Path(path)
+    remove_temporaries(path)
+    return Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-{_HOST}-{os.getpid()}-", dir=path.parent))
+
+
+def remove_temporaries(path: Path) -> None:
+    """Delete the temporary folders of writes of ``path`` whose writer is gone (see :func:`temporary_folder`).
+
+    Only names of the form :func:`temporary_folder` gives (and ``.NAME.tmpRANDOM``, as
+    earlier versions named them) are considered, and one is deleted only when its writer
+    is provably gone: a process of this host that no longer runs, or, for a writer on
+    another host or unnamed, nothing in the folder changed for :data:`STALE_AFTER_S`. The
+    temporary folder of a write under way, here or on another host, is kept.
+    """
+    path = Path(path)
+    prefix = f".{path.name}.tmp"
+    for tmp in path.parent.glob(f"{glob.escape(prefix)}*"):
+        if tmp.is_dir() and not tmp.is_symlink() and _writer_gone(tmp.name[len(prefix) :], tmp):
+            shutil.rmtree(tmp, ignore_errors=True)  # another process may be removing it too
+
+
+def _writer_gone(suffix: str, tmp: Path) -> bool:
+    """Whether the writer of ``tmp``, whose name ends in ``suffix`` after ``.NAME.tmp``, is gone."""
+    ours = _OURS.fullmatch(suffix)
+    if ours is None and _EARLIER.fullmatch(suffix) is None:
+        return False  # not a name we give: someone else's folder
+    if ours is not None and ours["host"] == _HOST and os.name == "posix":  # on Windows os.kill(pid, 0) kills
+        return not _running(int(ours["pid"]))
+    return _untouched_for(tmp, STALE_AFTER_S)
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` of this host exists (an unreaped, killed child counts as running)."""
+    try:
+        os.kill(pid, 0)  # signal 0: sends nothing, only checks
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def _untouched_for(folder: Path, seconds: float) -> bool:
+    """Whether nothing in ``folder`` (the folder included) was modified in the last ``seconds``."""
+    newest = 0.0
+    try:
+        for root, dirs, files in os.walk(folder):
+            for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
+                newest = max(newest, os.lstat(name).st_mtime)
+    except OSError:  # changing under us: not untouched
+        return False
+    return time.time() - newest > seconds
 
 
 def leftover(path: Path) -> Path:

@@ -1,3 +1,4 @@
+import functools
 import json
 import shutil
 import signal
@@ -13,6 +14,8 @@ from matdyn_nb import load_model, save_stack
 from matdyn_nb.__main__ import main
 from matdyn_nb.errors import ConfigError
 from matdyn_nb.gan import training
+from matdyn_nb.latent import check_store, sample_variations
+from matdyn_nb.metrics.pairwise import EntropyDiff
 from matdyn_nb.runs import read_train_file, run_config, run_stack, source_stack
 
 RUNS = Path(__file__).resolve().parents[1] / "scripts" / "runs"
@@ -71,6 +74,25 @@ def test_an_unwritable_run_dir_is_said_before_the_data_are_made(tmp_path, capsys
     (tmp_path / "run.json").write_text(json.dumps(run))
     assert main(["train", str(tmp_path / "run.json")]) == 2
     assert "cannot write checkpoints in" in capsys.readouterr().err
+
+
+def test_a_run_folder_holding_another_run_is_said_before_the_data_are_made(tmp_path, capsys, monkeypatch):
+    import matdyn_nb.__main__ as cli
+
+    np.save(tmp_path / "frames.npy", np.random.default_rng(1).random((6, 2, 8, 8)).astype(np.float32))
+    gan = {"resolution": 8, "channels": 2, "latent_dim": 4, "filters": [8, 8], "batch_sizes": [2, 2],
+           "images_per_phase": [4]}  # fmt: skip
+    spec = {"data": str(tmp_path / "frames.npy"), "prepare": {"size": 8}, "gan": gan, "run_dir": str(tmp_path / "run")}
+    (tmp_path / "run.json").write_text(json.dumps(spec))
+    assert main(["train", str(tmp_path / "run.json"), "--no-progress"]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr(cli, "run_stack", lambda spec: pytest.fail("the data were made before the run folder check"))
+    (tmp_path / "other.json").write_text(json.dumps({**spec, "gan": {**gan, "latent_dim": 8}}))
+    assert main(["train", str(tmp_path / "other.json")]) == 2
+    assert "written with another configuration (latent_dim differ)" in capsys.readouterr().err
+    shutil.rmtree(tmp_path / "run" / "checkpoint")
+    assert main(["train", str(tmp_path / "run.json")]) == 2
+    assert "already holds a run (model) and it has no checkpoint to resume" in capsys.readouterr().err
 
 
 def test_train_from_run_file_and_resume(tmp_path, capsys, monkeypatch):
@@ -154,6 +176,11 @@ def test_run_file_seed_keys_data_and_training_unless_gan_has_its_own():
     assert spec["gan"] == {"preset": ["nanoparticles", "small"]}  # the run file's dict is left as it was
 
 
+def test_a_run_file_that_reshapes_its_preset_names_the_change():
+    spec = {"data": "twin:nanoparticles:crop64", "gan": {"preset": ["nanoparticles", "small"], "resolution": 32}}
+    assert run_config(spec).name == "nanoparticles-small with resolution=32"
+
+
 @pytest.mark.parametrize("path", sorted(RUNS.glob("*.json")), ids=lambda p: p.stem)
 def test_the_scripts_run_files_are_train_files(path):
     spec = read_train_file(path)
@@ -230,6 +257,45 @@ def test_sample_refuses_a_calibration_kept_for_other_observed_data(tiny_model, t
     err = capsys.readouterr().err
     assert "holds a calibration with other settings (observed_sha256 differ" in err
     assert (tmp_path / "v.zarr.calibration.nc").exists()  # kept: the user deletes it to calibrate again
+
+
+def test_sample_says_a_store_it_cannot_resume_before_calibrating(tiny_model, tmp_path, capsys, monkeypatch):
+    import matdyn_nb.latent
+
+    save_stack(tiny_model.sample(4, rng=0).rename(sample="frame"), tmp_path / "observed.nc")
+    spec = {
+        "model": str(tiny_model.save(tmp_path / "model")), "n_references": 2, "n_samples": 2, "seed": 1,
+        "calibrate": {"observed": str(tmp_path / "observed.nc"), "gammas": [0.5, 1.0]},
+        "metrics": ["entropy_diff"], "store": str(tmp_path / "v.zarr"),
+    }  # fmt: skip
+    stored = dict(n_references=2, n_samples=3, gamma=0.5, rng=1, metrics=[EntropyDiff()])
+    sample_variations(tiny_model, **stored, store=tmp_path / "v.zarr")  # another run's store, at another gamma
+    (tmp_path / "run.json").write_text(json.dumps(spec))
+
+    @functools.wraps(matdyn_nb.latent.calibrate_gamma)  # its signature: the run file is checked against it
+    def calibrate_gamma(*args, **kwargs):
+        pytest.fail("gamma was calibrated before the store check")
+
+    monkeypatch.setattr(matdyn_nb.latent, "calibrate_gamma", calibrate_gamma)
+    assert main(["sample", str(tmp_path / "run.json"), "--no-progress"]) == 2
+    assert "holds a run with other settings (n_samples: stored 3, asked 2)" in capsys.readouterr().err
+    shutil.rmtree(tmp_path / "v.zarr")
+    (tmp_path / "v.zarr").write_text("")
+    assert main(["sample", str(tmp_path / "run.json"), "--no-progress"]) == 2
+    assert "is a file, not a zarr folder" in capsys.readouterr().err
+
+
+def test_a_store_whose_gamma_is_not_known_yet_is_checked_for_the_rest(tiny_model, tmp_path):
+    stored = dict(n_references=2, n_samples=3, rng=1, store=tmp_path / "v.zarr")
+    sample_variations(tiny_model, **stored, gamma=0.5)
+    check_store(tiny_model, **stored, resume=True)  # gamma to be calibrated: the rest is this run's
+    with pytest.raises(ConfigError, match="gamma: stored 0.5, asked 1.0"):
+        check_store(tiny_model, **stored, gamma=1.0, resume=True)
+    with pytest.raises(ConfigError, match="already exists; pass resume=True"):
+        check_store(tiny_model, **stored)
+    gen = np.random.default_rng(0)
+    check_store(tiny_model, 2, 3, 0.5, rng=gen, store=tmp_path / "new.zarr")
+    assert gen.integers(2**62) == np.random.default_rng(0).integers(2**62)  # the run draws what it would have
 
 
 def _answer_http_400(server: socket.socket) -> None:

@@ -225,6 +225,29 @@ def test_unknown_channel_is_named(hand_made):
         extract_traces(hand_made, channel="gold")
 
 
+def test_negative_reference_labels_are_refused_when_they_would_key_a_draw(hand_made):
+    negative = hand_made.assign_coords(reference=[-3])
+    with pytest.raises(ValueError, match=r"negative labels \(-3\).*assign_coords\(reference=.*n_points=None"):
+        extract_traces(negative)
+    kept = extract_traces(negative, n_points=None)  # nothing drawn: the labels key nothing
+    assert kept.sizes["variation"] == 2 and set(kept.reference.values) == {-3}
+
+
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        (dict(min_points=float("inf")), "min_points must be an integer >= 2, got inf"),
+        (dict(min_points=float("nan")), "min_points must be an integer >= 2, got nan"),
+        (dict(n_points=float("inf")), "n_points must be an integer >= 2, or None"),
+        (dict(occupancy="0.1"), r"occupancy must be a fraction in \(0, 1\], got '0.1'"),
+        (dict(detector="sigma=1"), "detector must be a dict of detect_particles keywords"),
+    ],
+)
+def test_out_of_range_options_are_named(hand_made, option, message):
+    with pytest.raises(ValueError, match=message):
+        extract_traces(hand_made, **option)
+
+
 # --------------------------------------------------------------------------- the shipped model
 
 

@@ -102,6 +102,14 @@ def test_minibatch_stddev_groups_the_batch():
     assert critic.blocks[0][0].group_size == 8
 
 
+def test_a_preset_with_its_shape_changed_says_so_in_its_name():
+    changed = GANConfig.preset("nanoparticles", "small", resolution=32, latent_dim=16, images_per_phase=(8,))
+    assert changed.name == "nanoparticles-small with resolution=32, latent_dim=16"
+    assert GANConfig.from_json(changed.to_json()) == changed
+    assert GANConfig.preset("nanoparticles", "small", resolution=64).name == "nanoparticles-small"  # the preset's own
+    assert GANConfig.preset("brass", "small", filters=(8, 8, 8, 8), name="mine").name == "mine"
+
+
 def test_config_json_round_trip_and_presets():
     config = tiny(3)
     assert GANConfig.from_json(config.to_json()) == config
@@ -110,6 +118,9 @@ def test_config_json_round_trip_and_presets():
         assert preset.name == f"{case}-{size}"
         assert len(preset.stage_filters()) == preset.n_stages
     paper = GANConfig.preset("nanoparticles", "paper")
+    assert GANConfig.preset("nanoparticles", "paper", images_per_phase=(8,), precision="bfloat16").name == (
+        "nanoparticles-paper"  # the schedule alone: still the preset's model
+    )
     assert (paper.resolution, paper.channels, paper.latent_dim) == (128, 2, 32)
     assert paper.stage_filters() == (256, 256, 256, 256, 128, 64)  # authors' list x 0.5
     assert paper.betas == (0.0, 0.99) and paper.gp_weight == 10 and paper.drift_weight == 1e-3

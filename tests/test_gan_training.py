@@ -16,7 +16,7 @@ import pytest
 import torch
 import xarray as xr
 
-from matdyn_nb import GANConfig, load_model, train_gan
+from matdyn_nb import GANConfig, _files, load_model, train_gan
 from matdyn_nb.data import as_stack, normalize
 from matdyn_nb.errors import ConfigError, ModelFileError, PerformanceWarning, StackError, TrainingDiverged
 from matdyn_nb.gan import training
@@ -484,12 +484,22 @@ def test_non_finite_weights_are_never_checkpointed(data, tmp_path, monkeypatch):
 
 
 def test_a_run_clears_the_temporary_folders_of_writes_killed_before(data, tmp_path):
-    for name in (".checkpoint.tmp1x2y", ".model.tmpab12"):
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    pid = int(gone.stdout)  # a process of this host that has ended, as a killed writer has
+    for name in (f".checkpoint.tmp-{_files._HOST}-{pid}-1x2y3z4w", f".model.tmp-{_files._HOST}-{pid}-ab12cd34"):
         (tmp_path / name).mkdir()
         (tmp_path / name / "weights.safetensors").write_bytes(b"half")
     (tmp_path / "keep.tmpfile").write_bytes(b"mine")
     train_gan(data, CONFIG.replace(images_per_phase=(4,)), run_dir=tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint", "keep.tmpfile", "model"]
+
+
+def test_a_run_resumes_under_another_name(data, tmp_path):
+    # a name is a label: a run begun when GANConfig.preset named it otherwise goes on
+    short = CONFIG.replace(images_per_phase=(4,), name="nanoparticles-small")
+    first = train_gan(data, short, run_dir=tmp_path)
+    again = train_gan(data, short.replace(name="nanoparticles-small with resolution=8"), run_dir=tmp_path)
+    assert again.model_id == first.model_id and again.provenance["steps"] == first.provenance["steps"]
 
 
 def test_a_run_folder_is_replaced_only_when_asked(data, tmp_path):

@@ -306,6 +306,38 @@ def test_a_store_interrupted_while_created_is_created_again(tiny_model, tmp_path
     )
 
 
+KILLED_CREATION = """
+import os
+import signal
+import sys
+sys.path.insert(0, {tests!r})
+import xarray as xr
+from conftest import make_tiny_model
+from matdyn_nb.latent import sample_variations
+
+to_zarr = xr.Dataset.to_zarr
+
+
+def killed_once_written(self, path, **kwargs):  # kill -9 with the store written in its hidden temporary folder
+    to_zarr(self, path, **kwargs)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+xr.Dataset.to_zarr = killed_once_written
+sample_variations(make_tiny_model(), 3, 2, 1.0, rng=0, store={store!r})
+"""
+
+
+def test_a_creation_removes_the_temporary_folder_a_killed_creation_left(tiny_model, tmp_path):
+    store = tmp_path / "run.zarr"
+    script = KILLED_CREATION.format(tests=str(Path(__file__).parent), store=str(store))
+    killed = subprocess.run([sys.executable, "-c", script], timeout=120)
+    assert killed.returncode == -signal.SIGKILL
+    assert [p.name.startswith(".run.zarr.tmp-") for p in tmp_path.iterdir()] == [True]  # what the kill left
+    sample_variations(tiny_model, 3, 2, 1.0, rng=0, store=store)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.zarr"]
+
+
 def test_two_runs_creating_one_store_at_once_leave_it_to_one(tiny_model, tmp_path, monkeypatch):
     from matdyn_nb.latent import variations
 

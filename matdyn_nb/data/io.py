@@ -11,14 +11,13 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
-from .._files import leftover, replace_directory, writable_folder
+from .._files import leftover, replace_directory, temporary_folder, writable_folder
 from .._zarr import fixed_strings, variable_strings
 from ..errors import StackError
 from ._metadata import metadata_from_json, metadata_to_json, stack_from_metadata
@@ -439,7 +438,7 @@ def save_stack(stack: xr.DataArray, path: str | os.PathLike, *, overwrite: bool 
         raise StackError(f"{existing} already exist(s); pass overwrite=True or choose another path")
     _check_attrs(stack)
     writable_folder(path.parent, StackError, "the stack")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    tmp = temporary_folder(path)
     try:
         _WRITERS[fmt](stack, tmp / path.name)
         for target in targets:

@@ -12,7 +12,10 @@ definitions implemented here are those of twins.md §2.6:
 """
 
 import json
+import math
+import numbers
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -142,7 +145,7 @@ def _reference_traces(stack: np.ndarray, keep: np.ndarray, detector: dict, occup
     return [traces[c] for c in kept]
 
 
-def _subsample(trace: _Trace, n_points: int | None, gen: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _subsample(trace: _Trace, n_points: int | None, gen: np.random.Generator | None) -> tuple[np.ndarray, np.ndarray]:
     """Points (y, x px) and their samples; with ``n_points``, the reference point then ``n_points - 1`` drawn ones."""
     points, samples = np.array(trace.points), np.array(trace.samples)
     if n_points is None:
@@ -200,7 +203,8 @@ def extract_traces(
         clouds are compared at one size). None keeps every point, NaN-padded.
     rng
         Seed, Generator or None for the subsampling; reference ``r`` draws from a
-        generator keyed by (seed, r), so it gives the same cloud when traced alone.
+        generator keyed by (seed, r), so it gives the same cloud when traced alone
+        (integer ``reference`` labels must then be >= 0; other labels key by position).
 
     Returns
     -------
@@ -226,16 +230,18 @@ def extract_traces(
     >>> tr.sizes["variation"], int(tr.n_points[0])
     (1, 12)
     """
+    _check_trace_options(min_points, n_points, occupancy, detector)
     detector = {} if detector is None else dict(detector)
-    _check_trace_options(min_points, n_points, occupancy)
     images, valid = _trace_images(variations, channel)
     root = root_seed(rng)
     refs = images["reference"].values if "reference" in images.coords else np.arange(images.sizes["reference"])
     keyed = np.issubdtype(np.asarray(refs).dtype, np.integer)
+    if keyed and n_points is not None:
+        _check_reference_keys(refs)
     variations_found = []
     for i, ref in enumerate(refs):
         stack = np.asarray(images.isel(reference=i).values, float)
-        gen = np.random.default_rng([root, int(ref) if keyed else i])
+        gen = None if n_points is None else np.random.default_rng([root, int(ref) if keyed else i])
         traces = _reference_traces(stack, np.flatnonzero(valid[i]), detector, occupancy)
         variations_found += [
             _Variation(ref, t, *_subsample(t, n_points, gen)) for t in traces if len(t.points) >= min_points
@@ -264,13 +270,35 @@ def extract_traces(
     return _traces_dataset(variations_found, images, np.asarray(refs).dtype, width, occupancy, attrs)
 
 
-def _check_trace_options(min_points, n_points, occupancy) -> None:
-    if int(min_points) != min_points or min_points < 2:
+def _whole(value) -> bool:
+    """``value`` is a finite real number with no fractional part (an int, or a float such as 10.0)."""
+    return isinstance(value, numbers.Real) and math.isfinite(value) and int(value) == value
+
+
+def _check_trace_options(min_points, n_points, occupancy, detector) -> None:
+    if not _whole(min_points) or min_points < 2:
         raise ValueError(f"min_points must be an integer >= 2, got {min_points!r}")
-    if n_points is not None and (int(n_points) != n_points or n_points < 2):
+    if n_points is not None and (not _whole(n_points) or n_points < 2):
         raise ValueError(f"n_points must be an integer >= 2, or None to keep every point, got {n_points!r}")
-    if not 0 < occupancy <= 1:
+    if not isinstance(occupancy, numbers.Real) or not 0 < occupancy <= 1:
         raise ValueError(f"occupancy must be a fraction in (0, 1], got {occupancy!r}")
+    if detector is not None and not isinstance(detector, Mapping):
+        raise ValueError(
+            f"detector must be a dict of detect_particles keywords (e.g. {{'sigma': 1.0}}) or None, got {detector!r}"
+        )
+
+
+def _check_reference_keys(refs: np.ndarray) -> None:
+    """Integer reference labels key the subsampling generators (seed, reference): numpy takes no negative key."""
+    negative = refs[refs < 0]
+    if negative.size:
+        shown = ", ".join(str(r) for r in negative[:5]) + (", ..." if negative.size > 5 else "")
+        raise ValueError(
+            f"the reference coord holds negative labels ({shown}); each reference's subsampling is drawn from a "
+            "generator keyed by (seed, reference label), which must be a non-negative integer. Relabel the "
+            "references, e.g. variations.assign_coords(reference=np.arange(variations.sizes['reference'])), or "
+            "pass n_points=None to keep every point (nothing is drawn)"
+        )
 
 
 def _traces_dataset(

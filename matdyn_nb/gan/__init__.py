@@ -4,7 +4,7 @@ from .config import PRESETS, GANConfig
 from .model import GenerativeModel, load_model
 from .networks import Critic, Generator
 from .pretrained import available_pretrained, pretrained_model
-from .training import cpu_has_bfloat16, train_gan
+from .training import check_run_dir, cpu_has_bfloat16, train_gan
 
 __all__ = [
     "PRESETS",
@@ -13,6 +13,7 @@ __all__ = [
     "GenerativeModel",
     "Generator",
     "available_pretrained",
+    "check_run_dir",
     "cpu_has_bfloat16",
     "load_model",
     "pretrained_model",

@@ -19,6 +19,9 @@ from ..errors import ConfigError
 __all__ = ["GANConfig", "PRESETS"]
 
 AUTHORS_FILTERS = (512, 512, 512, 512, 256, 128, 64, 32)
+# the fields that shape the generator (its weights and images): a preset with one of them
+# changed is another model, and GANConfig.preset names it so
+SHAPE_FIELDS = ("resolution", "channels", "ndim", "latent_dim", "filters", "filters_scale", "base_conv4")
 PRECISIONS = ("float32", "bfloat16")
 _SEQUENCES = ("filters", "batch_sizes", "images_per_phase", "betas")
 
@@ -78,7 +81,9 @@ class GANConfig:
     log_every: int = 10  # steps between history rows and callbacks
     n_snapshots: int = 8  # generated images kept at each stage end, from fixed latents
     seed: int = 0  # seeds every random step of training: (seed, step) -> batch, z, gp mix
-    name: str = "custom"  # preset name or a user label
+    # a label: a preset's name ("nanoparticles-small"), with the shape overrides when there are any
+    # ("nanoparticles-small with resolution=32"), or the user's own; training ignores it
+    name: str = "custom"
 
     def __post_init__(self):
         # lists (a JSON run file, a user's literal) become tuples, so configs compare and hash alike
@@ -196,16 +201,34 @@ class GANConfig:
         **changes
             Fields to override, e.g. ``images_per_phase=(2_000,)`` for a smoke run.
 
+        Returns
+        -------
+        GANConfig
+            Named ``"CASE-SIZE"``; when ``changes`` alter the generator's shape (its
+            resolution, channels, ndim, latent_dim, filters, filters_scale or
+            base_conv4), the name says so, e.g.
+            ``"nanoparticles-small with resolution=32"``, so the saved model and its repr
+            do not pass for the preset. Training settings (schedule, batch sizes,
+            precision, ...) keep the preset's name; a ``name`` in ``changes`` is used as
+            given.
+
         Examples
         --------
         >>> from matdyn_nb import GANConfig
         >>> GANConfig.preset("nanoparticles", "small").resolutions
         (4, 8, 16, 32, 64)
+        >>> GANConfig.preset("nanoparticles", "small", resolution=32, images_per_phase=(2_000,)).name
+        'nanoparticles-small with resolution=32'
         """
         key = (case, size)
         if key not in PRESETS:
             raise ConfigError(f"no preset {key}; available: {sorted(PRESETS)}")
-        return cls(**{**PRESETS[key], "name": f"{case}-{size}"}).replace(**changes)
+        preset = cls(**{**PRESETS[key], "name": f"{case}-{size}"})
+        config = preset.replace(**changes)
+        reshaped = [f"{k}={getattr(config, k)!r}" for k in SHAPE_FIELDS if getattr(config, k) != getattr(preset, k)]
+        if reshaped and "name" not in changes:
+            config = config.replace(name=f"{preset.name} with {', '.join(reshaped)}")
+        return config
 
 
 def check_keys(values, known: set[str], where: str) -> None:

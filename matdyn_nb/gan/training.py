@@ -35,7 +35,7 @@ from .model import GenerativeModel, data_template, load_model
 from .networks import Critic, Generator
 from .schedule import Position, build_schedule, ema_decay, locate
 
-__all__ = ["cpu_has_bfloat16", "train_gan"]
+__all__ = ["check_run_dir", "cpu_has_bfloat16", "train_gan"]
 
 HISTORY_FIELDS = {
     "stage": ("1", "growth stage (0 = 4 px)"),
@@ -265,22 +265,10 @@ class _Trainer:
         )
 
     def resume(self) -> bool:
-        if self.run_dir is None or not (
-            (self.run_dir / "checkpoint").exists() or (self.run_dir / ".checkpoint.old").exists()
-        ):
+        if self.run_dir is None or not _has_checkpoint(self.run_dir):
             return False
-        state = checkpoint_state(self.run_dir / "checkpoint")
-        saved = GANConfig.from_json(json.dumps(state["config"]))
-        mutable = {"final_images": self.config.final_images, "learning_rate": self.config.learning_rate}
-        if saved.replace(**mutable) != self.config:
-            asked = json.loads(self.config.to_json())
-            differ = [k for k, v in json.loads(saved.to_json()).items() if k not in mutable and v != asked[k]]
-            raise ConfigError(
-                f"the checkpoint in {str(self.run_dir)!r} was written with another configuration ({', '.join(differ)} "
-                "differ); resume with the same config (only final_images and learning_rate may change), or train "
-                "into a new run folder"
-            )
-        state, tensors = load_checkpoint(  # after the comparison, which names what differs in the architecture
+        saved = _resumable_config(self.run_dir, self.config)  # names what differs before shapes mismatch
+        state, tensors = load_checkpoint(
             self.run_dir / "checkpoint", modules=self._modules(), optimizers={"opt_g": self.opt_g, "opt_d": self.opt_d}
         )
         if state["data_fingerprint"] != self.fingerprint:
@@ -289,12 +277,6 @@ class _Trainer:
                 "resume with the same data, or train into a new run folder"
             )
         step = int(state["next_step"])
-        if step > self.total_steps:
-            last = self.schedule[-1]
-            raise ConfigError(
-                f"the checkpoint in {str(self.run_dir)!r} has trained {step} steps, past the {self.total_steps} "
-                f"of this config; set final_images >= {(step - last.first_step) * last.batch_size} to resume it"
-            )
         last = self.config.n_stages - 1
         before, after = saved.phase_images(last, "stabilise"), self.config.phase_images(last, "stabilise")
         if before != after:
@@ -553,6 +535,82 @@ def _earlier_model(run_dir: Path) -> Path | None:
     return kept
 
 
+def _has_checkpoint(run_dir: Path) -> bool:
+    return (run_dir / "checkpoint").exists() or (run_dir / ".checkpoint.old").exists()
+
+
+def _resumable_config(run_dir: Path, config: GANConfig) -> GANConfig:
+    """The config of the checkpoint in ``run_dir``, or a ConfigError unless ``config`` may resume it."""
+    state = checkpoint_state(run_dir / "checkpoint")
+    saved = GANConfig.from_json(json.dumps(state["config"]))
+    # the name too: only a label, and GANConfig.preset names a reshaped preset otherwise than when a run began
+    mutable = {"final_images": config.final_images, "learning_rate": config.learning_rate, "name": config.name}
+    if saved.replace(**mutable) != config:
+        asked = json.loads(config.to_json())
+        differ = [k for k, v in json.loads(saved.to_json()).items() if k not in mutable and v != asked[k]]
+        raise ConfigError(
+            f"the checkpoint in {str(run_dir)!r} was written with another configuration ({', '.join(differ)} "
+            "differ); resume with the same config (only final_images and learning_rate may change), or train "
+            "into a new run folder"
+        )
+    schedule = build_schedule(config)
+    last = schedule[-1]
+    step, total = int(state["next_step"]), last.first_step + last.n_steps
+    if step > total:
+        raise ConfigError(
+            f"the checkpoint in {str(run_dir)!r} has trained {step} steps, past the {total} of this config; set "
+            f"final_images >= {(step - last.first_step) * last.batch_size} to resume it"
+        )
+    return saved
+
+
+def _refuse_to_replace(run_dir: Path, resume: bool) -> None:
+    refuse_to_replace(
+        run_dir,
+        resume,
+        ConfigError,
+        overwrite="overwrite=True (python -m matdyn_nb train: --overwrite)",
+        other='another run_dir (a run file\'s "run_dir")',
+    )
+
+
+def check_run_dir(run_dir: str | Path, config: GANConfig, *, resume: bool = True, overwrite: bool = False) -> None:
+    """Raise the error :func:`train_gan` would raise for ``run_dir`` before it trains, without the data.
+
+    For a caller that makes the data first (simulates a twin, prepares a stack), so that a
+    run folder that cannot be written or holds another run fails at once, not after that
+    work. Only the data's own check is left to :func:`train_gan`: a checkpoint trained on
+    other images.
+
+    Parameters
+    ----------
+    run_dir, config, resume, overwrite
+        As given to :func:`train_gan`.
+
+    Raises
+    ------
+    ConfigError
+        If ``run_dir`` cannot be written, its checkpoint was written with another
+        configuration or has trained past ``config``'s steps, or it holds a run that
+        would not be resumed (without ``overwrite``).
+    ModelFileError
+        If its checkpoint is corrupt.
+
+    Examples
+    --------
+    >>> from matdyn_nb.gan import GANConfig, check_run_dir
+    >>> check_run_dir("runs/np", GANConfig.preset("nanoparticles", "small"))  # doctest: +SKIP
+    """
+    run_dir = writable_folder(Path(run_dir), ConfigError, "checkpoints")
+    config = config.validate()
+    if overwrite:
+        return
+    if resume and _has_checkpoint(run_dir):
+        _resumable_config(run_dir, config)
+    else:
+        _refuse_to_replace(run_dir, resume)
+
+
 def train_gan(
     images: xr.DataArray,
     config: GANConfig,
@@ -660,13 +718,7 @@ def train_gan(
             f"by rank: {steps}); the run folder must be one every process sees, on a shared filesystem"
         )
     if not resumed and run_dir is not None:
-        refuse_to_replace(
-            run_dir,
-            resume,
-            ConfigError,
-            overwrite="overwrite=True (python -m matdyn_nb train: --overwrite)",
-            other='another run_dir (a run file\'s "run_dir")',
-        )
+        _refuse_to_replace(run_dir, resume)
     earlier = _earlier_model(run_dir) if run_dir is not None and trainer.step < trainer.total_steps else None
     start = trainer.step
     trainer.run(callbacks if world.main else (), progress if world.main else False)

@@ -9,7 +9,7 @@ from .perturb import DISTRIBUTIONS, gamma_for_distance, latent_distance
 from .project import project
 from .steps import gamma_from_steps, latent_steps
 from .sweep import DEFAULT_GAMMAS, calibrate_gamma, gamma_sweep, observed_band
-from .variations import sample_variations
+from .variations import check_store, sample_variations
 
 __all__ = [
     "AllOf",
@@ -19,6 +19,7 @@ __all__ = [
     "DEFAULT_GAMMAS",
     "DISTRIBUTIONS",
     "calibrate_gamma",
+    "check_store",
     "gamma_sweep",
     "observed_band",
     "project",

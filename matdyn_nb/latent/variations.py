@@ -6,6 +6,7 @@ with the reference image (sample 0) by pairwise metrics, and kept or rejected by
 paper's brass run (3000 x 400 volumes) needs the memory of a chunk, not of the run.
 """
 
+import copy
 import hashlib
 import json
 import os
@@ -30,7 +31,7 @@ from ..metrics.filters import as_filter
 from ._dask import as_client, model_folder, worker_model
 from .perturb import DISTRIBUTIONS, check_gamma, gamma_for_distance, latent_distance, perturbations, reference_latents
 
-__all__ = ["sample_variations"]
+__all__ = ["check_store", "sample_variations"]
 
 
 def _resolve_gamma(gamma: float | None, distance: float | None, d: int, distribution: str) -> float:
@@ -225,8 +226,9 @@ def _zarr_template(first: xr.Dataset, n_ref: int, chunk: int, refs: xr.DataArray
 def _create_store(path: Path, template: xr.Dataset) -> None:
     """Write ``template`` (metadata, nothing done) beside ``path`` and rename it into place.
 
-    A killed creation thus leaves no store (only a hidden ``.NAME.tmp*`` folder, ignored),
-    so the next run starts it afresh instead of finding a store it cannot resume.
+    A killed creation thus leaves no store, so the next run starts it afresh instead of
+    finding a store it cannot resume; it also removes the hidden ``.NAME.tmp-*`` folder
+    the killed one left (:func:`~matdyn_nb._files.temporary_folder`).
     """
     try:
         with atomic_directory(path, exclusive=True) as tmp:
@@ -238,7 +240,11 @@ def _create_store(path: Path, template: xr.Dataset) -> None:
         ) from None
 
 
-def _open_store(path: Path, attrs: dict, resume: bool) -> xr.Dataset | None:
+def _open_store(path: Path, attrs: dict, resume: bool, unknown: Sequence[str] = ()) -> xr.Dataset | None:
+    """The store at ``path`` to resume (None: none yet), or a ConfigError unless it holds this run (``attrs``).
+
+    The ``unknown`` attrs (not known yet) are not compared.
+    """
     if path.exists() and not path.is_dir():
         raise ConfigError(f"store {str(path)!r} is a file, not a zarr folder; choose a new store path")
     if path.is_dir() and not any(path.iterdir()):
@@ -274,7 +280,7 @@ def _open_store(path: Path, attrs: dict, resume: bool) -> xr.Dataset | None:
             stacklevel=3,
         )
         stored.update({k: attrs[k] for k in unrecorded})
-    differ = [k for k, v in attrs.items() if stored.get(k) != v]
+    differ = [k for k, v in attrs.items() if k not in unknown and stored.get(k) != v]
     if differ:
         shown = "; ".join(_difference(k, stored.get(k), attrs[k]) for k in differ)
         raise ConfigError(
@@ -488,6 +494,40 @@ def sample_variations(
     ...                        metrics=[EntropyDiff(), AreaDiff()], filters=EntropyDiff() <= 0.2)
     >>> float(ds.acceptance.mean())                                           # doctest: +SKIP
     """
+    job, refs, client = _prepare(
+        model, n_references, n_samples, gamma, rng=rng, references=references, distance=distance,
+        distribution=distribution, metrics=metrics, filters=filters, keep_images=keep_images, keep_mean=keep_mean,
+        min_accepted=min_accepted, chunk=chunk, store=store, batch_size=batch_size, device=device, client=client,
+    )  # fmt: skip
+    n_ref, path, chunk = refs.sizes["reference"], job.path, job.chunk
+    folder = None if client is None else model_folder(model)
+    existing = None if path is None else _open_store(path, job.attrs, resume)
+    done = np.zeros(n_ref, bool) if existing is None else existing.done.values
+    todo = [(a, min(a + chunk, n_ref)) for a in range(0, n_ref, chunk) if not done[a : a + chunk].all()]
+    with progress_bar(total=n_ref, progress=progress, desc="variations", unit="ref") as bar:
+        bar.update(int(done.sum()))
+        if client is None:
+            parts = []
+            for start, stop in todo:
+                template = refs if path is not None and not path.exists() else None
+                parts.append(_run_chunk(model, job, start, refs.isel(reference=slice(start, stop)), template))
+                bar.update(stop - start)
+        else:
+            parts = _run_on_client(client, folder, model.model_id, job, refs, todo, bar)
+    if path is None:
+        ds = xr.concat(parts, dim="reference", data_vars="minimal", coords="minimal", compat="override",
+                       join="override") if len(parts) > 1 else parts[0]  # fmt: skip
+    else:
+        ds = fixed_strings(xr.open_zarr(path, consolidated=False))
+    ds.attrs = job.attrs
+    return _finish(ds, job.n_samples, min_accepted)
+
+
+def _prepare(
+    model, n_references, n_samples, gamma, *, rng, references, distance, distribution, metrics, filters, keep_images,
+    keep_mean, min_accepted, chunk, store, batch_size, device, client,
+) -> tuple[_Job, xr.DataArray, object]:  # fmt: skip
+    """sample_variations' arguments checked (a ConfigError naming the first bad one): the job, references, client."""
     if int(n_samples) != n_samples or n_samples < 1:
         raise ConfigError(f"n_samples must be a positive integer, got {n_samples!r}")
     if int(chunk) != chunk or chunk < 1:
@@ -505,7 +545,6 @@ def sample_variations(
     keep = _keep(keep_images, n_samples)
     root = root_seed(rng)
     refs = _references(model, n_references, references, root)
-    n_ref = refs.sizes["reference"]
     client = as_client(client)
     # a dask worker's model is loaded on the CPU; here the model decodes where it is
     decoder = resolve_device(device, resolve_device("cpu") if client is not None else model.device)
@@ -515,28 +554,58 @@ def sample_variations(
         device_type=decoder.type,
     )  # fmt: skip
     path = None if store is None else Path(store).absolute()  # absolute: workers may start elsewhere
-    folder = None if client is None else model_folder(model)
-    existing = None if path is None else _open_store(path, attrs, resume)
-    done = np.zeros(n_ref, bool) if existing is None else existing.done.values
     job = _Job(
         n_samples=n_samples, gamma=gamma, root=root, distribution=distribution, metrics=metrics, filt=filt,
         keep=keep, keep_mean=keep_mean, batch_size=batch_size, device=device, attrs=attrs, chunk=chunk, path=path,
     )  # fmt: skip
-    todo = [(a, min(a + chunk, n_ref)) for a in range(0, n_ref, chunk) if not done[a : a + chunk].all()]
-    with progress_bar(total=n_ref, progress=progress, desc="variations", unit="ref") as bar:
-        bar.update(int(done.sum()))
-        if client is None:
-            parts = []
-            for start, stop in todo:
-                template = refs if path is not None and not path.exists() else None
-                parts.append(_run_chunk(model, job, start, refs.isel(reference=slice(start, stop)), template))
-                bar.update(stop - start)
-        else:
-            parts = _run_on_client(client, folder, model.model_id, job, refs, todo, bar)
-    if path is None:
-        ds = xr.concat(parts, dim="reference", data_vars="minimal", coords="minimal", compat="override",
-                       join="override") if len(parts) > 1 else parts[0]  # fmt: skip
-    else:
-        ds = fixed_strings(xr.open_zarr(path, consolidated=False))
-    ds.attrs = attrs
-    return _finish(ds, n_samples, min_accepted)
+    return job, refs, client
+
+
+def check_store(
+    model,
+    n_references: int | None = None,
+    n_samples: int = 100,
+    gamma: float | None = None,
+    *,
+    store: str | os.PathLike,
+    resume: bool = False,
+    rng: RngLike = None,
+    references=None,
+    distance: float | None = None,
+    distribution: str = "uniform",
+    metrics: Sequence = (),
+    filters=None,
+    keep_images: str | int = "none",
+    keep_mean: bool = False,
+    min_accepted: int = 10,
+    chunk: int = 8,
+    batch_size: int = 64,
+    device=None,
+) -> None:
+    """Raise the ConfigError :func:`sample_variations` would raise for these settings and ``store``, decoding nothing.
+
+    For a caller with work to do before the run (calibrating gamma, starting a cluster), so
+    that a store it could not write or resume fails at once, not after that work. The
+    arguments are :func:`sample_variations`' (without ``client``: the store is checked as
+    a run in this process checks it). With neither ``gamma`` nor ``distance`` (gamma not
+    known yet, e.g. to be calibrated), an existing store's gamma is not compared.
+
+    Raises
+    ------
+    ConfigError
+        For a bad setting, a store path that is a file, an unwritable folder, or a store
+        that holds something else, or (``resume=False``) anything, or (``resume=True``)
+        a run with other settings.
+
+    Examples
+    --------
+    >>> check_store(model, 100, 20, store="runs/v.zarr", resume=True, rng=0)  # doctest: +SKIP
+    """
+    unknown = ("gamma", "distance") if gamma is None and distance is None else ()
+    rng = copy.deepcopy(rng)  # a Generator's copy draws the root seed: the caller's is left for the run
+    job, _, _ = _prepare(
+        model, n_references, n_samples, 1.0 if unknown else gamma, rng=rng, references=references, distance=distance,
+        distribution=distribution, metrics=metrics, filters=filters, keep_images=keep_images, keep_mean=keep_mean,
+        min_accepted=min_accepted, chunk=chunk, store=store, batch_size=batch_size, device=device, client=None,
+    )  # fmt: skip
+    _open_store(job.path, job.attrs, resume, unknown)
