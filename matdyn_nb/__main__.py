@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .data import load_stack, prepare_for_training, save_stack
+from .data.io import check_save_path
 from .errors import ConfigError, ModelFileError, StackError, TrainingDiverged
 from .runs import (
     RUN_FILE_EXAMPLE,
@@ -43,6 +44,7 @@ def _prepare(args: argparse.Namespace) -> int:
     metadata = {}
     if args.pixel_size is not None:
         metadata.update(pixel_size=args.pixel_size, spatial_units=args.spatial_units)
+    check_save_path(args.output, overwrite=args.overwrite)  # before the stack is simulated or read
     stack = source_stack(args.source, seed=args.seed, **metadata)
     print(f"loaded {args.source}: {dict(stack.sizes)}")
     ready = prepare_for_training(

@@ -64,6 +64,16 @@ def test_bad_input_exits_2_with_message(tmp_path, capsys):
     assert "lacks ['gan', 'run_dir']" in capsys.readouterr().err
 
 
+def test_prepare_says_an_existing_output_before_it_simulates_the_twin(tmp_path, capsys, monkeypatch):
+    import matdyn_nb.__main__ as cli
+
+    monkeypatch.setattr(cli, "source_stack", lambda *a, **k: pytest.fail("the twin was simulated before the check"))
+    (tmp_path / "out.nc").write_text("kept")
+    assert main(["prepare", "twin:nanoparticles:smoke32", str(tmp_path / "out.nc")]) == 2
+    assert "already exist(s); pass overwrite=True" in capsys.readouterr().err
+    assert (tmp_path / "out.nc").read_text() == "kept"
+
+
 def test_an_unwritable_run_dir_is_said_before_the_data_are_made(tmp_path, capsys, monkeypatch):
     import matdyn_nb.__main__ as cli
 

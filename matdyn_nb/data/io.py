@@ -430,14 +430,10 @@ def save_stack(stack: xr.DataArray, path: str | os.PathLike, *, overwrite: bool 
         The path written.
     """
     check_stack(stack)
-    path = Path(path)
+    path = check_save_path(path, overwrite=overwrite)
     fmt = _format_of(path)
     targets = [path, _sidecar(path)] if fmt == "npy" else [path]
-    existing = [str(t) for t in [*targets, leftover(path)] if t.exists()]
-    if existing and not overwrite:
-        raise StackError(f"{existing} already exist(s); pass overwrite=True or choose another path")
     _check_attrs(stack)
-    writable_folder(path.parent, StackError, "the stack")
     tmp = temporary_folder(path)
     try:
         _WRITERS[fmt](stack, tmp / path.name)
@@ -445,6 +441,27 @@ def save_stack(stack: xr.DataArray, path: str | os.PathLike, *, overwrite: bool 
             _replace(tmp / target.name, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    return path
+
+
+def check_save_path(path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Raise the StackError :func:`save_stack` would raise for ``path`` before it writes anything.
+
+    For a caller with work to do before saving (simulating or preparing a stack), so that a
+    path it could not write fails at once: an unknown suffix, an existing file (without
+    ``overwrite``) or a folder that cannot be written.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path`` as a Path.
+    """
+    path = Path(path)
+    targets = [path, _sidecar(path)] if _format_of(path) == "npy" else [path]
+    existing = [str(t) for t in [*targets, leftover(path)] if t.exists()]
+    if existing and not overwrite:
+        raise StackError(f"{existing} already exist(s); pass overwrite=True or choose another path")
+    writable_folder(path.parent, StackError, "the stack")
     return path
 
 
