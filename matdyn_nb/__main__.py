@@ -11,6 +11,7 @@ entry of twin parameters, e.g. ``{"n_frames": 2000}``; one on a file a ``"load"`
 """
 
 import argparse
+import ast
 import asyncio
 import json
 import sys
@@ -245,7 +246,8 @@ def _run(args: argparse.Namespace) -> int:
     from .notebooks import NotebookFailed, format_table, run_notebook
 
     try:
-        run = run_notebook(args.notebook, mode=args.mode, seed=args.seed, out=args.out)
+        parameters = {name: _literal(value) for name, value in args.parameter or []}
+        run = run_notebook(args.notebook, mode=args.mode, seed=args.seed, out=args.out, parameters=parameters)
     except NotebookFailed as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -255,6 +257,14 @@ def _run(args: argparse.Namespace) -> int:
     else:
         print(f"closing table ({run.table_file}):\n{format_table(run.table)}")
     return 0
+
+
+def _literal(text: str):
+    """``-p NAME VALUE``'s value as papermill reads it: a Python literal if it is one, else the string."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
 
 
 class _ShowVersions(argparse.Action):
@@ -286,6 +296,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--mode", choices=["small", "standard", "paper"], default="small", help="size (default: small)")
     run.add_argument("--seed", type=int, default=0, help="the notebook's sampling seed (MATDYN_NB_SEED)")
     run.add_argument("--out", type=Path, default=Path("reports"), help="folder for the report (default: reports)")
+    run.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        metavar=("NAME", "VALUE"),
+        help="set a name of the notebook's parameters cell, e.g. -p YOUR_STACK frames.tif -p N_REFERENCES 50 "
+        "(VALUE is read as a Python literal, else as a string; repeat for more)",
+    )
     run.set_defaults(run=_run)
     prep = commands.add_parser("prepare", help="make a training-ready stack from a file or a twin")
     prep.add_argument("source", help="a stack file (.npy .npz .tif .h5 .zarr .nc) or twin:NAME[:PRESET]")

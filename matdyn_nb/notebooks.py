@@ -11,11 +11,15 @@ writes into ``out``:
   opens offline;
 - ``NAME.closing_table.json``: the closing table, with the mode, seed, minutes and machine.
 
+Other values of a notebook's parameters cell (``YOUR_STACK``, ``N_REFERENCES``, ...) are set with
+``parameters=``, as papermill does: a cell assigning them is inserted after the parameters cell.
+
 A failing cell stops the run with :class:`NotebookFailed`, which names the cell; the partial
 notebook and report (outputs up to the failing cell, its traceback included) are written first.
 ``scripts/validate.py`` and the command line are thin uses of this module.
 """
 
+import ast
 import json
 import os
 import platform
@@ -66,6 +70,7 @@ class NotebookRun:
     report: Path
     table_file: Path | None
     table: dict | None = field(repr=False)
+    parameters: dict = field(default_factory=dict)
 
     def summary(self) -> dict:
         """The record kept in ``NAME.closing_table.json`` (and by ``scripts/validate.py``)."""
@@ -73,6 +78,7 @@ class NotebookRun:
             "notebook": self.notebook.name,
             "mode": self.mode,
             "seed": self.seed,
+            "parameters": self.parameters,
             "minutes": round(self.seconds / 60, 1),
             "machine": f"{platform.machine()} CPU, {os.cpu_count()} cores",
             "table": self.table,
@@ -212,6 +218,42 @@ def _write(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
+_SET_BY_OPTIONS = {"MODE": "mode", "SEED": "seed"}
+
+
+def _inject(nb, parameters: dict, path: Path) -> None:
+    """Insert a cell assigning ``parameters`` after ``nb``'s parameters cell, checking them first."""
+    import nbformat
+
+    where = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
+    if not where:
+        raise ConfigError(
+            f"{path.name} has no parameters cell (a code cell tagged 'parameters'), so parameters "
+            f"{sorted(parameters)} cannot be set; edit the notebook instead"
+        )
+    tree = ast.parse(nb.cells[where[0]].source)
+    known = sorted({t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets
+                    if isinstance(t, ast.Name)})  # fmt: skip
+    for name, value in parameters.items():
+        if name in _SET_BY_OPTIONS:
+            raise ConfigError(f"{name} is set by the {_SET_BY_OPTIONS[name]} option (--{_SET_BY_OPTIONS[name]})")
+        if name not in known:
+            raise ConfigError(f"{path.name}'s parameters cell has no {name!r}; it sets {known}")
+        try:
+            literal = ast.literal_eval(repr(value)) == value
+        except (ValueError, SyntaxError):
+            literal = False
+        if not literal:
+            raise ConfigError(
+                f"parameter {name}={value!r} is not a literal (numbers, strings, bools, None, and lists, tuples "
+                "or dicts of them); pass a path or a number the notebook turns into the object"
+            )
+    lines = "\n".join(f"{name} = {value!r}" for name, value in parameters.items())
+    cell = nbformat.v4.new_code_cell(f"# Parameters injected by matdyn_nb run\n{lines}")
+    cell.metadata["tags"] = ["injected-parameters"]
+    nb.cells.insert(where[0] + 1, cell)
+
+
 def run_notebook(
     notebook: str | Path,
     *,
@@ -220,6 +262,7 @@ def run_notebook(
     out: str | Path = "reports",
     log: TextIO | bool = True,
     timeout: float | None = None,
+    parameters: dict | None = None,
 ) -> NotebookRun:
     """Execute ``notebook`` headless at ``mode`` and ``seed``; write its report into ``out``.
 
@@ -241,6 +284,13 @@ def run_notebook(
         ``True`` for standard output, ``False`` for none.
     timeout
         Seconds a single cell may run; ``None``: no limit (paper-size training takes hours).
+    parameters
+        Names of the notebook's parameters cell (the code cell tagged ``parameters``) and the
+        values to give them, e.g. ``{"YOUR_STACK": "frames.tif", "N_REFERENCES": 50}``:
+        numbers, strings, bools, None, and lists, tuples and dicts of them. They are
+        assigned in a cell inserted after the parameters cell (tagged
+        ``injected-parameters``, as papermill does), so values that cell derives from
+        them are not recomputed. ``MODE`` and ``SEED`` are set by ``mode`` and ``seed``.
 
     Returns
     -------
@@ -252,7 +302,8 @@ def run_notebook(
     NotebookFailed
         A cell raised, timed out, or the kernel died; the partial report is written first.
     ConfigError
-        An unknown notebook or mode.
+        An unknown notebook or mode, or parameters the notebook's parameters cell does not
+        assign, or values that are not literals.
     """
     import nbformat
     from nbclient import NotebookClient
@@ -270,6 +321,9 @@ def run_notebook(
         stale.unlink(missing_ok=True)
 
     nb = nbformat.read(path, as_version=4)
+    parameters = dict(parameters or {})
+    if parameters:
+        _inject(nb, parameters, path)
     code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.source.strip()]
     state = {"index": None, "start": 0.0}
 
@@ -310,7 +364,8 @@ def run_notebook(
         on_cell_executed=finished,
     )
     client.create_kernel_manager().kernel_spec_manager = _this_python_kernels()  # the client still owns it
-    say(f"running {path.name} (mode {mode}, seed {seed}) in a fresh kernel; report in {out}")
+    given = "".join(f", {k}={v!r}" for k, v in parameters.items())
+    say(f"running {path.name} (mode {mode}, seed {seed}{given}) in a fresh kernel; report in {out}")
     start = time.perf_counter()
     failure = None
     try:
@@ -319,7 +374,12 @@ def run_notebook(
         failure = err
     finally:  # the report, partial on a failure or an interrupt: the outputs so far are worth keeping
         seconds = time.perf_counter() - start
-        nb.metadata["matdyn_nb"] = {"mode": mode, **provenance_attrs(seed), "seconds": round(seconds, 1)}
+        nb.metadata["matdyn_nb"] = {
+            "mode": mode,
+            **provenance_attrs(seed),
+            "parameters": parameters,
+            "seconds": round(seconds, 1),
+        }
         _write(executed, nbformat.writes(nb))
         _write(report, _html(nb, name))
     if failure is not None:
@@ -338,7 +398,7 @@ def run_notebook(
     if results.exists():
         table = json.loads(results.read_text())
         results.unlink()
-    run = NotebookRun(path, mode, seed, seconds, executed, report, table_file if table else None, table)
+    run = NotebookRun(path, mode, seed, seconds, executed, report, table_file if table else None, table, parameters)
     if table:
         _write(table_file, json.dumps(run.summary(), indent=1))
     return run

@@ -158,3 +158,41 @@ def test_a_failing_cell_is_named_and_its_partial_report_kept(tmp_path, capsys):
     with pytest.raises(NotebookFailed) as failed:
         run_notebook(path, out=out, log=False, timeout=5)
     assert (failed.value.cell, failed.value.n_cells, failed.value.report) == (3, 4, report)
+
+
+def _with_parameters(path: Path, parameters: str, *sources: str) -> Path:
+    _notebook(path, parameters, *sources)
+    nb = nbformat.read(path, 4)
+    nb.cells[1].metadata["tags"] = ["parameters"]
+    nbformat.write(nb, path)
+    return path
+
+
+def test_parameters_are_set_after_the_parameters_cell_as_papermill_does(tmp_path, capsys):
+    cell = PARAMETERS + '\nYOUR_STACK = None\nN = 3\nSIZES = (1, 2)\nFACTOR = 2 * N  # derived: not recomputed'
+    path = _with_parameters(tmp_path / "07_params.ipynb", cell, "print(YOUR_STACK, N, SIZES, FACTOR, MODE)")
+    out = tmp_path / "out"
+    args = ["run", str(path), "--out", str(out), "-p", "YOUR_STACK", "my frames.tif", "-p", "N", "5"]
+    assert main([*args, "-p", "SIZES", "(4, 8)"]) == 0
+    assert "YOUR_STACK='my frames.tif', N=5, SIZES=(4, 8)" in capsys.readouterr().out
+    executed = nbformat.read(out / "07_params.ipynb", 4)
+    injected = executed.cells[2]
+    assert injected.metadata["tags"] == ["injected-parameters"]
+    assert injected.source.splitlines()[1:] == ["YOUR_STACK = 'my frames.tif'", "N = 5", "SIZES = (4, 8)"]
+    assert executed.cells[3].outputs[0]["text"] == "my frames.tif 5 (4, 8) 6 small\n"
+    assert executed.metadata["matdyn_nb"]["parameters"] == {"YOUR_STACK": "my frames.tif", "N": 5, "SIZES": [4, 8]}
+
+
+def test_parameters_the_notebook_does_not_have_are_refused_before_it_runs(tmp_path, capsys):
+    path = _with_parameters(tmp_path / "08_params.ipynb", PARAMETERS + "\nN = 3", "print(N)")
+    out = tmp_path / "out"
+    assert main(["run", str(path), "--out", str(out), "-p", "M", "5"]) == 2
+    assert "08_params.ipynb's parameters cell has no 'M'; it sets ['MODE', 'N', 'SEED']" in capsys.readouterr().err
+    assert main(["run", str(path), "--out", str(out), "-p", "MODE", "paper"]) == 2
+    assert "MODE is set by the mode option (--mode)" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="is not a literal"):
+        run_notebook(path, out=out, log=False, parameters={"N": object()})
+    untagged = _notebook(tmp_path / "09_plain.ipynb", PARAMETERS, "print(1)")
+    with pytest.raises(ConfigError, match="has no parameters cell"):
+        run_notebook(untagged, out=out, log=False, parameters={"SEED": 1})
+    assert not (out / "08_params.ipynb").exists()  # refused before any kernel ran
