@@ -169,7 +169,7 @@ def _with_parameters(path: Path, parameters: str, *sources: str) -> Path:
 
 
 def test_parameters_are_set_after_the_parameters_cell_as_papermill_does(tmp_path, capsys):
-    cell = PARAMETERS + '\nYOUR_STACK = None\nN = 3\nSIZES = (1, 2)\nFACTOR = 2 * N  # derived: not recomputed'
+    cell = PARAMETERS + "\nYOUR_STACK = None\nN = 3\nSIZES = (1, 2)\nFACTOR = 2 * N  # derived: not recomputed"
     path = _with_parameters(tmp_path / "07_params.ipynb", cell, "print(YOUR_STACK, N, SIZES, FACTOR, MODE)")
     out = tmp_path / "out"
     args = ["run", str(path), "--out", str(out), "-p", "YOUR_STACK", "my frames.tif", "-p", "N", "5"]

@@ -153,6 +153,18 @@ def _chunk(model, z: xr.DataArray, eps: np.ndarray, *, metrics, filt, keep: int,
     return ds
 
 
+def _images_lazy(ds: xr.Dataset, image_dims: tuple[str, ...]) -> xr.Dataset:
+    """``ds`` opened from a store with its small variables in memory; what holds images stays dask-backed.
+
+    Latents, metrics and flags are a few numbers per sample, so they load (and reduce the
+    way in-memory ones do, e.g. ``ds.iou.median()``, which dask cannot do over all axes);
+    images and per-reference means can outgrow memory at paper scale.
+    """
+    spatial = set(image_dims) - {"channel"}
+    small = [name for name, var in ds.data_vars.items() if not spatial & set(var.dims)]
+    return ds.assign({name: ds[name].load() for name in small})
+
+
 def _finish(ds: xr.Dataset, n_samples: int, min_accepted: int) -> xr.Dataset:
     ds["acceptance"] = ds.n_accepted / n_samples
     ds["flagged"] = ds.n_accepted < min_accepted
@@ -452,7 +464,8 @@ def sample_variations(
         References decoded at a time: peak memory is about ``chunk * (N + 1)`` images.
     store
         A zarr folder written chunk by chunk as the run goes; the result is then opened
-        from it (dask-backed). An existing store is never overwritten: ``resume=True``
+        from it: ``images`` and ``valid_mean`` dask-backed (they can outgrow memory), the
+        latents, metrics and flags loaded. An existing store is never overwritten: ``resume=True``
         continues a run with the same settings, ``batch_size`` and device type included
         (they change the decoded images in the last bits). A store appears whole or not at
         all: a run killed while creating it leaves none, and the next run starts afresh.
@@ -518,7 +531,7 @@ def sample_variations(
         ds = xr.concat(parts, dim="reference", data_vars="minimal", coords="minimal", compat="override",
                        join="override") if len(parts) > 1 else parts[0]  # fmt: skip
     else:
-        ds = fixed_strings(xr.open_zarr(path, consolidated=False))
+        ds = _images_lazy(fixed_strings(xr.open_zarr(path, consolidated=False)), model.template.dims)
     ds.attrs = job.attrs
     return _finish(ds, job.n_samples, min_accepted)
 
