@@ -306,6 +306,10 @@ def test_a_store_whose_gamma_is_not_known_yet_is_checked_for_the_rest(tiny_model
     gen = np.random.default_rng(0)
     check_store(tiny_model, 2, 3, 0.5, rng=gen, store=tmp_path / "new.zarr")
     assert gen.integers(2**62) == np.random.default_rng(0).integers(2**62)  # the run draws what it would have
+    with pytest.raises(TypeError, match="needs the store="):
+        check_store(tiny_model, 2, 3, 0.5)
+    with pytest.raises(TypeError, match="n_sample"):
+        check_store(tiny_model, 2, n_sample=3, store=tmp_path / "new.zarr")  # sample_variations' own names only
 
 
 def _answer_http_400(server: socket.socket) -> None:

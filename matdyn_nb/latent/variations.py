@@ -8,6 +8,7 @@ paper's brass run (3000 x 400 volumes) needs the memory of a chunk, not of the r
 
 import copy
 import hashlib
+import inspect
 import json
 import os
 import warnings
@@ -574,34 +575,15 @@ def _prepare(
     return job, refs, client
 
 
-def check_store(
-    model,
-    n_references: int | None = None,
-    n_samples: int = 100,
-    gamma: float | None = None,
-    *,
-    store: str | os.PathLike,
-    resume: bool = False,
-    rng: RngLike = None,
-    references=None,
-    distance: float | None = None,
-    distribution: str = "uniform",
-    metrics: Sequence = (),
-    filters=None,
-    keep_images: str | int = "none",
-    keep_mean: bool = False,
-    min_accepted: int = 10,
-    chunk: int = 8,
-    batch_size: int = 64,
-    device=None,
-) -> None:
+def check_store(model, *args, **kwargs) -> None:
     """Raise the ConfigError :func:`sample_variations` would raise for these settings and ``store``, decoding nothing.
 
     For a caller with work to do before the run (calibrating gamma, starting a cluster), so
     that a store it could not write or resume fails at once, not after that work. The
-    arguments are :func:`sample_variations`' (without ``client``: the store is checked as
-    a run in this process checks it). With neither ``gamma`` nor ``distance`` (gamma not
-    known yet, e.g. to be calibrated), an existing store's gamma is not compared.
+    arguments are :func:`sample_variations`' (``store`` given; ``client`` and ``progress``
+    play no part: the store is checked as a run in this process checks it). With neither
+    ``gamma`` nor ``distance`` (gamma not known yet, e.g. to be calibrated), an existing
+    store's gamma is not compared.
 
     Raises
     ------
@@ -609,16 +591,23 @@ def check_store(
         For a bad setting, a store path that is a file, an unwritable folder, or a store
         that holds something else, or (``resume=False``) anything, or (``resume=True``)
         a run with other settings.
+    TypeError
+        For an argument :func:`sample_variations` does not take, or no ``store``.
 
     Examples
     --------
     >>> check_store(model, 100, 20, store="runs/v.zarr", resume=True, rng=0)  # doctest: +SKIP
     """
-    unknown = ("gamma", "distance") if gamma is None and distance is None else ()
-    rng = copy.deepcopy(rng)  # a Generator's copy draws the root seed: the caller's is left for the run
-    job, _, _ = _prepare(
-        model, n_references, n_samples, 1.0 if unknown else gamma, rng=rng, references=references, distance=distance,
-        distribution=distribution, metrics=metrics, filters=filters, keep_images=keep_images, keep_mean=keep_mean,
-        min_accepted=min_accepted, chunk=chunk, store=store, batch_size=batch_size, device=device, client=None,
-    )  # fmt: skip
+    bound = inspect.signature(sample_variations).bind(model, *args, **kwargs)
+    bound.apply_defaults()
+    run = dict(bound.arguments)
+    resume = run.pop("resume")
+    del run["progress"], run["client"]
+    if run["store"] is None:
+        raise TypeError("check_store needs the store= a run would write")
+    unknown = ("gamma", "distance") if run["gamma"] is None and run["distance"] is None else ()
+    if unknown:
+        run["gamma"] = 1.0  # any valid value: it is not compared
+    run["rng"] = copy.deepcopy(run["rng"])  # a Generator's copy draws the root seed: the caller's is left for the run
+    job, _, _ = _prepare(**run, client=None)
     _open_store(job.path, job.attrs, resume, unknown)
